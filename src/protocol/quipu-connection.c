@@ -1,0 +1,1113 @@
+#define G_LOG_DOMAIN "quipu-connection"
+
+#include "config.h"
+
+#include <string.h>
+
+#include <gnutls/crypto.h>
+#include <ngtcp2/ngtcp2_crypto_gnutls.h>
+
+#include "quipu-error.h"
+#include "quipu-transport-private.h"
+
+/* Receive windows. The server reads small frames from each client; a client
+ * may be sent a burst of history on login. */
+#define SERVER_STREAM_WINDOW   (256 * 1024)
+#define SERVER_CONN_WINDOW     (1024 * 1024)
+#define CLIENT_STREAM_WINDOW   (2 * 1024 * 1024)
+#define CLIENT_CONN_WINDOW     (4 * 1024 * 1024)
+#define HANDSHAKE_TIMEOUT      (10 * NGTCP2_SECONDS)
+
+typedef struct {
+  GBytes  *bytes;
+  guint64  offset;
+} SendChunk;
+
+static const gnutls_datum_t alpn = { (unsigned char *) QUIPU_ALPN, sizeof QUIPU_ALPN - 1 };
+
+static void
+send_chunk_free (gpointer data)
+{
+  SendChunk *chunk = data;
+
+  g_bytes_unref (chunk->bytes);
+  g_free (chunk);
+}
+
+static ngtcp2_conn *
+get_conn (ngtcp2_crypto_conn_ref *ref)
+{
+  QuipuConnection *conn = ref->user_data;
+
+  return conn->conn;
+}
+
+static void
+quic_log (void *user_data, const char *format, ...)
+{
+  va_list args;
+  g_autofree char *line = NULL;
+
+  va_start (args, format);
+  line = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_debug ("ngtcp2: %s", line);
+}
+
+static void
+notify_closed (QuipuConnection *conn)
+{
+  if (conn->closed_notified)
+    return;
+  conn->closed_notified = TRUE;
+  if (conn->is_server && !conn->established_notified && conn->endpoint != NULL)
+    quipu_endpoint_notify_failed (conn->endpoint, conn);
+  if (conn->callbacks != NULL && conn->callbacks->closed != NULL)
+    conn->callbacks->closed (conn, conn->error, conn->user_data);
+}
+
+static void
+set_error (QuipuConnection *conn, GError *error)
+{
+  if (conn->error == NULL)
+    conn->error = error;
+  else
+    g_error_free (error);
+}
+
+static void
+enter_dead (QuipuConnection *conn)
+{
+  conn->phase = CONN_DEAD;
+  quipu_endpoint_mark_dirty (conn->endpoint, conn);
+  notify_closed (conn);
+}
+
+/* Writes CONNECTION_CLOSE and keeps it to answer stray packets during the
+ * closing period (RFC 9000 §10.2.1). */
+static void
+send_close (QuipuConnection *conn, const ngtcp2_ccerr *ccerr, ngtcp2_tstamp ts)
+{
+  guint8 buf[QUIPU_MAX_PACKET];
+  ngtcp2_path_storage ps;
+  ngtcp2_pkt_info pi;
+  ngtcp2_ssize nwrite;
+
+  ngtcp2_path_storage_zero (&ps);
+  nwrite = ngtcp2_conn_write_connection_close (conn->conn, &ps.path, &pi, buf, sizeof buf, ccerr, ts);
+  if (nwrite <= 0)
+    {
+      enter_dead (conn);
+      return;
+    }
+
+  conn->close_pkt = g_memdup2 (buf, nwrite);
+  conn->close_pkt_len = nwrite;
+  quipu_endpoint_send_packet (conn->endpoint, &ps.path, buf, nwrite);
+
+  conn->phase = CONN_CLOSING;
+  conn->deadline_us = g_get_monotonic_time () + 3 * ngtcp2_conn_get_pto (conn->conn) / 1000;
+  quipu_endpoint_mark_dirty (conn->endpoint, conn);
+  notify_closed (conn);
+}
+
+static void
+send_app_close (QuipuConnection *conn, ngtcp2_tstamp ts)
+{
+  ngtcp2_ccerr ccerr;
+  gsize reason_len = conn->close_reason ? strlen (conn->close_reason) : 0;
+
+  ngtcp2_ccerr_set_application_error (&ccerr, conn->close_error,
+                                      (const uint8_t *) conn->close_reason, reason_len);
+  send_close (conn, &ccerr, ts);
+}
+
+/* A fatal ngtcp2 error: close with the matching transport error. */
+static void
+close_with_liberr (QuipuConnection *conn, int liberr, ngtcp2_tstamp ts)
+{
+  ngtcp2_ccerr ccerr;
+
+  ngtcp2_ccerr_default (&ccerr);
+  ngtcp2_ccerr_set_liberr (&ccerr, liberr, NULL, 0);
+  send_close (conn, &ccerr, ts);
+}
+
+static GError *
+error_from_tls_alert (QuipuConnection *conn, guint8 alert, gboolean sent_by_peer)
+{
+  const char *name = gnutls_alert_get_strname ((gnutls_alert_description_t) alert);
+
+  if (alert == GNUTLS_A_NO_APPLICATION_PROTOCOL)
+    return g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_HANDSHAKE,
+                        "%s does not speak %s (TLS alert: %s)",
+                        conn->is_server ? "the client" : conn->peer, QUIPU_ALPN,
+                        name ? name : "no application protocol");
+
+  return g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_HANDSHAKE,
+                      "TLS handshake with %s failed: %s alert %s",
+                      conn->peer, sent_by_peer ? "received" : "sent",
+                      name ? name : "unknown");
+}
+
+/* The error the peer closed with, in our terms. */
+static GError *
+error_from_peer_close (QuipuConnection *conn)
+{
+  const ngtcp2_ccerr *ccerr = ngtcp2_conn_get_ccerr (conn->conn);
+  g_autofree char *reason = g_strndup ((const char *) ccerr->reason, ccerr->reasonlen);
+
+  if (ccerr->type == NGTCP2_CCERR_TYPE_APPLICATION)
+    {
+      if (ccerr->error_code == 0)
+        return g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_CLOSED,
+                            "%s closed the connection%s%s", conn->peer,
+                            *reason ? ": " : "", reason);
+      return g_error_new (QUIPU_PROTOCOL_ERROR, quipu_error_code_from_wire (ccerr->error_code),
+                          "%s", *reason ? reason : quipu_error_code_to_string (ccerr->error_code)
+                                                   ?: "closed by the peer");
+    }
+
+  if (ccerr->error_code >= NGTCP2_CRYPTO_ERROR && ccerr->error_code <= NGTCP2_CRYPTO_ERROR + 0xff)
+    return error_from_tls_alert (conn, ccerr->error_code - NGTCP2_CRYPTO_ERROR, TRUE);
+
+  if (ccerr->error_code == NGTCP2_NO_ERROR)
+    return g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_CLOSED,
+                        "%s closed the connection", conn->peer);
+
+  return g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_PROTOCOL,
+                      "%s closed the connection with QUIC error 0x%" G_GINT64_MODIFIER "x%s%s",
+                      conn->peer, ccerr->error_code, *reason ? ": " : "", reason);
+}
+
+static int
+on_handshake_completed (ngtcp2_conn *c, void *user_data)
+{
+  QuipuConnection *conn = user_data;
+
+  conn->established = TRUE;
+  return 0;
+}
+
+static int
+on_stream_open (ngtcp2_conn *c, int64_t stream_id, void *user_data)
+{
+  QuipuConnection *conn = user_data;
+
+  if (conn->is_server && conn->stream_id < 0)
+    conn->stream_id = stream_id;
+  return 0;
+}
+
+static int
+on_recv_stream_data (ngtcp2_conn *c, uint32_t flags, int64_t stream_id, uint64_t offset,
+                     const uint8_t *data, size_t datalen, void *user_data, void *stream_user_data)
+{
+  QuipuConnection *conn = user_data;
+
+  if (stream_id != conn->stream_id)
+    return 0;
+  g_byte_array_append (conn->recv_buf, data, datalen);
+  return 0;
+}
+
+static int
+on_acked_stream_data_offset (ngtcp2_conn *c, int64_t stream_id, uint64_t offset,
+                             uint64_t datalen, void *user_data, void *stream_user_data)
+{
+  QuipuConnection *conn = user_data;
+  guint64 acked = offset + datalen;
+
+  if (stream_id != conn->stream_id || acked <= conn->acked_offset)
+    return 0;
+
+  conn->acked_offset = acked;
+  while (!g_queue_is_empty (&conn->send_queue))
+    {
+      SendChunk *chunk = g_queue_peek_head (&conn->send_queue);
+
+      if (chunk->offset + g_bytes_get_size (chunk->bytes) > acked)
+        break;
+      send_chunk_free (g_queue_pop_head (&conn->send_queue));
+    }
+  return 0;
+}
+
+static int
+on_stream_close (ngtcp2_conn *c, uint32_t flags, int64_t stream_id, uint64_t app_error_code,
+                 void *user_data, void *stream_user_data)
+{
+  QuipuConnection *conn = user_data;
+
+  if (stream_id == conn->stream_id && conn->phase == CONN_ACTIVE)
+    conn->recv_failed = TRUE;
+  return 0;
+}
+
+static int
+on_extend_max_stream_data (ngtcp2_conn *c, int64_t stream_id, uint64_t max_data,
+                           void *user_data, void *stream_user_data)
+{
+  QuipuConnection *conn = user_data;
+
+  quipu_endpoint_mark_dirty (conn->endpoint, conn);
+  return 0;
+}
+
+static void
+on_rand (uint8_t *dest, size_t destlen, const ngtcp2_rand_ctx *rand_ctx)
+{
+  if (gnutls_rnd (GNUTLS_RND_RANDOM, dest, destlen) != 0)
+    g_error ("gnutls_rnd failed");
+}
+
+static int
+on_get_new_connection_id (ngtcp2_conn *c, ngtcp2_cid *cid, uint8_t *token,
+                          size_t cidlen, void *user_data)
+{
+  QuipuConnection *conn = user_data;
+
+  quipu_cid_random (cid, cidlen);
+  if (ngtcp2_crypto_generate_stateless_reset_token (token, quipu_endpoint_get_secret (conn->endpoint),
+                                                    QUIPU_SECRET_LEN, cid) != 0)
+    return NGTCP2_ERR_CALLBACK_FAILURE;
+  quipu_endpoint_add_cid (conn->endpoint, conn, cid);
+  return 0;
+}
+
+static int
+on_remove_connection_id (ngtcp2_conn *c, const ngtcp2_cid *cid, void *user_data)
+{
+  QuipuConnection *conn = user_data;
+
+  quipu_endpoint_remove_cid (conn->endpoint, cid);
+  return 0;
+}
+
+static int
+on_recv_stateless_reset (ngtcp2_conn *c, const ngtcp2_pkt_stateless_reset *sr, void *user_data)
+{
+  QuipuConnection *conn = user_data;
+
+  set_error (conn, g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_CLOSED,
+                                "%s reset the connection (the server may have restarted)",
+                                conn->peer));
+  return 0;
+}
+
+static void
+init_callbacks (ngtcp2_callbacks *cb, gboolean is_server)
+{
+  memset (cb, 0, sizeof *cb);
+  if (is_server)
+    cb->recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
+  else
+    {
+      cb->client_initial = ngtcp2_crypto_client_initial_cb;
+      cb->recv_retry = ngtcp2_crypto_recv_retry_cb;
+    }
+  cb->recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
+  cb->encrypt = ngtcp2_crypto_encrypt_cb;
+  cb->decrypt = ngtcp2_crypto_decrypt_cb;
+  cb->hp_mask = ngtcp2_crypto_hp_mask_cb;
+  cb->update_key = ngtcp2_crypto_update_key_cb;
+  cb->delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
+  cb->delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
+  cb->get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
+  cb->version_negotiation = ngtcp2_crypto_version_negotiation_cb;
+  cb->handshake_completed = on_handshake_completed;
+  cb->stream_open = on_stream_open;
+  cb->recv_stream_data = on_recv_stream_data;
+  cb->acked_stream_data_offset = on_acked_stream_data_offset;
+  cb->stream_close = on_stream_close;
+  cb->extend_max_stream_data = on_extend_max_stream_data;
+  cb->rand = on_rand;
+  cb->get_new_connection_id = on_get_new_connection_id;
+  cb->remove_connection_id = on_remove_connection_id;
+  cb->recv_stateless_reset = on_recv_stateless_reset;
+}
+
+static void
+init_settings (ngtcp2_settings *settings, ngtcp2_tstamp ts)
+{
+  ngtcp2_settings_default (settings);
+  settings->initial_ts = ts;
+  settings->max_tx_udp_payload_size = QUIPU_MAX_PACKET;
+  settings->handshake_timeout = HANDSHAKE_TIMEOUT;
+  if (g_getenv ("QUIPU_DEBUG_QUIC") != NULL)
+    settings->log_printf = quic_log;
+}
+
+static int
+verify_server_certificate (gnutls_session_t session)
+{
+  ngtcp2_crypto_conn_ref *ref = gnutls_session_get_ptr (session);
+  QuipuConnection *conn = ref->user_data;
+  QuipuTrustPolicy policy = {
+    .hostname = conn->hostname,
+    .host_port = conn->host_port,
+    .pinned_fingerprint = conn->pinned,
+    .store = conn->trust_store,
+  };
+  GError *error = NULL;
+
+  g_clear_pointer (&conn->peer_fingerprint, g_free);
+  if (!quipu_tls_verify_peer (session, &policy, &conn->trust_via, &conn->peer_fingerprint, &error))
+    {
+      set_error (conn, error);
+      return GNUTLS_E_CERTIFICATE_ERROR;
+    }
+  return 0;
+}
+
+static gboolean
+init_tls (QuipuConnection                  *conn,
+          gnutls_certificate_credentials_t  creds,
+          GError                          **error)
+{
+  unsigned int flags = GNUTLS_ENABLE_EARLY_DATA | GNUTLS_NO_END_OF_EARLY_DATA;
+  int rv;
+
+  flags |= conn->is_server ? GNUTLS_SERVER | GNUTLS_NO_TICKETS : GNUTLS_CLIENT;
+  if ((rv = gnutls_init (&conn->tls, flags)) != 0 ||
+      (rv = gnutls_priority_set_direct (conn->tls, QUIPU_TLS_PRIORITY, NULL)) != 0 ||
+      (rv = conn->is_server ? ngtcp2_crypto_gnutls_configure_server_session (conn->tls)
+                            : ngtcp2_crypto_gnutls_configure_client_session (conn->tls)) != 0 ||
+      (rv = gnutls_credentials_set (conn->tls, GNUTLS_CRD_CERTIFICATE, creds)) != 0 ||
+      (rv = gnutls_alpn_set_protocols (conn->tls, &alpn, 1, GNUTLS_ALPN_MANDATORY)) != 0)
+    {
+      g_set_error (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_TLS,
+                   "cannot set up TLS: %s", rv < 0 ? gnutls_strerror (rv) : "ngtcp2 crypto setup failed");
+      return FALSE;
+    }
+
+  conn->conn_ref.get_conn = get_conn;
+  conn->conn_ref.user_data = conn;
+  gnutls_session_set_ptr (conn->tls, &conn->conn_ref);
+
+  if (!conn->is_server)
+    {
+      g_autoptr(GInetAddress) literal = g_inet_address_new_from_string (conn->hostname);
+
+      /* SNI carries host names only, never address literals (RFC 6066 §3). */
+      if (literal == NULL)
+        gnutls_server_name_set (conn->tls, GNUTLS_NAME_DNS, conn->hostname, strlen (conn->hostname));
+      gnutls_session_set_verify_function (conn->tls, verify_server_certificate);
+    }
+  return TRUE;
+}
+
+static QuipuConnection *
+connection_alloc (QuipuEndpoint *endpoint, gboolean is_server)
+{
+  QuipuConnection *conn = g_new0 (QuipuConnection, 1);
+
+  conn->ref_count = 1;
+  conn->endpoint = endpoint;
+  conn->is_server = is_server;
+  conn->stream_id = -1;
+  conn->heap_index = G_MAXUINT;
+  conn->wake_us = G_MAXINT64;
+  conn->recv_buf = g_byte_array_new ();
+  conn->cids = g_ptr_array_new_with_free_func (g_free);
+  g_queue_init (&conn->send_queue);
+  return conn;
+}
+
+static void
+set_path (QuipuConnection       *conn,
+          const struct sockaddr *local,
+          socklen_t              local_len,
+          const struct sockaddr *remote,
+          socklen_t              remote_len)
+{
+  memcpy (&conn->local_addr, local, local_len);
+  memcpy (&conn->remote_addr, remote, remote_len);
+  conn->path.local.addr = (ngtcp2_sockaddr *) &conn->local_addr;
+  conn->path.local.addrlen = local_len;
+  conn->path.remote.addr = (ngtcp2_sockaddr *) &conn->remote_addr;
+  conn->path.remote.addrlen = remote_len;
+}
+
+QuipuConnection *
+quipu_connection_new_client (QuipuEndpoint          *endpoint,
+                             const struct sockaddr  *remote,
+                             socklen_t               remote_len,
+                             const QuipuTrustPolicy *policy,
+                             gnutls_certificate_credentials_t creds,
+                             guint                   idle_timeout_ms,
+                             GError                **error)
+{
+  QuipuConnection *conn;
+  ngtcp2_callbacks callbacks;
+  ngtcp2_settings settings;
+  ngtcp2_transport_params params;
+  ngtcp2_cid dcid, scid;
+  const struct sockaddr *local;
+  socklen_t local_len;
+  int rv;
+
+  conn = connection_alloc (endpoint, FALSE);
+  conn->hostname = g_strdup (policy->hostname);
+  conn->host_port = g_strdup (policy->host_port);
+  conn->pinned = g_strdup (policy->pinned_fingerprint);
+  if (policy->store != NULL)
+    conn->trust_store = quipu_trust_store_new (quipu_trust_store_get_path (policy->store));
+  conn->peer = g_strdup (policy->host_port);
+
+  local = quipu_endpoint_get_sockaddr (endpoint, &local_len);
+  set_path (conn, local, local_len, remote, remote_len);
+
+  init_callbacks (&callbacks, FALSE);
+  init_settings (&settings, quipu_endpoint_now ());
+  settings.max_stream_window = 4 * CLIENT_STREAM_WINDOW;
+  settings.max_window = 4 * CLIENT_CONN_WINDOW;
+  ngtcp2_transport_params_default (&params);
+  params.initial_max_stream_data_bidi_local = CLIENT_STREAM_WINDOW;
+  params.initial_max_data = CLIENT_CONN_WINDOW;
+  params.max_idle_timeout = (guint64) idle_timeout_ms * NGTCP2_MILLISECONDS;
+
+  quipu_cid_random (&dcid, QUIPU_CID_LEN);
+  quipu_cid_random (&scid, QUIPU_CID_LEN);
+
+  if (!init_tls (conn, creds, error))
+    goto fail;
+
+  rv = ngtcp2_conn_client_new (&conn->conn, &dcid, &scid, &conn->path, NGTCP2_PROTO_VER_V1,
+                               &callbacks, &settings, &params, NULL, conn);
+  if (rv != 0)
+    {
+      g_set_error (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_FAILED,
+                   "cannot create QUIC connection: %s", ngtcp2_strerror (rv));
+      goto fail;
+    }
+  ngtcp2_conn_set_tls_native_handle (conn->conn, conn->tls);
+  /* Keep NAT bindings and idle timers fresh well inside the idle timeout. */
+  ngtcp2_conn_set_keep_alive_timeout (conn->conn, (guint64) idle_timeout_ms * NGTCP2_MILLISECONDS / 3);
+  quipu_endpoint_add_cid (endpoint, conn, &scid);
+  return conn;
+
+fail:
+  quipu_connection_unref (conn);
+  return NULL;
+}
+
+QuipuConnection *
+quipu_connection_new_server (QuipuEndpoint                    *endpoint,
+                             const ngtcp2_pkt_hd              *hd,
+                             const ngtcp2_cid                 *original_dcid,
+                             const ngtcp2_cid                 *retry_scid,
+                             const struct sockaddr            *remote,
+                             socklen_t                         remote_len,
+                             gnutls_certificate_credentials_t  creds,
+                             guint                             idle_timeout_ms,
+                             ngtcp2_tstamp                     ts,
+                             GError                          **error)
+{
+  QuipuConnection *conn;
+  ngtcp2_callbacks callbacks;
+  ngtcp2_settings settings;
+  ngtcp2_transport_params params;
+  ngtcp2_cid scid;
+  const struct sockaddr *local;
+  socklen_t local_len;
+  int rv;
+
+  conn = connection_alloc (endpoint, TRUE);
+  conn->peer = quipu_sockaddr_to_string (remote);
+  local = quipu_endpoint_get_sockaddr (endpoint, &local_len);
+  set_path (conn, local, local_len, remote, remote_len);
+
+  init_callbacks (&callbacks, TRUE);
+  init_settings (&settings, ts);
+  if (hd->tokenlen > 0)
+    {
+      settings.token = hd->token;
+      settings.tokenlen = hd->tokenlen;
+      settings.token_type = NGTCP2_TOKEN_TYPE_RETRY;
+    }
+
+  ngtcp2_transport_params_default (&params);
+  params.initial_max_stream_data_bidi_remote = SERVER_STREAM_WINDOW;
+  params.initial_max_data = SERVER_CONN_WINDOW;
+  params.initial_max_streams_bidi = 1;   /* stream 0 carries everything */
+  params.max_idle_timeout = (guint64) idle_timeout_ms * NGTCP2_MILLISECONDS;
+  params.original_dcid = *original_dcid;
+  params.original_dcid_present = 1;
+  if (retry_scid != NULL)
+    {
+      params.retry_scid = *retry_scid;
+      params.retry_scid_present = 1;
+    }
+
+  quipu_cid_random (&scid, QUIPU_CID_LEN);
+  params.stateless_reset_token_present = 1;
+  if (ngtcp2_crypto_generate_stateless_reset_token (params.stateless_reset_token,
+                                                    quipu_endpoint_get_secret (endpoint),
+                                                    QUIPU_SECRET_LEN, &scid) != 0)
+    {
+      g_set_error_literal (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_FAILED,
+                           "cannot derive a stateless reset token");
+      goto fail;
+    }
+
+  if (!init_tls (conn, creds, error))
+    goto fail;
+
+  rv = ngtcp2_conn_server_new (&conn->conn, &hd->scid, &scid, &conn->path, hd->version,
+                               &callbacks, &settings, &params, NULL, conn);
+  if (rv != 0)
+    {
+      g_set_error (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_FAILED,
+                   "cannot create QUIC connection: %s", ngtcp2_strerror (rv));
+      goto fail;
+    }
+  ngtcp2_conn_set_tls_native_handle (conn->conn, conn->tls);
+  quipu_endpoint_add_cid (endpoint, conn, &scid);
+  quipu_endpoint_add_cid (endpoint, conn, &hd->dcid);
+  return conn;
+
+fail:
+  quipu_connection_unref (conn);
+  return NULL;
+}
+
+QuipuConnection *
+quipu_connection_ref (QuipuConnection *conn)
+{
+  conn->ref_count++;
+  return conn;
+}
+
+void
+quipu_connection_unref (QuipuConnection *conn)
+{
+  QuipuEndpoint *client_endpoint;
+
+  if (--conn->ref_count > 0)
+    return;
+
+  client_endpoint = conn->is_server ? NULL : conn->endpoint;
+
+  g_queue_clear_full (&conn->send_queue, send_chunk_free);
+  g_byte_array_unref (conn->recv_buf);
+  g_ptr_array_unref (conn->cids);
+  if (conn->conn != NULL)
+    ngtcp2_conn_del (conn->conn);
+  if (conn->tls != NULL)
+    gnutls_deinit (conn->tls);
+  g_clear_error (&conn->error);
+  g_clear_pointer (&conn->trust_store, quipu_trust_store_free);
+  g_free (conn->close_reason);
+  g_free (conn->close_pkt);
+  g_free (conn->peer);
+  g_free (conn->hostname);
+  g_free (conn->host_port);
+  g_free (conn->pinned);
+  g_free (conn->peer_fingerprint);
+  g_free (conn);
+
+  if (client_endpoint != NULL)
+    quipu_endpoint_release_client (client_endpoint);
+}
+
+void
+quipu_connection_set_callbacks (QuipuConnection                *conn,
+                                const QuipuConnectionCallbacks *callbacks,
+                                gpointer                        user_data)
+{
+  conn->callbacks = callbacks;
+  conn->user_data = user_data;
+}
+
+gpointer
+quipu_connection_get_user_data (QuipuConnection *conn)
+{
+  return conn->user_data;
+}
+
+gboolean
+quipu_connection_queue_bytes (QuipuConnection *conn,
+                              GBytes          *bytes)
+{
+  SendChunk *chunk;
+
+  if (conn->phase != CONN_ACTIVE)
+    return FALSE;
+  if (conn->queued_offset - conn->acked_offset > QUIPU_MAX_BACKLOG)
+    return FALSE;
+
+  chunk = g_new (SendChunk, 1);
+  chunk->bytes = g_bytes_ref (bytes);
+  chunk->offset = conn->queued_offset;
+  conn->queued_offset += g_bytes_get_size (bytes);
+  g_queue_push_tail (&conn->send_queue, chunk);
+  quipu_endpoint_mark_dirty (conn->endpoint, conn);
+  return TRUE;
+}
+
+gboolean
+quipu_connection_queue_frame (QuipuConnection  *conn,
+                              const QuipuFrame *frame)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = quipu_frame_encode (frame, &error);
+
+  if (bytes == NULL)
+    {
+      g_critical ("refusing to send an invalid %s frame: %s",
+                  quipu_frame_type_to_string (frame->type), error->message);
+      return FALSE;
+    }
+  return quipu_connection_queue_bytes (conn, bytes);
+}
+
+guint64
+quipu_connection_get_queued_offset (QuipuConnection *conn)
+{
+  return conn->queued_offset;
+}
+
+guint64
+quipu_connection_get_backlog (QuipuConnection *conn)
+{
+  return conn->queued_offset - conn->acked_offset;
+}
+
+void
+quipu_connection_close (QuipuConnection *conn,
+                        guint64          app_error,
+                        const char      *reason,
+                        guint            linger_ms)
+{
+  if (conn->phase != CONN_ACTIVE)
+    return;
+
+  conn->close_error = app_error;
+  g_free (conn->close_reason);
+  conn->close_reason = g_strdup (reason);
+  conn->phase = CONN_LINGERING;
+  conn->deadline_us = g_get_monotonic_time () + (gint64) linger_ms * 1000;
+  quipu_endpoint_mark_dirty (conn->endpoint, conn);
+}
+
+gboolean
+quipu_connection_is_closing (QuipuConnection *conn)
+{
+  return conn->phase != CONN_ACTIVE;
+}
+
+void
+quipu_connection_die (QuipuConnection *conn,
+                      GError          *error)
+{
+  set_error (conn, error);
+  if (conn->phase != CONN_DEAD)
+    enter_dead (conn);
+}
+
+void
+quipu_connection_abort (QuipuConnection *conn)
+{
+  if (conn->phase != CONN_DEAD)
+    enter_dead (conn);
+}
+
+void
+quipu_connection_fail (QuipuConnection *conn,
+                       GError          *error)
+{
+  guint64 code = QUIPU_PROTOCOL_ERROR_PROTOCOL;
+
+  if (error->domain == QUIPU_PROTOCOL_ERROR && error->code > 0 &&
+      error->code <= QUIPU_PROTOCOL_ERROR_LAST_WIRE_CODE)
+    code = error->code;
+
+  if (conn->phase == CONN_ACTIVE || conn->phase == CONN_LINGERING)
+    {
+      conn->close_error = code;
+      g_free (conn->close_reason);
+      conn->close_reason = g_strdup (error->message);
+      set_error (conn, error);
+      send_app_close (conn, quipu_endpoint_now ());
+    }
+  else
+    g_error_free (error);
+}
+
+gboolean
+quipu_connection_export_keying_material (QuipuConnection *conn,
+                                         const char      *label,
+                                         guint8          *out,
+                                         gsize            out_len,
+                                         GError         **error)
+{
+  int rv;
+
+  if (!conn->established)
+    {
+      g_set_error_literal (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_INVALID_STATE,
+                           "the TLS handshake has not completed");
+      return FALSE;
+    }
+  rv = gnutls_prf_rfc5705 (conn->tls, strlen (label), label, 0, NULL, out_len, (char *) out);
+  if (rv != 0)
+    {
+      g_set_error (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_TLS,
+                   "TLS exporter failed: %s", gnutls_strerror (rv));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+const char *
+quipu_connection_get_peer (QuipuConnection *conn)
+{
+  return conn->peer;
+}
+
+const char *
+quipu_connection_get_peer_fingerprint (QuipuConnection *conn)
+{
+  return conn->peer_fingerprint;
+}
+
+QuipuTrustVia
+quipu_connection_get_trust_via (QuipuConnection *conn)
+{
+  return conn->trust_via;
+}
+
+guint64
+quipu_connection_get_rtt (QuipuConnection *conn)
+{
+  ngtcp2_conn_info info;
+
+  if (conn->conn == NULL)
+    return 0;
+  ngtcp2_conn_get_conn_info (conn->conn, &info);
+  return info.smoothed_rtt / 1000;
+}
+
+/* Hands decoded frames to the owner and returns flow-control credit for
+ * what was consumed. Runs after ngtcp2_conn_read_pkt has returned. */
+static void
+deliver_frames (QuipuConnection *conn)
+{
+  gsize pos = 0;
+
+  while (conn->phase == CONN_ACTIVE || conn->phase == CONN_LINGERING)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(QuipuFrame) frame = NULL;
+      QuipuDecodeResult result;
+      gsize consumed = 0;
+
+      result = quipu_frame_decode (conn->recv_buf->data + pos, conn->recv_buf->len - pos,
+                                   &consumed, &frame, &error);
+      if (result == QUIPU_DECODE_NEED_MORE)
+        break;
+      if (result == QUIPU_DECODE_ERROR)
+        {
+          g_prefix_error (&error, "malformed frame from %s: ", conn->peer);
+          quipu_connection_fail (conn, g_steal_pointer (&error));
+          break;
+        }
+
+      pos += consumed;
+      if (result == QUIPU_DECODE_OK && conn->phase == CONN_ACTIVE &&
+          conn->callbacks != NULL && conn->callbacks->frame != NULL)
+        conn->callbacks->frame (conn, frame, conn->user_data);
+    }
+
+  if (pos > 0 && conn->phase != CONN_DEAD)
+    {
+      g_byte_array_remove_range (conn->recv_buf, 0, pos);
+      ngtcp2_conn_extend_max_stream_offset (conn->conn, conn->stream_id, pos);
+      ngtcp2_conn_extend_max_offset (conn->conn, pos);
+    }
+}
+
+static void
+after_read (QuipuConnection *conn, guint64 acked_before)
+{
+  if (conn->established && !conn->established_notified)
+    {
+      conn->established_notified = TRUE;
+      if (!conn->is_server)
+        {
+          int rv = ngtcp2_conn_open_bidi_stream (conn->conn, &conn->stream_id, NULL);
+
+          if (rv != 0)
+            {
+              quipu_connection_fail (conn, g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_PROTOCOL,
+                                                        "%s allows no stream: %s", conn->peer,
+                                                        ngtcp2_strerror (rv)));
+              return;
+            }
+        }
+      else
+        quipu_endpoint_notify_accepted (conn->endpoint, conn);
+
+      if (conn->phase == CONN_ACTIVE && conn->callbacks != NULL && conn->callbacks->established != NULL)
+        conn->callbacks->established (conn, conn->user_data);
+    }
+
+  if (conn->recv_buf->len > 0)
+    deliver_frames (conn);
+
+  if (conn->recv_failed && conn->phase == CONN_ACTIVE)
+    {
+      quipu_connection_fail (conn, g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_PROTOCOL,
+                                                "%s closed the frame stream", conn->peer));
+      return;
+    }
+
+  if (conn->acked_offset != acked_before && conn->callbacks != NULL && conn->callbacks->acked != NULL)
+    conn->callbacks->acked (conn, conn->acked_offset, conn->user_data);
+}
+
+void
+quipu_connection_read_packet (QuipuConnection       *conn,
+                              const struct sockaddr *remote,
+                              socklen_t              remote_len,
+                              const guint8          *data,
+                              gsize                  len,
+                              ngtcp2_tstamp          ts)
+{
+  ngtcp2_path path;
+  guint64 acked_before = conn->acked_offset;
+  int rv;
+
+  switch (conn->phase)
+    {
+    case CONN_CLOSING:
+      /* The peer has not seen our CONNECTION_CLOSE yet. */
+      quipu_endpoint_send_packet (conn->endpoint, &conn->path, conn->close_pkt, conn->close_pkt_len);
+      return;
+    case CONN_DRAINING:
+    case CONN_DEAD:
+      return;
+    case CONN_ACTIVE:
+    case CONN_LINGERING:
+    default:
+      break;
+    }
+
+  path.local = conn->path.local;
+  path.remote.addr = (ngtcp2_sockaddr *) remote;
+  path.remote.addrlen = remote_len;
+  path.user_data = NULL;
+
+  rv = ngtcp2_conn_read_pkt (conn->conn, &path, NULL, data, len, ts);
+  if (rv != 0)
+    {
+      switch (rv)
+        {
+        case NGTCP2_ERR_DRAINING:
+          set_error (conn, error_from_peer_close (conn));
+          conn->phase = CONN_DRAINING;
+          conn->deadline_us = g_get_monotonic_time () + 3 * ngtcp2_conn_get_pto (conn->conn) / 1000;
+          quipu_endpoint_mark_dirty (conn->endpoint, conn);
+          notify_closed (conn);
+          break;
+        case NGTCP2_ERR_DROP_CONN:
+          set_error (conn, g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_CLOSED,
+                                        "connection with %s dropped", conn->peer));
+          enter_dead (conn);
+          break;
+        case NGTCP2_ERR_CRYPTO:
+          set_error (conn, error_from_tls_alert (conn, ngtcp2_conn_get_tls_alert (conn->conn), FALSE));
+          close_with_liberr (conn, rv, ts);
+          break;
+        default:
+          set_error (conn, g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_PROTOCOL,
+                                        "QUIC error with %s: %s", conn->peer, ngtcp2_strerror (rv)));
+          close_with_liberr (conn, rv, ts);
+          break;
+        }
+      return;
+    }
+
+  quipu_connection_ref (conn);
+  after_read (conn, acked_before);
+  quipu_endpoint_mark_dirty (conn->endpoint, conn);
+  quipu_connection_unref (conn);
+}
+
+/* Points `vecs` at stream data not yet handed to ngtcp2. */
+static gsize
+collect_unsent (QuipuConnection *conn, ngtcp2_vec *vecs, gsize max)
+{
+  gsize n = 0;
+
+  for (GList *l = conn->send_queue.head; l != NULL && n < max; l = l->next)
+    {
+      SendChunk *chunk = l->data;
+      gsize size;
+      const guint8 *data = g_bytes_get_data (chunk->bytes, &size);
+      guint64 skip;
+
+      if (chunk->offset + size <= conn->sent_offset)
+        continue;
+      skip = conn->sent_offset > chunk->offset ? conn->sent_offset - chunk->offset : 0;
+      vecs[n].base = (uint8_t *) data + skip;
+      vecs[n].len = size - skip;
+      n++;
+    }
+  return n;
+}
+
+void
+quipu_connection_write (QuipuConnection *conn,
+                        ngtcp2_tstamp    ts)
+{
+  guint8 buf[QUIPU_MAX_PACKET];
+  gboolean stream_blocked = FALSE;
+
+  if (conn->phase == CONN_LINGERING &&
+      (conn->acked_offset == conn->queued_offset || !conn->established ||
+       g_get_monotonic_time () >= conn->deadline_us))
+    {
+      send_app_close (conn, ts);
+      return;
+    }
+  if (conn->phase != CONN_ACTIVE && conn->phase != CONN_LINGERING)
+    return;
+
+  for (;;)
+    {
+      ngtcp2_vec vecs[16];
+      gsize n_vecs = 0;
+      int64_t stream_id = -1;
+      uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_NONE;
+      ngtcp2_ssize n_data = -1;
+      ngtcp2_ssize n_write;
+      ngtcp2_path_storage ps;
+      ngtcp2_pkt_info pi;
+
+      if (conn->stream_id >= 0 && !stream_blocked)
+        n_vecs = collect_unsent (conn, vecs, G_N_ELEMENTS (vecs));
+      if (n_vecs > 0)
+        {
+          stream_id = conn->stream_id;
+          flags = NGTCP2_WRITE_STREAM_FLAG_MORE;
+        }
+
+      ngtcp2_path_storage_zero (&ps);
+      n_write = ngtcp2_conn_writev_stream (conn->conn, &ps.path, &pi, buf, sizeof buf, &n_data,
+                                           flags, stream_id, vecs, n_vecs, ts);
+      if (n_write < 0)
+        {
+          switch (n_write)
+            {
+            case NGTCP2_ERR_WRITE_MORE:
+              conn->sent_offset += n_data;
+              continue;
+            case NGTCP2_ERR_STREAM_DATA_BLOCKED:
+            case NGTCP2_ERR_STREAM_SHUT_WR:
+            case NGTCP2_ERR_STREAM_NOT_FOUND:
+              stream_blocked = TRUE;
+              continue;
+            default:
+              set_error (conn, g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_PROTOCOL,
+                                            "QUIC error with %s: %s", conn->peer,
+                                            ngtcp2_strerror ((int) n_write)));
+              close_with_liberr (conn, (int) n_write, ts);
+              return;
+            }
+        }
+
+      if (n_data > 0)
+        conn->sent_offset += n_data;
+      if (n_write == 0)
+        break;
+      if (!quipu_endpoint_send_packet (conn->endpoint, &ps.path, buf, n_write))
+        break;
+    }
+
+  ngtcp2_conn_update_pkt_tx_time (conn->conn, ts);
+}
+
+void
+quipu_connection_handle_timer (QuipuConnection *conn,
+                               ngtcp2_tstamp    ts)
+{
+  gint64 now = g_get_monotonic_time ();
+  int rv;
+
+  switch (conn->phase)
+    {
+    case CONN_CLOSING:
+    case CONN_DRAINING:
+      if (now >= conn->deadline_us)
+        enter_dead (conn);
+      return;
+    case CONN_DEAD:
+      return;
+    case CONN_LINGERING:
+      if (now >= conn->deadline_us)
+        {
+          send_app_close (conn, ts);
+          return;
+        }
+      break;
+    case CONN_ACTIVE:
+    default:
+      break;
+    }
+
+  if (ngtcp2_conn_get_expiry (conn->conn) > ts)
+    return;
+
+  rv = ngtcp2_conn_handle_expiry (conn->conn, ts);
+  switch (rv)
+    {
+    case 0:
+      quipu_endpoint_mark_dirty (conn->endpoint, conn);
+      break;
+    case NGTCP2_ERR_IDLE_CLOSE:
+      set_error (conn, g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_TIMED_OUT,
+                                    "connection with %s timed out", conn->peer));
+      enter_dead (conn);
+      break;
+    case NGTCP2_ERR_HANDSHAKE_TIMEOUT:
+      set_error (conn, g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNREACHABLE,
+                                    "no answer from %s", conn->peer));
+      enter_dead (conn);
+      break;
+    default:
+      set_error (conn, g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_PROTOCOL,
+                                    "QUIC error with %s: %s", conn->peer, ngtcp2_strerror (rv)));
+      close_with_liberr (conn, rv, ts);
+      break;
+    }
+}
+
+gint64
+quipu_connection_next_wake (QuipuConnection *conn)
+{
+  ngtcp2_tstamp expiry;
+  gint64 wake;
+
+  switch (conn->phase)
+    {
+    case CONN_DEAD:
+      return 0;
+    case CONN_CLOSING:
+    case CONN_DRAINING:
+      return conn->deadline_us;
+    case CONN_ACTIVE:
+    case CONN_LINGERING:
+    default:
+      break;
+    }
+
+  expiry = ngtcp2_conn_get_expiry (conn->conn);
+  /* ngtcp2 counts nanoseconds, GLib microseconds: round up so the timer never
+   * fires before the expiry and spins. */
+  wake = expiry == UINT64_MAX ? G_MAXINT64 : (gint64) ((expiry + 999) / 1000);
+  if (conn->phase == CONN_LINGERING)
+    wake = MIN (wake, conn->deadline_us);
+  return wake;
+}

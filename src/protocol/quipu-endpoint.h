@@ -1,0 +1,63 @@
+#pragma once
+
+#include <gio/gio.h>
+
+#include "quipu-connection.h"
+#include "quipu-tls.h"
+
+G_BEGIN_DECLS
+
+/* A UDP socket and the QUIC connections on it, driven by one custom GSource
+ * in the thread-default main context: the socket fd and a timer set from the
+ * earliest connection expiry (a heap, no per-tick scan). Servers route many
+ * connections by connection ID; a client endpoint holds one. */
+typedef struct _QuipuEndpoint QuipuEndpoint;
+
+typedef struct {
+  /* Server: a client finished its handshake; set the connection's callbacks
+   * here. */
+  void (*accepted)  (QuipuEndpoint *endpoint, QuipuConnection *conn, gpointer user_data);
+  /* Server: a client's handshake failed (wrong ALPN, TLS error, timeout). */
+  void (*handshake_failed) (QuipuEndpoint *endpoint, const char *peer, const GError *error,
+                            gpointer user_data);
+  /* Called after each batch of received datagrams has been processed and
+   * before anything is written: the server commits its store here so every
+   * ACK it then queues is durable. Optional. */
+  void (*batch_end) (QuipuEndpoint *endpoint, gpointer user_data);
+} QuipuEndpointCallbacks;
+
+typedef struct {
+  gboolean require_retry;      /* address validation with Retry before any state */
+  guint    idle_timeout_ms;    /* 0: 30 000 */
+} QuipuServerOptions;
+
+/* Binds ADDR:PORT (an IPv6 wildcard also accepts IPv4). */
+QuipuEndpoint *quipu_endpoint_new_server (GInetSocketAddress           *address,
+                                          QuipuServerCredentials       *credentials,
+                                          const QuipuServerOptions     *options,
+                                          const QuipuEndpointCallbacks *callbacks,
+                                          gpointer                      user_data,
+                                          GError                      **error);
+/* Starts a connection to `address`; the returned connection reports through
+ * its callbacks (set them right away). `policy` is copied. */
+QuipuConnection *quipu_endpoint_connect  (GInetSocketAddress     *address,
+                                          const QuipuTrustPolicy *policy,
+                                          guint                   idle_timeout_ms,
+                                          GError                **error);
+
+void           quipu_endpoint_free        (QuipuEndpoint *endpoint);
+/* The bound address (with the real port when 0 was asked). */
+GInetSocketAddress *quipu_endpoint_get_local_address (QuipuEndpoint *endpoint);
+guint          quipu_endpoint_get_n_connections (QuipuEndpoint *endpoint);
+/* Closes every connection (after their queued data, at most linger_ms) and
+ * calls `done` once all are gone. */
+void           quipu_endpoint_shutdown    (QuipuEndpoint *endpoint,
+                                           guint64        app_error,
+                                           const char    *reason,
+                                           guint          linger_ms,
+                                           GSourceFunc    done,
+                                           gpointer       done_data);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (QuipuEndpoint, quipu_endpoint_free)
+
+G_END_DECLS

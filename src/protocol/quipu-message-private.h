@@ -1,0 +1,24 @@
+#pragma once
+
+#include "quipu-message.h"
+#include "quipu-wire.h"
+
+G_BEGIN_DECLS
+
+/* From a MESSAGE frame (sender, room or recipients, body...); status RECEIVED. */
+QuipuMessage *quipu_message_new_from_frame (const QuipuFrame *frame,
+                                            const char       *sender_id,
+                                            gboolean          own);
+/* One of ours, PENDING. */
+QuipuMessage *quipu_message_new_outgoing   (const char         *sender,
+                                            const char         *sender_id,
+                                            const char         *room,
+                                            const char * const *recipients,
+                                            const char         *body,
+                                            gint64              timestamp,
+                                            guint64             client_msg_id);
+void quipu_message_set_status       (QuipuMessage *self, QuipuMessageStatus status);
+void quipu_message_set_seq          (QuipuMessage *self, guint64 seq);
+void quipu_message_set_verification (QuipuMessage *self, QuipuVerification verification);
+
+G_END_DECLS

@@ -1,0 +1,117 @@
+#define G_LOG_DOMAIN "quipu-names"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "quipu-error.h"
+#include "quipu-names.h"
+#include "quipu-wire.h"
+
+static gboolean
+is_reserved (gunichar c)
+{
+  return c == ',' || c == '@' || c == '#' || c == ':' || c == '/';
+}
+
+gboolean
+quipu_name_validate (const char *name,
+                     gssize      len,
+                     GError    **error)
+{
+  g_autofree char *nfc = NULL;
+  const char *end;
+  const char *p;
+  glong n_chars = 0;
+
+  if (len < 0)
+    len = strlen (name);
+
+  if (len == 0)
+    {
+      g_set_error_literal (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_BAD_NAME,
+                           "name is empty");
+      return FALSE;
+    }
+  if (len > QUIPU_MAX_NAME_BYTES)
+    {
+      g_set_error (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_BAD_NAME,
+                   "name is longer than %d characters", QUIPU_MAX_NAME_CHARS);
+      return FALSE;
+    }
+  if (!g_utf8_validate_len (name, len, &end))
+    {
+      g_set_error_literal (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_BAD_NAME,
+                           "name is not valid UTF-8");
+      return FALSE;
+    }
+
+  for (p = name; p < name + len; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      n_chars++;
+      if (!g_unichar_isgraph (c))
+        {
+          g_set_error (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_BAD_NAME,
+                       "name contains a space, control or invisible character (U+%04X)", c);
+          return FALSE;
+        }
+      if (is_reserved (c))
+        {
+          g_set_error (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_BAD_NAME,
+                       "name contains '%c', which is reserved", (char) c);
+          return FALSE;
+        }
+    }
+
+  if (n_chars > QUIPU_MAX_NAME_CHARS)
+    {
+      g_set_error (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_BAD_NAME,
+                   "name is longer than %d characters", QUIPU_MAX_NAME_CHARS);
+      return FALSE;
+    }
+
+  /* ASCII is always in NFC; most names are ASCII and this is on the
+   * receive path of every message. */
+  if (n_chars == len)
+    return TRUE;
+
+  nfc = g_utf8_normalize (name, len, G_NORMALIZE_NFC);
+  if (nfc == NULL || strlen (nfc) != (gsize) len || memcmp (nfc, name, len) != 0)
+    {
+      g_set_error_literal (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_BAD_NAME,
+                           "name is not in Unicode normal form C");
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+char *
+quipu_name_normalize (const char *input,
+                      GError    **error)
+{
+  g_autofree char *nfc = NULL;
+
+  if (!g_utf8_validate (input, -1, NULL))
+    {
+      g_set_error_literal (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_BAD_NAME,
+                           "name is not valid UTF-8");
+      return NULL;
+    }
+
+  nfc = g_utf8_normalize (input, -1, G_NORMALIZE_NFC);
+  if (!quipu_name_validate (nfc, -1, error))
+    return NULL;
+
+  return g_steal_pointer (&nfc);
+}
+
+char *
+quipu_name_fold (const char *name)
+{
+  g_autofree char *nfkc = g_utf8_normalize (name, -1, G_NORMALIZE_NFKC);
+
+  return g_utf8_casefold (nfkc, -1);
+}

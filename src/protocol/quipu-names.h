@@ -1,0 +1,22 @@
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Usernames and room names follow one rule (PROTOCOL.md, "Names"): valid UTF-8
+ * in NFC, 1 to QUIPU_MAX_NAME_CHARS characters, every character printable
+ * (g_unichar_isgraph: no spaces, no control or invisible format characters)
+ * and none of  , @ # : /  which the command line and the display use. */
+gboolean quipu_name_validate  (const char *name, gssize len, GError **error);
+
+/* Normalises user input to NFC and validates it. Returns NULL with error set
+ * (QUIPU_PROTOCOL_ERROR_BAD_NAME, message saying what is wrong) if invalid. */
+char    *quipu_name_normalize (const char *input, GError **error);
+
+/* The key under which a name is unique on a server: NFKC, then case-folded,
+ * so "Alice" and "alice" (or a full-width "ａｌｉｃｅ") cannot both be
+ * registered. `name` must be valid. */
+char    *quipu_name_fold      (const char *name);
+
+G_END_DECLS

@@ -1,0 +1,99 @@
+#pragma once
+
+#include <gio/gio.h>
+#include <gnutls/gnutls.h>
+
+G_BEGIN_DECLS
+
+#define QUIPU_FINGERPRINT_PREFIX "SHA256:"
+#define QUIPU_TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:%DISABLE_TLS13_COMPAT_MODE"
+
+/* "SHA256:" + unpadded base64 of SHA-256 over the DER certificate, as ssh
+ * prints host key fingerprints. */
+char    *quipu_tls_fingerprint          (const guint8 *der, gsize len);
+/* Accepts the form above, and also 64 hex digits with or without colons. */
+gboolean quipu_tls_fingerprint_parse    (const char *text, guint8 digest[32], GError **error);
+gboolean quipu_tls_fingerprint_equal    (const char *a, const char *b);
+
+/* Server side. */
+typedef struct _QuipuServerCredentials QuipuServerCredentials;
+
+/* Loads a PEM certificate (chain) and key. Errors name the file and say what is
+ * wrong (missing, unreadable, not PEM, key does not match certificate). */
+QuipuServerCredentials *quipu_server_credentials_load   (const char *cert_path,
+                                                         const char *key_path,
+                                                         GError    **error);
+/* Loads DIR/server.crt and DIR/server.key, creating a self-signed certificate
+ * (ECDSA P-256, subject CN=quipu-server, SAN localhost + the host name, 10
+ * years) with a 0600 key first if they do not exist. */
+QuipuServerCredentials *quipu_server_credentials_ensure (const char *data_dir,
+                                                         GError    **error);
+void        quipu_server_credentials_free         (QuipuServerCredentials *creds);
+const char *quipu_server_credentials_get_fingerprint (QuipuServerCredentials *creds);
+gboolean    quipu_server_credentials_is_self_signed  (QuipuServerCredentials *creds);
+gnutls_certificate_credentials_t
+            quipu_server_credentials_get_gnutls   (QuipuServerCredentials *creds);
+
+/* Client side: the known-servers file, one "host:port SHA256:..." per line. */
+typedef struct _QuipuTrustStore QuipuTrustStore;
+
+typedef enum {
+  QUIPU_TRUST_UNKNOWN,    /* no pin for this host:port yet */
+  QUIPU_TRUST_MATCH,
+  QUIPU_TRUST_MISMATCH,
+} QuipuTrustResult;
+
+/* path NULL: $XDG_DATA_HOME/quipu/known-servers. The file is read on each
+ * lookup so concurrent clients see each other's pins. */
+QuipuTrustStore *quipu_trust_store_new    (const char *path);
+void             quipu_trust_store_free   (QuipuTrustStore *store);
+const char      *quipu_trust_store_get_path (QuipuTrustStore *store);
+/* On MISMATCH, *pinned gets the stored fingerprint. A malformed file is an
+ * error naming the file and line. */
+QuipuTrustResult quipu_trust_store_lookup (QuipuTrustStore *store,
+                                           const char      *host_port,
+                                           const char      *fingerprint,
+                                           char           **pinned,
+                                           GError         **error);
+/* Adds or replaces the pin (atomic rewrite, file 0600, directory created). */
+gboolean         quipu_trust_store_pin    (QuipuTrustStore *store,
+                                           const char      *host_port,
+                                           const char      *fingerprint,
+                                           GError         **error);
+
+/* How a client decides to trust a server certificate, in this order:
+ * 1. `pinned_fingerprint` set: must match exactly, nothing else counts.
+ * 2. chains to the system CAs and matches `hostname`: trusted.
+ * 3. trust on first use through `store` under `host_port`: unknown -> pin it,
+ *    match -> trusted, mismatch -> refused with both fingerprints. */
+typedef struct {
+  const char      *hostname;
+  const char      *host_port;
+  const char      *pinned_fingerprint;  /* nullable */
+  QuipuTrustStore *store;               /* nullable: no TOFU, CA or pin only */
+} QuipuTrustPolicy;
+
+typedef enum {
+  QUIPU_TRUST_VIA_PIN,
+  QUIPU_TRUST_VIA_CA,
+  QUIPU_TRUST_VIA_KNOWN,       /* matched the known-servers file */
+  QUIPU_TRUST_VIA_NEW_PIN,     /* first use: pinned now */
+} QuipuTrustVia;
+
+/* Checks the peer certificate of a client session whose handshake has
+ * received it. On refusal returns FALSE with QUIPU_PROTOCOL_ERROR_UNTRUSTED and
+ * a message that, for a mismatch, shows the pinned and the presented
+ * fingerprints and the file to edit. *fingerprint gets the peer's. */
+gboolean quipu_tls_verify_peer (gnutls_session_t         session,
+                                const QuipuTrustPolicy  *policy,
+                                QuipuTrustVia           *via,
+                                char                   **fingerprint,
+                                GError                 **error);
+
+/* Client credentials with the system trust store loaded (shared, lazily made). */
+gnutls_certificate_credentials_t quipu_tls_client_credentials (GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (QuipuServerCredentials, quipu_server_credentials_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (QuipuTrustStore, quipu_trust_store_free)
+
+G_END_DECLS
