@@ -1,0 +1,523 @@
+#define G_LOG_DOMAIN "quipu-cli"
+
+#include "config.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <gio/gunixinputstream.h>
+#include <glib-unix.h>
+
+#include "quipu-cli-output.h"
+#include "quipu-client.h"
+#include "quipu-key-store.h"
+#include "quipu-names.h"
+#include "quipu-wire.h"
+
+#define DEFAULT_SERVER     "localhost:7447"
+#define DEFAULT_ROOM       "general"
+#define SEND_TIMEOUT_S     20
+#define CHAT_HISTORY       20
+
+typedef enum {
+  COMMAND_SEND,
+  COMMAND_LISTEN,
+  COMMAND_CHAT,
+  COMMAND_HISTORY,
+} Command;
+
+typedef struct {
+  GMainLoop        *loop;
+  QuipuClient      *client;
+  Command           command;
+  gboolean          json;
+  char             *room;        /* NULL with --to or --inbox */
+  GStrv             to;
+  gboolean          inbox;
+  const char       *text;
+  guint             count;
+  guint             received;
+  guint             timeout_s;
+  guint64           before;
+  guint             limit;
+  int               exit_code;
+  gboolean          logged_in;
+  gboolean          stdin_done;
+  GDataInputStream *input;
+  GCancellable     *cancellable;
+} Cli;
+
+static void
+finish (Cli *cli, int exit_code)
+{
+  if (cli->exit_code == 0)
+    cli->exit_code = exit_code;
+  g_cancellable_cancel (cli->cancellable);
+  if (quipu_client_get_state (cli->client) == QUIPU_STATE_DISCONNECTED)
+    g_main_loop_quit (cli->loop);
+  else
+    quipu_client_disconnect (cli->client);
+}
+
+static void
+fail (Cli *cli, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+static void
+fail (Cli *cli, const char *format, ...)
+{
+  g_autofree char *text = NULL;
+  va_list args;
+
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_printerr ("quipu-cli: %s\n", text);
+  finish (cli, 1);
+}
+
+static gboolean
+send_text (Cli *cli, const char *text)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QuipuMessage) msg = NULL;
+
+  if (cli->room != NULL)
+    msg = quipu_client_send_to_room (cli->client, cli->room, text, &error);
+  else
+    msg = quipu_client_send_direct (cli->client, (const char * const *) cli->to, text, &error);
+  if (msg == NULL)
+    {
+      g_printerr ("quipu-cli: cannot send: %s\n", error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void read_next_line (Cli *cli);
+
+static void
+line_read_cb (GObject *object, GAsyncResult *result, gpointer user_data)
+{
+  Cli *cli = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (object), result,
+                                                                     NULL, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (error != NULL && !g_error_matches (error, G_CONVERT_ERROR, G_CONVERT_ERROR_ILLEGAL_SEQUENCE))
+    {
+      fail (cli, "cannot read standard input: %s", error->message);
+      return;
+    }
+
+  if (line == NULL && error == NULL)
+    {
+      /* End of input: leave once everything typed has been stored. */
+      cli->stdin_done = TRUE;
+      if (quipu_client_get_n_pending (cli->client) == 0)
+        finish (cli, 0);
+      return;
+    }
+
+  if (error != NULL)
+    g_printerr ("quipu-cli: skipped a line that is not valid UTF-8\n");
+  else if (g_str_equal (line, "/quit"))
+    {
+      finish (cli, 0);
+      return;
+    }
+  else if (*line != '\0')
+    send_text (cli, line);
+
+  read_next_line (cli);
+}
+
+static void
+read_next_line (Cli *cli)
+{
+  g_data_input_stream_read_line_async (cli->input, G_PRIORITY_DEFAULT, cli->cancellable, line_read_cb, cli);
+}
+
+static void
+start_reading_stdin (Cli *cli)
+{
+  g_autoptr(GInputStream) stdin_stream = NULL;
+
+  if (cli->input != NULL)
+    return;
+  stdin_stream = g_unix_input_stream_new (STDIN_FILENO, FALSE);
+  cli->input = g_data_input_stream_new (stdin_stream);
+  g_data_input_stream_set_newline_type (cli->input, G_DATA_STREAM_NEWLINE_TYPE_ANY);
+  read_next_line (cli);
+}
+
+static void
+on_logged_in (Cli *cli)
+{
+  QuipuTrustVia via = quipu_client_get_trust_via (cli->client);
+
+  if (via == QUIPU_TRUST_VIA_NEW_PIN)
+    g_printerr ("quipu-cli: first connection to this server; trusting its certificate %s from now on\n",
+                quipu_client_get_server_fingerprint (cli->client));
+
+  quipu_cli_print_event ("state", "state", "connected", cli->json);
+  switch (cli->command)
+    {
+    case COMMAND_HISTORY:
+      if (!quipu_client_request_history (cli->client, cli->room, cli->before, cli->limit))
+        fail (cli, "cannot ask for history now");
+      break;
+    case COMMAND_CHAT:
+      start_reading_stdin (cli);
+      break;
+    case COMMAND_SEND:
+    case COMMAND_LISTEN:
+    default:
+      break;
+    }
+}
+
+static void
+on_state (QuipuClient *client, GParamSpec *pspec, Cli *cli)
+{
+  const GError *error = quipu_client_get_error (client);
+
+  switch (quipu_client_get_state (client))
+    {
+    case QUIPU_STATE_CONNECTED:
+      if (!cli->logged_in)
+        {
+          cli->logged_in = TRUE;
+          on_logged_in (cli);
+        }
+      else
+        quipu_cli_print_event ("state", "state", "connected", cli->json);
+      break;
+    case QUIPU_STATE_ERROR:
+      quipu_cli_print_event ("state", "error", error ? error->message : NULL, cli->json);
+      /* One-shot commands, and a first login that fails, end here; a
+       * session that worked before reconnects on its own. */
+      if (!cli->logged_in || cli->command == COMMAND_SEND || cli->command == COMMAND_HISTORY)
+        fail (cli, "%s", error ? error->message : "connection failed");
+      else if (!cli->json)
+        g_printerr ("quipu-cli: connection lost (%s); reconnecting\n", error ? error->message : "?");
+      break;
+    case QUIPU_STATE_DISCONNECTED:
+      g_main_loop_quit (cli->loop);
+      break;
+    case QUIPU_STATE_CONNECTING:
+    case QUIPU_STATE_DISCONNECTING:
+    default:
+      break;
+    }
+}
+
+static void
+on_message (QuipuClient *client, QuipuMessage *msg, Cli *cli)
+{
+  quipu_cli_print_message (msg, cli->json);
+  if (quipu_message_get_verification (msg) == QUIPU_VERIFICATION_INVALID && !cli->json)
+    g_printerr ("quipu-cli: warning: a message claiming to be from %s has a signature that does not verify\n",
+                quipu_message_get_sender (msg));
+
+  if (cli->command == COMMAND_LISTEN && !quipu_message_is_history (msg) && cli->count > 0 &&
+      ++cli->received >= cli->count)
+    finish (cli, 0);
+}
+
+static void
+on_acked (QuipuClient *client, QuipuMessage *msg, Cli *cli)
+{
+  quipu_cli_print_ack (msg, cli->json);
+  if (quipu_client_get_n_pending (client) > 0)
+    return;
+  if (cli->command == COMMAND_SEND || (cli->command == COMMAND_CHAT && cli->stdin_done))
+    finish (cli, 0);
+}
+
+static void
+on_failed (QuipuClient *client, QuipuMessage *msg, GError *error, Cli *cli)
+{
+  if (cli->json)
+    quipu_cli_print_event ("failed", "error", error->message, TRUE);
+  if (cli->command == COMMAND_SEND)
+    fail (cli, "the server refused the message: %s", error->message);
+  else
+    g_printerr ("quipu-cli: the server refused a message: %s\n", error->message);
+}
+
+static void
+on_history_loaded (QuipuClient *client, const char *room, guint count, gboolean more, Cli *cli)
+{
+  if (cli->command == COMMAND_HISTORY)
+    finish (cli, 0);
+}
+
+static void
+on_joined (QuipuClient *client, const char *room, Cli *cli)
+{
+  quipu_cli_print_event ("ready", "room", room, cli->json);
+}
+
+static gboolean
+on_timeout (gpointer data)
+{
+  Cli *cli = data;
+
+  if (cli->command == COMMAND_LISTEN && cli->count == 0)
+    finish (cli, 0);
+  else if (cli->command == COMMAND_LISTEN)
+    fail (cli, "timed out after %u s: received %u of %u messages", cli->timeout_s, cli->received, cli->count);
+  else if (cli->command == COMMAND_SEND)
+    fail (cli, "timed out after %u s: the server did not acknowledge the message", cli->timeout_s);
+  else
+    fail (cli, "timed out after %u s", cli->timeout_s);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_interrupt (gpointer data)
+{
+  finish (data, 130);
+  return G_SOURCE_CONTINUE;
+}
+
+static QuipuIdentity *
+load_identity (const char *username, const char *path, GError **error)
+{
+  g_autoptr(QuipuIdentity) identity = NULL;
+  g_autofree char *file = NULL;
+  gboolean created = FALSE;
+
+  if (path == NULL && quipu_key_store_secret_service_available ())
+    {
+      identity = quipu_key_store_load_secret (username, TRUE, &created, error);
+      if (identity != NULL && created)
+        g_printerr ("quipu-cli: created a new identity for %s in the keyring\n", username);
+      return g_steal_pointer (&identity);
+    }
+
+  file = path ? g_strdup (path) : quipu_key_store_default_file (username);
+  identity = quipu_key_store_load_file (file, TRUE, &created, error);
+  if (identity != NULL && created)
+    g_printerr ("quipu-cli: created a new identity for %s in %s\n", username, file);
+  return g_steal_pointer (&identity);
+}
+
+static gboolean
+parse_command (Cli *cli, int argc, char **argv, GError **error)
+{
+  if (argc < 2)
+    {
+      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                           "a command is needed: send, listen, chat or history");
+      return FALSE;
+    }
+  if (g_str_equal (argv[1], "send"))
+    {
+      if (argc != 3)
+        {
+          g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                               "send takes exactly one TEXT argument (quote it)");
+          return FALSE;
+        }
+      cli->command = COMMAND_SEND;
+      cli->text = argv[2];
+      return TRUE;
+    }
+  if (argc > 2)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "unexpected argument '%s'", argv[2]);
+      return FALSE;
+    }
+  if (g_str_equal (argv[1], "listen"))
+    cli->command = COMMAND_LISTEN;
+  else if (g_str_equal (argv[1], "chat"))
+    cli->command = COMMAND_CHAT;
+  else if (g_str_equal (argv[1], "history"))
+    cli->command = COMMAND_HISTORY;
+  else
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                   "unknown command '%s' (send, listen, chat or history)", argv[1]);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Normalises and checks every name in a comma-separated list. */
+static GStrv
+parse_recipients (const char *list, GError **error)
+{
+  g_auto(GStrv) parts = g_strsplit (list, ",", -1);
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  guint n = 0;
+
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      g_autofree char *name = quipu_name_normalize (g_strstrip (parts[i]), error);
+
+      if (name == NULL)
+        {
+          g_prefix_error (error, "--to '%s': ", parts[i]);
+          return NULL;
+        }
+      g_strv_builder_add (builder, name);
+      n++;
+    }
+  if (n > QUIPU_MAX_RECIPIENTS)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--to names %u users; at most %d are allowed", n, QUIPU_MAX_RECIPIENTS);
+      return NULL;
+    }
+  return g_strv_builder_end (builder);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QuipuIdentity) identity = NULL;
+  g_autofree char *server = NULL, *user = NULL, *room = NULL, *to = NULL, *identity_path = NULL;
+  g_autofree char *fingerprint = NULL, *username = NULL;
+  gint count = 0, timeout = 0, history = -1, limit = 50;
+  gint64 before = 0;
+  gboolean json = FALSE, inbox = FALSE, version = FALSE;
+  Cli cli = { 0 };
+  const GOptionEntry entries[] = {
+    { "server", 's', 0, G_OPTION_ARG_STRING, &server, "Server to use (default " DEFAULT_SERVER ")", "HOST:PORT" },
+    { "user", 'u', 0, G_OPTION_ARG_STRING, &user, "Your username on that server", "NAME" },
+    { "room", 'r', 0, G_OPTION_ARG_STRING, &room, "Room to use (default " DEFAULT_ROOM ")", "ROOM" },
+    { "to", 't', 0, G_OPTION_ARG_STRING, &to, "Send directly to these users instead of a room", "USER[,USER]" },
+    { "inbox", 0, 0, G_OPTION_ARG_NONE, &inbox, "history: read your direct messages", NULL },
+    { "identity", 'i', 0, G_OPTION_ARG_FILENAME, &identity_path, "Identity key file (default: the keyring, else a 0600 file)", "FILE" },
+    { "server-fingerprint", 0, 0, G_OPTION_ARG_STRING, &fingerprint, "Only accept a server certificate with this fingerprint", "SHA256:..." },
+    { "count", 'n', 0, G_OPTION_ARG_INT, &count, "listen: exit after N live messages", "N" },
+    { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout, "Give up after S seconds", "S" },
+    { "history", 0, 0, G_OPTION_ARG_INT, &history, "listen/chat: show the last N messages first", "N" },
+    { "before", 0, 0, G_OPTION_ARG_INT64, &before, "history: messages before sequence N (default: the latest)", "N" },
+    { "limit", 0, 0, G_OPTION_ARG_INT, &limit, "history: at most M messages (default 50)", "M" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON object per line on stdout", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+    { NULL }
+  };
+
+  setlocale (LC_ALL, "");
+  context = g_option_context_new ("send TEXT | listen | chat | history");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_summary (context, "Terminal client for Quipu chat servers.");
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("quipu-cli: %s\n", error->message);
+      return 2;
+    }
+  if (version)
+    {
+      g_print ("quipu-cli %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+  if (!parse_command (&cli, argc, argv, &error))
+    {
+      g_printerr ("quipu-cli: %s\n", error->message);
+      return 2;
+    }
+  if (user == NULL)
+    {
+      g_printerr ("quipu-cli: --user NAME is required\n");
+      return 2;
+    }
+  username = quipu_name_normalize (user, &error);
+  if (username == NULL)
+    {
+      g_printerr ("quipu-cli: --user: %s\n", error->message);
+      return 2;
+    }
+  if (count < 0 || timeout < 0 || limit <= 0 || limit > 1000 || before < 0 || history > 1000)
+    {
+      g_printerr ("quipu-cli: --count, --timeout and --before must not be negative; --limit is 1 to 1000\n");
+      return 2;
+    }
+  if (to != NULL && room != NULL)
+    {
+      g_printerr ("quipu-cli: give --room or --to, not both\n");
+      return 2;
+    }
+  if (to != NULL)
+    {
+      cli.to = parse_recipients (to, &error);
+      if (cli.to == NULL)
+        {
+          g_printerr ("quipu-cli: %s\n", error->message);
+          return 2;
+        }
+    }
+  else if (!(inbox && cli.command == COMMAND_HISTORY))
+    {
+      cli.room = quipu_name_normalize (room ? room : DEFAULT_ROOM, &error);
+      if (cli.room == NULL)
+        {
+          g_printerr ("quipu-cli: --room: %s\n", error->message);
+          return 2;
+        }
+    }
+
+  identity = load_identity (username, identity_path, &error);
+  if (identity == NULL)
+    {
+      g_printerr ("quipu-cli: %s\n", error->message);
+      return 1;
+    }
+
+  cli.json = json;
+  cli.inbox = inbox;
+  cli.count = count;
+  cli.timeout_s = timeout ? timeout : (cli.command == COMMAND_SEND ? SEND_TIMEOUT_S : 0);
+  cli.before = before > 0 ? (guint64) before : QUIPU_VARINT_MAX;
+  cli.limit = limit;
+  cli.loop = g_main_loop_new (NULL, FALSE);
+  cli.cancellable = g_cancellable_new ();
+  cli.client = quipu_client_new (identity, username);
+  quipu_client_set_server (cli.client, server ? server : DEFAULT_SERVER);
+  quipu_client_set_client_name (cli.client, "quipu-cli/" PACKAGE_VERSION);
+  quipu_client_set_pinned_fingerprint (cli.client, fingerprint);
+  quipu_client_set_auto_reconnect (cli.client, cli.command == COMMAND_LISTEN || cli.command == COMMAND_CHAT);
+  quipu_client_set_history_limit (cli.client, history >= 0 ? (guint) history
+                                              : cli.command == COMMAND_CHAT ? CHAT_HISTORY : 0);
+
+  g_signal_connect (cli.client, "notify::state", G_CALLBACK (on_state), &cli);
+  g_signal_connect (cli.client, "message-received", G_CALLBACK (on_message), &cli);
+  g_signal_connect (cli.client, "message-acked", G_CALLBACK (on_acked), &cli);
+  g_signal_connect (cli.client, "message-failed", G_CALLBACK (on_failed), &cli);
+  g_signal_connect (cli.client, "history-loaded", G_CALLBACK (on_history_loaded), &cli);
+  g_signal_connect (cli.client, "joined", G_CALLBACK (on_joined), &cli);
+
+  if (cli.room != NULL && !quipu_client_join (cli.client, cli.room, &error))
+    {
+      g_printerr ("quipu-cli: %s\n", error->message);
+      return 2;
+    }
+  if (cli.command == COMMAND_SEND && !send_text (&cli, cli.text))
+    return 2;
+
+  if (cli.timeout_s > 0)
+    g_timeout_add_seconds (cli.timeout_s, on_timeout, &cli);
+  g_unix_signal_add (SIGINT, on_interrupt, &cli);
+  g_unix_signal_add (SIGTERM, on_interrupt, &cli);
+
+  quipu_client_connect (cli.client);
+  if (quipu_client_get_state (cli.client) != QUIPU_STATE_DISCONNECTED)
+    g_main_loop_run (cli.loop);
+
+  g_cancellable_cancel (cli.cancellable);
+  g_clear_object (&cli.input);
+  g_clear_object (&cli.client);
+  g_clear_object (&cli.cancellable);
+  g_strfreev (cli.to);
+  g_free (cli.room);
+  g_main_loop_unref (cli.loop);
+  return cli.exit_code;
+}
