@@ -243,14 +243,16 @@ main (int argc, char **argv)
       return 1;
     }
 
+  /* Handlers first: a supervisor may signal as soon as it reads the address. */
+  loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGINT, on_signal, NULL);
+  g_unix_signal_add (SIGTERM, on_signal, NULL);
+
   address = quipu_server_dup_address (server);
   g_print ("quipu-server %s listening on %s\n", PACKAGE_VERSION, address);
   g_print ("certificate fingerprint %s\n", quipu_server_get_fingerprint (server));
   fflush (stdout);
 
-  loop = g_main_loop_new (NULL, FALSE);
-  g_unix_signal_add (SIGINT, on_signal, NULL);
-  g_unix_signal_add (SIGTERM, on_signal, NULL);
   g_main_loop_run (loop);
 
   g_clear_pointer (&server, quipu_server_free);

@@ -136,17 +136,17 @@ close_with_liberr (QuipuConnection *conn, int liberr, ngtcp2_tstamp ts)
 static GError *
 error_from_tls_alert (QuipuConnection *conn, guint8 alert, gboolean sent_by_peer)
 {
-  const char *name = gnutls_alert_get_strname ((gnutls_alert_description_t) alert);
+  const char *name = gnutls_alert_get_name ((gnutls_alert_description_t) alert);
 
   if (alert == GNUTLS_A_NO_APPLICATION_PROTOCOL)
     return g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_HANDSHAKE,
-                        "%s does not speak %s (TLS alert: %s)",
-                        conn->is_server ? "the client" : conn->peer, QUIPU_ALPN,
+                        "%s does not speak %s (TLS alert %u: %s)",
+                        conn->is_server ? "the client" : conn->peer, QUIPU_ALPN, alert,
                         name ? name : "no application protocol");
 
   return g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_HANDSHAKE,
-                      "TLS handshake with %s failed: %s alert %s",
-                      conn->peer, sent_by_peer ? "received" : "sent",
+                      "TLS handshake with %s failed: %s alert %u (%s)",
+                      conn->peer, sent_by_peer ? "received" : "sent", alert,
                       name ? name : "unknown");
 }
 
