@@ -367,12 +367,12 @@ test_fingerprint_parse_invalid (void)
     "sha256:ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0",
     "SHA1:qZk+NkcGgWq6PiVxeFDCbJzQ2J0",
     "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0",
-    ABC_HEX "00",
+    (ABC_HEX "00"),
     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015a",
     "ga7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
     "BA:78:16:BF:8F:01:CF:EA:41:41:40:DE:5D:AE:22:23:B0:03:61:A3:96:17:7A:9C:B4:10:FF:61:F2:00:15:A:D",
     "BA-78-16-BF-8F-01-CF-EA-41-41-40-DE-5D-AE-22-23-B0-03-61-A3-96-17-7A-9C-B4-10-FF-61-F2-00-15-AD",
-    " " ABC_BASE64,
+    (" " ABC_BASE64),
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (invalid); i++)
@@ -487,7 +487,7 @@ test_ensure_certificate (void)
 {
   static const guint8 loopback4[4] = { 127, 0, 0, 1 };
   static const guint8 loopback6[16] = { [15] = 1 };
-  g_autoptr(QuipuServerCredentials) creds = ensure_in ("fields");
+  G_GNUC_UNUSED g_autoptr(QuipuServerCredentials) creds = ensure_in ("fields");
   g_autofree char *dir = test_dir ("fields");
   g_autofree char *cert_path = g_build_filename (dir, "server.crt", NULL);
   g_auto(gnutls_x509_crt_t) crt = import_cert_file (cert_path);
@@ -546,7 +546,7 @@ static void
 test_ensure_half_pair (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(QuipuServerCredentials) creds = ensure_in ("half");
+  G_GNUC_UNUSED g_autoptr(QuipuServerCredentials) creds = ensure_in ("half");
   g_autofree char *dir = test_dir ("half");
   g_autofree char *cert_path = g_build_filename (dir, "server.crt", NULL);
   g_autofree char *key_path = g_build_filename (dir, "server.key", NULL);
@@ -591,8 +591,8 @@ assert_load_fails (const char *cert_path,
 static void
 test_load_errors (void)
 {
-  g_autoptr(QuipuServerCredentials) a = ensure_in ("load-a");
-  g_autoptr(QuipuServerCredentials) b = ensure_in ("load-b");
+  G_GNUC_UNUSED g_autoptr(QuipuServerCredentials) a = ensure_in ("load-a");
+  G_GNUC_UNUSED g_autoptr(QuipuServerCredentials) b = ensure_in ("load-b");
   g_autofree char *dir_a = test_dir ("load-a");
   g_autofree char *dir_b = test_dir ("load-b");
   g_autofree char *cert_a = g_build_filename (dir_a, "server.crt", NULL);
@@ -632,7 +632,7 @@ test_load_errors (void)
 static void
 test_load_malformed_pem (void)
 {
-  g_autoptr(QuipuServerCredentials) creds = ensure_in ("malformed");
+  G_GNUC_UNUSED g_autoptr(QuipuServerCredentials) creds = ensure_in ("malformed");
   g_autofree char *dir = test_dir ("malformed");
   g_autofree char *cert_path = g_build_filename (dir, "server.crt", NULL);
   g_autofree char *key_path = g_build_filename (dir, "server.key", NULL);

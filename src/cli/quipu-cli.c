@@ -376,6 +376,21 @@ parse_recipients (const char *list, GError **error)
   return g_strv_builder_end (builder);
 }
 
+static void
+cli_clear (Cli *cli)
+{
+  if (cli->cancellable != NULL)
+    g_cancellable_cancel (cli->cancellable);
+  g_clear_object (&cli->input);
+  g_clear_object (&cli->client);
+  g_clear_object (&cli->cancellable);
+  g_clear_pointer (&cli->to, g_strfreev);
+  g_clear_pointer (&cli->room, g_free);
+  g_clear_pointer (&cli->loop, g_main_loop_unref);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Cli, cli_clear)
+
 int
 main (int argc, char **argv)
 {
@@ -387,7 +402,7 @@ main (int argc, char **argv)
   gint count = 0, timeout = 0, history = -1, limit = 50;
   gint64 before = 0;
   gboolean json = FALSE, inbox = FALSE, version = FALSE;
-  Cli cli = { 0 };
+  g_auto(Cli) cli = { 0 };
   const GOptionEntry entries[] = {
     { "server", 's', 0, G_OPTION_ARG_STRING, &server, "Server to use (default " DEFAULT_SERVER ")", "HOST:PORT" },
     { "user", 'u', 0, G_OPTION_ARG_STRING, &user, "Your username on that server", "NAME" },
@@ -512,12 +527,5 @@ main (int argc, char **argv)
   if (quipu_client_get_state (cli.client) != QUIPU_STATE_DISCONNECTED)
     g_main_loop_run (cli.loop);
 
-  g_cancellable_cancel (cli.cancellable);
-  g_clear_object (&cli.input);
-  g_clear_object (&cli.client);
-  g_clear_object (&cli.cancellable);
-  g_strfreev (cli.to);
-  g_free (cli.room);
-  g_main_loop_unref (cli.loop);
   return cli.exit_code;
 }

@@ -42,6 +42,8 @@ get_conn (ngtcp2_crypto_conn_ref *ref)
   return conn->conn;
 }
 
+static void quic_log (void *user_data, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
 static void
 quic_log (void *user_data, const char *format, ...)
 {
