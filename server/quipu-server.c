@@ -695,39 +695,40 @@ handle_history (Session *session, QuipuFrame *frame)
     send_page (session, room, QUIPU_FETCH_AFTER, frame->after_seq, MAX (limit, 1), HISTORY_NEVER);
 }
 
+/* Sends a stored direct message to the online connections of one user. */
+static void
+relay_to_user (Session *session, QuipuFrame *frame, gint64 uid, guint64 seq)
+{
+  OnlineUser *user = g_hash_table_lookup (session->server->online, &uid);
+  g_autoptr(GBytes) bytes = NULL;
+
+  if (user == NULL)
+    return;
+  quipu_frame_set_uint (frame, QUIPU_FIELD_SEQ, seq);
+  bytes = quipu_frame_encode (frame, NULL);
+  for (guint j = 0; bytes != NULL && j < user->sessions->len; j++)
+    {
+      Session *target = g_ptr_array_index (user->sessions, j);
+
+      if (target != session)
+        session_send (target, bytes, seq);
+    }
+}
+
+/* Each inbox has its own sequence, so each recipient gets its own encoding;
+ * the sender's other connections get the message too, with the sender's. */
 static void
 relay_direct (Session *session, QuipuFrame *frame, const gint64 *uids, const guint64 *seqs,
               guint n, guint64 sender_seq)
 {
-  QuipuServer *server = session->server;
   g_autoptr(GHashTable) done = g_hash_table_new (g_int64_hash, g_int64_equal);
 
   quipu_frame_set_bytes (frame, QUIPU_FIELD_KEY, session->key, QUIPU_KEY_SIZE);
-
-  /* Each inbox has its own sequence, so each recipient gets its own frame. */
-  for (guint i = 0; i <= n; i++)
-    {
-      gint64 uid = i < n ? uids[i] : session->uid;
-      guint64 seq = i < n ? seqs[i] : sender_seq;
-      OnlineUser *user;
-      g_autoptr(GBytes) bytes = NULL;
-
-      if ((i < n && uid == session->uid) || !g_hash_table_add (done, (gpointer) &uids[MIN (i, n - 1)]))
-        if (i < n)
-          continue;
-      user = g_hash_table_lookup (server->online, &uid);
-      if (user == NULL)
-        continue;
-      quipu_frame_set_uint (frame, QUIPU_FIELD_SEQ, seq);
-      bytes = quipu_frame_encode (frame, NULL);
-      for (guint j = 0; bytes != NULL && j < user->sessions->len; j++)
-        {
-          Session *target = g_ptr_array_index (user->sessions, j);
-
-          if (target != session)
-            session_send (target, bytes, seq);
-        }
-    }
+  g_hash_table_add (done, &session->uid);
+  for (guint i = 0; i < n; i++)
+    if (g_hash_table_add (done, (gpointer) &uids[i]))
+      relay_to_user (session, frame, uids[i], seqs[i]);
+  relay_to_user (session, frame, session->uid, sender_seq);
 }
 
 static void

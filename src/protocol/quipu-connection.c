@@ -565,6 +565,7 @@ quipu_connection_new_server (QuipuEndpoint                    *endpoint,
       goto fail;
     }
   ngtcp2_conn_set_tls_native_handle (conn->conn, conn->tls);
+  ngtcp2_conn_set_keep_alive_timeout (conn->conn, (guint64) idle_timeout_ms * NGTCP2_MILLISECONDS / 3);
   quipu_endpoint_add_cid (endpoint, conn, &scid);
   quipu_endpoint_add_cid (endpoint, conn, &hd->dcid);
   return conn;
