@@ -431,6 +431,27 @@ set_path (QuipuConnection       *conn,
   conn->path.remote.addrlen = remote_len;
 }
 
+/* The common tail of both constructors, after ngtcp2_conn_*_new returned rv. */
+static gboolean
+finish_setup (QuipuConnection  *conn,
+              int               rv,
+              const ngtcp2_cid *scid,
+              guint             idle_timeout_ms,
+              GError          **error)
+{
+  if (rv != 0)
+    {
+      g_set_error (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_FAILED,
+                   "cannot create QUIC connection: %s", ngtcp2_strerror (rv));
+      return FALSE;
+    }
+  ngtcp2_conn_set_tls_native_handle (conn->conn, conn->tls);
+  /* PING well inside the idle timeout keeps NAT bindings and idle timers fresh. */
+  ngtcp2_conn_set_keep_alive_timeout (conn->conn, (guint64) idle_timeout_ms * NGTCP2_MILLISECONDS / 3);
+  quipu_endpoint_add_cid (conn->endpoint, conn, scid);
+  return TRUE;
+}
+
 QuipuConnection *
 quipu_connection_new_client (QuipuEndpoint          *endpoint,
                              const struct sockaddr  *remote,
@@ -477,16 +498,8 @@ quipu_connection_new_client (QuipuEndpoint          *endpoint,
 
   rv = ngtcp2_conn_client_new (&conn->conn, &dcid, &scid, &conn->path, NGTCP2_PROTO_VER_V1,
                                &callbacks, &settings, &params, NULL, conn);
-  if (rv != 0)
-    {
-      g_set_error (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_FAILED,
-                   "cannot create QUIC connection: %s", ngtcp2_strerror (rv));
-      goto fail;
-    }
-  ngtcp2_conn_set_tls_native_handle (conn->conn, conn->tls);
-  /* Keep NAT bindings and idle timers fresh well inside the idle timeout. */
-  ngtcp2_conn_set_keep_alive_timeout (conn->conn, (guint64) idle_timeout_ms * NGTCP2_MILLISECONDS / 3);
-  quipu_endpoint_add_cid (endpoint, conn, &scid);
+  if (!finish_setup (conn, rv, &scid, idle_timeout_ms, error))
+    goto fail;
   return conn;
 
 fail:
@@ -558,15 +571,9 @@ quipu_connection_new_server (QuipuEndpoint                    *endpoint,
 
   rv = ngtcp2_conn_server_new (&conn->conn, &hd->scid, &scid, &conn->path, hd->version,
                                &callbacks, &settings, &params, NULL, conn);
-  if (rv != 0)
-    {
-      g_set_error (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_FAILED,
-                   "cannot create QUIC connection: %s", ngtcp2_strerror (rv));
-      goto fail;
-    }
-  ngtcp2_conn_set_tls_native_handle (conn->conn, conn->tls);
-  ngtcp2_conn_set_keep_alive_timeout (conn->conn, (guint64) idle_timeout_ms * NGTCP2_MILLISECONDS / 3);
-  quipu_endpoint_add_cid (endpoint, conn, &scid);
+  if (!finish_setup (conn, rv, &scid, idle_timeout_ms, error))
+    goto fail;
+  /* Until the client switches to our id, its Initials carry the one it chose. */
   quipu_endpoint_add_cid (endpoint, conn, &hd->dcid);
   return conn;
 
