@@ -57,10 +57,14 @@ struct _Session {
   gboolean         closed;
 };
 
+/* What a batch causes, released after its commit: frame bytes, or (bytes
+ * NULL) a close that must come after the frames queued before it. */
 typedef struct {
   Session *session;
   GBytes  *bytes;
   guint64  inbox_seq;
+  guint64  close_code;
+  char    *close_reason;
 } Outgoing;
 
 struct _QuipuServer {
@@ -139,7 +143,8 @@ outgoing_clear (gpointer data)
   Outgoing *out = data;
 
   session_unref (out->session);
-  g_bytes_unref (out->bytes);
+  g_clear_pointer (&out->bytes, g_bytes_unref);
+  g_free (out->close_reason);
 }
 
 static void
@@ -181,12 +186,28 @@ session_send (Session *session, GBytes *bytes, guint64 inbox_seq)
     return;
   if (server->batching)
     {
-      Outgoing out = { session_ref (session), g_bytes_ref (bytes), inbox_seq };
+      Outgoing out = { session_ref (session), g_bytes_ref (bytes), inbox_seq, 0, NULL };
 
       g_array_append_val (server->outgoing, out);
       return;
     }
   deliver (session, bytes, inbox_seq);
+}
+
+/* Closes after everything already sent to the session, in batch order. */
+static void
+session_close (Session *session, guint64 code, const char *reason)
+{
+  QuipuServer *server = session->server;
+
+  if (server->batching)
+    {
+      Outgoing out = { session_ref (session), NULL, 0, code, g_strdup (reason) };
+
+      g_array_append_val (server->outgoing, out);
+      return;
+    }
+  quipu_connection_close (session->conn, code, reason, LINGER_MS);
 }
 
 static void
@@ -224,7 +245,7 @@ refuse (Session *session, QuipuProtocolError code, const char *text)
 {
   send_error (session, code, text, NULL);
   session->refused = TRUE;
-  quipu_connection_close (session->conn, code, text, LINGER_MS);
+  session_close (session, code, text);
 }
 
 static void
@@ -813,7 +834,9 @@ handle_message (Session *session, QuipuFrame *frame)
     quipu_frame_set_string (ack, QUIPU_FIELD_ROOM, room->name);
   if (room == NULL || duplicate)
     quipu_frame_set_uint (ack, QUIPU_FIELD_FLAGS, (room ? 0 : QUIPU_FLAG_INBOX) | (duplicate ? QUIPU_FLAG_DUPLICATE : 0));
-  send_frame (session, ack, 0);
+  /* A direct message is in the sender's inbox too; once the ACK is through,
+   * the sender has it, and a later login must not bring it as news. */
+  send_frame (session, ack, room == NULL ? seq : 0);
   if (duplicate)
     return;
 
@@ -884,7 +907,7 @@ on_frame (QuipuConnection *conn, QuipuFrame *frame, gpointer user_data)
     case QUIPU_FRAME_DISCONNECT:
       log_event (G_LOG_LEVEL_INFO, "goodbye", session, "%s says goodbye",
                  session->username ? session->username : quipu_connection_get_peer (conn));
-      quipu_connection_close (conn, 0, "bye", LINGER_MS);
+      session_close (session, 0, "bye");
       break;
     case QUIPU_FRAME_ERROR:
       log_event (G_LOG_LEVEL_INFO, "client-error", session, "%s reports error %" G_GUINT64_FORMAT ": %s",
@@ -1001,7 +1024,9 @@ on_batch_end (QuipuEndpoint *endpoint, gpointer user_data)
     {
       Outgoing *out = &g_array_index (outgoing, Outgoing, i);
 
-      if (durable)
+      if (durable && out->bytes == NULL)
+        quipu_connection_close (out->session->conn, out->close_code, out->close_reason, LINGER_MS);
+      else if (durable)
         deliver (out->session, out->bytes, out->inbox_seq);
       else if (!out->session->closed && !quipu_connection_is_closing (out->session->conn))
         /* Nothing of this batch may be acknowledged; the clients resend. */
