@@ -26,12 +26,13 @@ build: deps $(BUILD)/build.ninja
 run: build
 	@.ci/run-local $(BUILD) "$(QUIPU_USER)"
 
-# The main suite, then the unit and integration tests again under ASan and
-# UBSan, then the fuzzer; one summary line at the end for CI.
+# The main suite, the unit tests under valgrind, unit and integration tests
+# again under ASan and UBSan, then the fuzzer; one summary line at the end.
 test: build
 	@rm -f $(BUILD)/test-summary.txt
 	@export SUMMARY=$(BUILD)/test-summary.txt ; \
 	 .ci/meson-test $(BUILD) main ; \
+	 .ci/meson-test $(BUILD) valgrind ; \
 	 .ci/meson-test $(ASAN_BUILD) asan ; \
 	 .ci/meson-test $(FUZZ_BUILD) fuzz ; \
 	 .ci/summarize $(BUILD)/test-summary.txt
