@@ -952,9 +952,17 @@ on_closed (QuipuConnection *conn, const GError *error, gpointer user_data)
   if (session->uid != 0)
     go_offline (session);
 
-  log_event (G_LOG_LEVEL_INFO, "disconnect", session, "%s from %s disconnected%s%s",
-             session->username ? session->username : "a client", quipu_connection_get_peer (conn),
-             error ? ": " : "", error ? error->message : "");
+  /* Frames that do not even decode are refused by the connection itself;
+   * they are attacks or bugs an admin wants to see, like other violations. */
+  if (error != NULL && error->domain == QUIPU_PROTOCOL_ERROR && !session->refused &&
+      (error->code == QUIPU_PROTOCOL_ERROR_PROTOCOL || error->code == QUIPU_PROTOCOL_ERROR_TOO_LARGE))
+    log_event (G_LOG_LEVEL_WARNING, "protocol-violation", session, "%s from %s disconnected: %s",
+               session->username ? session->username : "a client", quipu_connection_get_peer (conn),
+               error->message);
+  else
+    log_event (G_LOG_LEVEL_INFO, "disconnect", session, "%s from %s disconnected%s%s",
+               session->username ? session->username : "a client", quipu_connection_get_peer (conn),
+               error ? ": " : "", error ? error->message : "");
   g_hash_table_remove (server->sessions, conn);
 }
 

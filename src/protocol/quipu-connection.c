@@ -210,6 +210,8 @@ on_recv_stream_data (ngtcp2_conn *c, uint32_t flags, int64_t stream_id, uint64_t
   if (stream_id != conn->stream_id)
     return 0;
   g_byte_array_append (conn->recv_buf, data, datalen);
+  if (flags & NGTCP2_STREAM_DATA_FLAG_FIN)
+    conn->recv_finished = TRUE;
   return 0;
 }
 
@@ -866,10 +868,14 @@ after_read (QuipuConnection *conn, guint64 acked_before)
   if (conn->recv_buf->len > 0)
     deliver_frames (conn);
 
-  if (conn->recv_failed && conn->phase == CONN_ACTIVE)
+  /* The frame stream lives as long as the connection: ending it, above all
+   * in the middle of a frame, is a violation, not a way to say goodbye. */
+  if ((conn->recv_failed || conn->recv_finished) && conn->phase == CONN_ACTIVE)
     {
       quipu_connection_fail (conn, g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_PROTOCOL,
-                                                "%s closed the frame stream", conn->peer));
+                                                conn->recv_buf->len > 0
+                                                ? "%s ended the frame stream in the middle of a frame"
+                                                : "%s ended the frame stream", conn->peer));
       return;
     }
 

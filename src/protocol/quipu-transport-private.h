@@ -60,6 +60,7 @@ struct _QuipuConnection {
   guint64             acked_offset;
   GByteArray         *recv_buf;
   gboolean            recv_failed;
+  gboolean            recv_finished;  /* the peer sent FIN on stream 0 */
 
   guint64             close_error;
   char               *close_reason;
