@@ -11,6 +11,7 @@
 #include <libsecret/secret.h>
 
 #include "quipu-key-store.h"
+#include "quipu-test-util.h"
 
 #define SCHEMA_NAME "io.github.quipuchat.Quipu"
 
@@ -484,26 +485,6 @@ test_secret_corrupt (void)
   g_assert_cmpstr (error->message, ==, "the keyring item for erin does not hold a Quipu identity key");
 }
 
-/* GLib 2.74's G_TEST_OPTION_ISOLATE_DIRS leaks on every test, so the
- * isolation is done by hand: one private XDG_DATA_HOME, removed at the end. */
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_assert_cmpint (g_unlink (child), ==, 0);
-    }
-  g_assert_cmpint (g_rmdir (path), ==, 0);
-}
-
 int
 main (int   argc,
       char *argv[])
@@ -535,6 +516,6 @@ main (int   argc,
   g_test_add_func ("/quipu/key-store/secret/corrupt", test_secret_corrupt);
 
   status = g_test_run ();
-  remove_tree (data_home);
+  quipu_test_remove_tree (data_home);
   return status;
 }

@@ -13,6 +13,7 @@
 #include "quipu-identity.h"
 #include "quipu-server.h"
 #include "quipu-wire.h"
+#include "quipu-test-util.h"
 
 /* Attacks on a real QuipuServer over real QUIC on loopback, all in this
  * process and this main loop: QuipuClient sessions for the honest users,
@@ -146,24 +147,6 @@ fixture_setup (Fixture       *fx,
 }
 
 static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR))
-        remove_tree (child);
-      else
-        g_assert_cmpint (g_unlink (child), ==, 0);
-    }
-  g_assert_cmpint (g_rmdir (path), ==, 0);
-}
-
-static void
 fixture_teardown (Fixture       *fx,
                   gconstpointer  data)
 {
@@ -171,7 +154,7 @@ fixture_teardown (Fixture       *fx,
   /* Let closed client connections leave their endpoints. */
   spin_for (100);
   g_clear_handle_id (&fx->tick_id, g_source_remove);
-  remove_tree (fx->dir);
+  quipu_test_remove_tree (fx->dir);
   g_free (fx->address);
   g_free (fx->db_path);
   g_free (fx->trust_path);

@@ -13,6 +13,7 @@
 
 #include "quipu-error.h"
 #include "quipu-tls.h"
+#include "quipu-test-util.h"
 
 /* SHA-256 of "abc" (FIPS 180-2 test vector) in every accepted spelling. */
 #define ABC_BASE64 "SHA256:ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0"
@@ -35,24 +36,6 @@ static char *
 test_dir (const char *name)
 {
   return g_build_filename (test_root, name, NULL);
-}
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_assert_no_errno (g_unlink (child));
-    }
-  g_assert_no_errno (g_rmdir (path));
 }
 
 static char *
@@ -1173,7 +1156,7 @@ main (int   argc,
   g_test_add_func ("/quipu/tls/client-credentials/shared", test_client_credentials_shared);
 
   ret = g_test_run ();
-  remove_tree (test_root);
+  quipu_test_remove_tree (test_root);
   g_free (test_root);
   return ret;
 }
