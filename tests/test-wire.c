@@ -4,21 +4,8 @@
 
 #include <string.h>
 
+#include "quipu-test-frames.h"
 #include "quipu-wire.h"
-
-static guint8 key_a[QUIPU_KEY_SIZE];
-static guint8 key_b[QUIPU_KEY_SIZE];
-static guint8 test_proof[QUIPU_SIGNATURE_SIZE];
-static guint8 test_signature[QUIPU_SIGNATURE_SIZE];
-
-static void
-fill_pattern (guint8 *buf,
-              gsize   len,
-              guint8  seed)
-{
-  for (gsize i = 0; i < len; i++)
-    buf[i] = (guint8) (seed + i * 7);
-}
 
 /* ---- raw byte builders, for input the encoder would refuse ---- */
 
@@ -156,187 +143,6 @@ assert_encode_error (const QuipuFrame *frame,
   g_assert_cmpstr (error->message, ==, message);
   g_assert_cmpmem (out->data, out->len, canary, sizeof canary);
 }
-
-/* ---- one complete frame of every type ---- */
-
-static QuipuFrame *
-make_connect (void)
-{
-  QuipuFrame *f = quipu_frame_new (QUIPU_FRAME_CONNECT);
-
-  quipu_frame_add_uint (f, QUIPU_FIELD_VERSION, 1);
-  quipu_frame_add_uint (f, QUIPU_FIELD_VERSION, 2);
-  quipu_frame_add_string (f, QUIPU_FIELD_FEATURE, "typing");
-  quipu_frame_add_string (f, QUIPU_FIELD_FEATURE, "reactions");
-  quipu_frame_set_string (f, QUIPU_FIELD_USERNAME, "alice");
-  quipu_frame_set_string (f, QUIPU_FIELD_CLIENT, "quipu-test 0.1");
-  quipu_frame_set_bytes (f, QUIPU_FIELD_KEY, key_a, sizeof key_a);
-  quipu_frame_set_bytes (f, QUIPU_FIELD_PROOF, test_proof, sizeof test_proof);
-  quipu_frame_set_uint (f, QUIPU_FIELD_AFTER_SEQ, 41);
-  return f;
-}
-
-static QuipuFrame *
-make_welcome (void)
-{
-  QuipuFrame *f = quipu_frame_new (QUIPU_FRAME_WELCOME);
-
-  quipu_frame_set_uint (f, QUIPU_FIELD_VERSION, 1);
-  quipu_frame_add_string (f, QUIPU_FIELD_FEATURE, "typing");
-  quipu_frame_set_string (f, QUIPU_FIELD_USERNAME, "alice");
-  quipu_frame_set_string (f, QUIPU_FIELD_USER_ID, "mfrggzdfmztwq2lk");
-  quipu_frame_add_string (f, QUIPU_FIELD_ROOM_ENTRY, "lobby");
-  quipu_frame_add_string (f, QUIPU_FIELD_ROOM_ENTRY, "Café");
-  return f;
-}
-
-static QuipuFrame *
-make_message_room (void)
-{
-  QuipuFrame *f = quipu_frame_new (QUIPU_FRAME_MESSAGE);
-
-  quipu_frame_set_string (f, QUIPU_FIELD_SENDER, "alice");
-  quipu_frame_set_bytes (f, QUIPU_FIELD_KEY, key_a, sizeof key_a);
-  quipu_frame_set_string (f, QUIPU_FIELD_ROOM, "lobby");
-  quipu_frame_set_uint (f, QUIPU_FIELD_CLIENT_MSG_ID, QUIPU_VARINT_MAX);
-  quipu_frame_set_uint (f, QUIPU_FIELD_SEQ, 7);
-  quipu_frame_set_string (f, QUIPU_FIELD_BODY, "héllo wörld ✓");
-  quipu_frame_set_uint (f, QUIPU_FIELD_TIMESTAMP, G_GUINT64_CONSTANT (1764000000000));
-  quipu_frame_set_bytes (f, QUIPU_FIELD_SIGNATURE, test_signature, sizeof test_signature);
-  quipu_frame_set_uint (f, QUIPU_FIELD_FLAGS, QUIPU_FLAG_HISTORY);
-  return f;
-}
-
-static QuipuFrame *
-make_message_direct (void)
-{
-  QuipuFrame *f = quipu_frame_new (QUIPU_FRAME_MESSAGE);
-
-  quipu_frame_add_string (f, QUIPU_FIELD_RECIPIENT, "bob");
-  quipu_frame_add_string (f, QUIPU_FIELD_RECIPIENT, "carol");
-  quipu_frame_set_uint (f, QUIPU_FIELD_CLIENT_MSG_ID, 12345);
-  quipu_frame_set_string (f, QUIPU_FIELD_BODY, "hi");
-  quipu_frame_set_uint (f, QUIPU_FIELD_TIMESTAMP, 1);
-  quipu_frame_set_bytes (f, QUIPU_FIELD_SIGNATURE, test_signature, sizeof test_signature);
-  return f;
-}
-
-static QuipuFrame *
-make_ack (void)
-{
-  QuipuFrame *f = quipu_frame_new (QUIPU_FRAME_ACK);
-
-  quipu_frame_set_uint (f, QUIPU_FIELD_CLIENT_MSG_ID, 12345);
-  quipu_frame_set_uint (f, QUIPU_FIELD_SEQ, 16384);
-  quipu_frame_set_uint (f, QUIPU_FIELD_FLAGS, QUIPU_FLAG_DUPLICATE | QUIPU_FLAG_INBOX);
-  return f;
-}
-
-static QuipuFrame *
-make_ping (void)
-{
-  QuipuFrame *f = quipu_frame_new (QUIPU_FRAME_PING);
-
-  quipu_frame_set_uint (f, QUIPU_FIELD_TOKEN, 0xdeadbeef);
-  return f;
-}
-
-static QuipuFrame *
-make_pong (void)
-{
-  QuipuFrame *f = quipu_frame_new (QUIPU_FRAME_PONG);
-
-  quipu_frame_set_uint (f, QUIPU_FIELD_TOKEN, 0xdeadbeef);
-  return f;
-}
-
-static QuipuFrame *
-make_presence (void)
-{
-  QuipuFrame *f = quipu_frame_new (QUIPU_FRAME_PRESENCE);
-
-  quipu_frame_set_string (f, QUIPU_FIELD_ROOM, "lobby");
-  quipu_frame_add_user (f, "bob", key_b);
-  quipu_frame_set_uint (f, QUIPU_FIELD_STATUS, QUIPU_PRESENCE_ONLINE);
-  return f;
-}
-
-static QuipuFrame *
-make_join (void)
-{
-  QuipuFrame *f = quipu_frame_new (QUIPU_FRAME_JOIN);
-
-  quipu_frame_set_string (f, QUIPU_FIELD_ROOM, "lobby");
-  quipu_frame_set_uint (f, QUIPU_FIELD_SEQ, 99);
-  quipu_frame_set_uint (f, QUIPU_FIELD_AFTER_SEQ, 50);
-  quipu_frame_set_uint (f, QUIPU_FIELD_LIMIT, 200);
-  quipu_frame_add_user (f, "alice", key_a);
-  quipu_frame_add_user (f, "bob", NULL);
-  return f;
-}
-
-static QuipuFrame *
-make_leave (void)
-{
-  QuipuFrame *f = quipu_frame_new (QUIPU_FRAME_LEAVE);
-
-  quipu_frame_set_string (f, QUIPU_FIELD_ROOM, "lobby");
-  return f;
-}
-
-static QuipuFrame *
-make_history (void)
-{
-  QuipuFrame *f = quipu_frame_new (QUIPU_FRAME_HISTORY);
-
-  quipu_frame_set_string (f, QUIPU_FIELD_ROOM, "lobby");
-  quipu_frame_set_uint (f, QUIPU_FIELD_BEFORE_SEQ, 1000);
-  quipu_frame_set_uint (f, QUIPU_FIELD_LIMIT, 1000);
-  quipu_frame_set_uint (f, QUIPU_FIELD_COUNT, 3);
-  quipu_frame_set_uint (f, QUIPU_FIELD_FLAGS, QUIPU_FLAG_MORE);
-  return f;
-}
-
-static QuipuFrame *
-make_error (void)
-{
-  QuipuFrame *f = quipu_frame_new (QUIPU_FRAME_ERROR);
-
-  quipu_frame_set_uint (f, QUIPU_FIELD_CODE, QUIPU_PROTOCOL_ERROR_NAME_TAKEN);
-  quipu_frame_set_string (f, QUIPU_FIELD_TEXT, "the name “alice” is taken");
-  return f;
-}
-
-static QuipuFrame *
-make_disconnect (void)
-{
-  QuipuFrame *f = quipu_frame_new (QUIPU_FRAME_DISCONNECT);
-
-  quipu_frame_set_uint (f, QUIPU_FIELD_CODE, QUIPU_PROTOCOL_ERROR_SHUTTING_DOWN);
-  quipu_frame_set_string (f, QUIPU_FIELD_TEXT, "");
-  return f;
-}
-
-typedef QuipuFrame *(*FrameMaker) (void);
-
-static const struct {
-  const char *name;
-  FrameMaker  make;
-} frame_makers[] = {
-  { "connect", make_connect },
-  { "welcome", make_welcome },
-  { "message-room", make_message_room },
-  { "message-direct", make_message_direct },
-  { "ack", make_ack },
-  { "ping", make_ping },
-  { "pong", make_pong },
-  { "presence", make_presence },
-  { "join", make_join },
-  { "leave", make_leave },
-  { "history", make_history },
-  { "error", make_error },
-  { "disconnect", make_disconnect },
-};
 
 static void
 assert_string_lists_equal (GPtrArray *a,
@@ -527,8 +333,8 @@ test_setters (void)
 
   quipu_frame_set_uint (f, QUIPU_FIELD_SEQ, 5);
   g_assert_cmpuint (f->seq, ==, 5);
-  quipu_frame_set_bytes (f, QUIPU_FIELD_KEY, key_a, sizeof key_a);
-  g_assert_cmpmem (f->key, sizeof f->key, key_a, sizeof key_a);
+  quipu_frame_set_bytes (f, QUIPU_FIELD_KEY, quipu_test_key_a, sizeof quipu_test_key_a);
+  g_assert_cmpmem (f->key, sizeof f->key, quipu_test_key_a, sizeof quipu_test_key_a);
 
   g_assert_true (quipu_frame_has (f, QUIPU_FIELD_VERSION));
   g_assert_true (quipu_frame_has (f, QUIPU_FIELD_USERNAME));
@@ -544,7 +350,7 @@ test_setters_wrong_kind (void)
   g_autoptr(QuipuFrame) f = quipu_frame_new (QUIPU_FRAME_MESSAGE);
 
   g_test_expect_message ("quipu-wire", G_LOG_LEVEL_CRITICAL, "*len == spec->size*");
-  quipu_frame_set_bytes (f, QUIPU_FIELD_KEY, key_a, QUIPU_KEY_SIZE - 1);
+  quipu_frame_set_bytes (f, QUIPU_FIELD_KEY, quipu_test_key_a, QUIPU_KEY_SIZE - 1);
   g_test_assert_expected_messages ();
 
   g_test_expect_message ("quipu-wire", G_LOG_LEVEL_CRITICAL, "*KIND_VARINT*");
@@ -564,7 +370,7 @@ test_setters_wrong_kind (void)
 static void
 test_roundtrip (gconstpointer data)
 {
-  FrameMaker make = (FrameMaker) data;
+  QuipuTestFrameMaker make = (QuipuTestFrameMaker) data;
   g_autoptr(QuipuFrame) original = make ();
   g_autoptr(GBytes) first = encode_ok (original);
   g_autoptr(QuipuFrame) decoded = decode_ok (first);
@@ -577,7 +383,7 @@ test_roundtrip (gconstpointer data)
 static void
 test_roundtrip_bounds (void)
 {
-  g_autoptr(QuipuFrame) f = make_message_direct ();
+  g_autoptr(QuipuFrame) f = quipu_test_frame_message_direct ();
   g_autofree char *body = g_strnfill (QUIPU_MAX_BODY_SIZE, 'x');
   g_autoptr(GBytes) bytes = NULL;
   g_autoptr(QuipuFrame) decoded = NULL;
@@ -630,9 +436,9 @@ test_header_truncated (void)
 static void
 test_every_prefix_needs_more (void)
 {
-  for (gsize i = 0; i < G_N_ELEMENTS (frame_makers); i++)
+  for (gsize i = 0; i < quipu_test_n_frames; i++)
     {
-      g_autoptr(QuipuFrame) f = frame_makers[i].make ();
+      g_autoptr(QuipuFrame) f = quipu_test_frames[i].make ();
       g_autoptr(GBytes) bytes = encode_ok (f);
       gsize len;
       const guint8 *data = g_bytes_get_data (bytes, &len);
@@ -649,9 +455,9 @@ test_stream (void)
   gsize pos = 0;
   guint n_frames = 0;
 
-  for (gsize i = 0; i < G_N_ELEMENTS (frame_makers); i++)
+  for (gsize i = 0; i < quipu_test_n_frames; i++)
     {
-      g_autoptr(QuipuFrame) f = frame_makers[i].make ();
+      g_autoptr(QuipuFrame) f = quipu_test_frames[i].make ();
       g_autoptr(GError) error = NULL;
 
       g_assert_true (quipu_frame_encode_to (f, stream, &error));
@@ -660,7 +466,7 @@ test_stream (void)
 
   while (pos < stream->len)
     {
-      g_autoptr(QuipuFrame) expected = frame_makers[n_frames].make ();
+      g_autoptr(QuipuFrame) expected = quipu_test_frames[n_frames].make ();
       g_autoptr(QuipuFrame) frame = NULL;
       g_autoptr(GError) error = NULL;
       gsize consumed = 0;
@@ -673,7 +479,7 @@ test_stream (void)
       n_frames++;
     }
   g_assert_cmpuint (pos, ==, stream->len);
-  g_assert_cmpuint (n_frames, ==, G_N_ELEMENTS (frame_makers));
+  g_assert_cmpuint (n_frames, ==, quipu_test_n_frames);
 }
 
 static void
@@ -740,7 +546,7 @@ test_extension_frame_skipped (void)
   g_autoptr(GByteArray) stream = g_byte_array_new ();
   g_autoptr(GByteArray) payload = g_byte_array_new ();
   g_autoptr(GBytes) extension = NULL;
-  g_autoptr(QuipuFrame) ping = make_ping ();
+  g_autoptr(QuipuFrame) ping = quipu_test_frame_ping ();
   g_autoptr(QuipuFrame) frame = NULL;
   g_autoptr(GError) error = NULL;
   gsize ext_len, consumed = 0;
@@ -770,7 +576,7 @@ test_extension_frame_skipped (void)
 static void
 test_unknown_field_skipped (void)
 {
-  g_autoptr(QuipuFrame) ping = make_ping ();
+  g_autoptr(QuipuFrame) ping = quipu_test_frame_ping ();
   g_autoptr(GByteArray) payload = g_byte_array_new ();
   g_autoptr(GBytes) bytes = NULL;
   g_autoptr(QuipuFrame) frame = NULL;
@@ -788,9 +594,9 @@ test_unknown_field_skipped (void)
 
 /* A frame made by `make`, with field `drop` removed and `extra` appended. */
 static GBytes *
-frame_with (FrameMaker  make,
-            guint64     drop,
-            GByteArray *extra)
+frame_with (QuipuTestFrameMaker  make,
+            guint64              drop,
+            GByteArray          *extra)
 {
   g_autoptr(QuipuFrame) f = make ();
   GByteArray *payload = payload_of (f, drop);
@@ -858,9 +664,9 @@ static void
 test_body_bounds (void)
 {
   g_autofree char *long_body = g_strnfill (QUIPU_MAX_BODY_SIZE + 1, 'x');
-  g_autoptr(GBytes) too_long = frame_with (make_message_room, QUIPU_FIELD_BODY,
+  g_autoptr(GBytes) too_long = frame_with (quipu_test_frame_message_room, QUIPU_FIELD_BODY,
                                            one_string (QUIPU_FIELD_BODY, long_body, strlen (long_body)));
-  g_autoptr(GBytes) empty = frame_with (make_message_room, QUIPU_FIELD_BODY,
+  g_autoptr(GBytes) empty = frame_with (quipu_test_frame_message_room, QUIPU_FIELD_BODY,
                                         one_string (QUIPU_FIELD_BODY, "", 0));
 
   assert_decode_error (too_long, QUIPU_PROTOCOL_ERROR_TOO_LARGE,
@@ -872,11 +678,11 @@ static void
 test_text_bounds (void)
 {
   g_autofree char *text = g_strnfill (QUIPU_MAX_TEXT_SIZE + 1, 't');
-  g_autoptr(GBytes) long_feature = frame_with (make_connect, 0,
+  g_autoptr(GBytes) long_feature = frame_with (quipu_test_frame_connect, 0,
                                                one_string (QUIPU_FIELD_FEATURE, text, strlen (text)));
-  g_autoptr(GBytes) long_text = frame_with (make_error, QUIPU_FIELD_TEXT,
+  g_autoptr(GBytes) long_text = frame_with (quipu_test_frame_error, QUIPU_FIELD_TEXT,
                                             one_string (QUIPU_FIELD_TEXT, text, strlen (text)));
-  g_autoptr(QuipuFrame) at_limit = make_error ();
+  g_autoptr(QuipuFrame) at_limit = quipu_test_frame_error ();
   g_autoptr(GBytes) bytes = NULL;
   g_autoptr(QuipuFrame) decoded = NULL;
 
@@ -916,7 +722,7 @@ test_bad_strings (void)
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autoptr(GBytes) bytes = frame_with (make_message_room, cases[i].id,
+      g_autoptr(GBytes) bytes = frame_with (quipu_test_frame_message_room, cases[i].id,
                                             one_string (cases[i].id, cases[i].value, cases[i].len));
 
       assert_decode_error (bytes, cases[i].code, cases[i].message);
@@ -938,10 +744,10 @@ test_bad_usernames (void)
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autoptr(GBytes) bytes = frame_with (make_connect, QUIPU_FIELD_USERNAME,
+      g_autoptr(GBytes) bytes = frame_with (quipu_test_frame_connect, QUIPU_FIELD_USERNAME,
                                             one_string (QUIPU_FIELD_USERNAME, cases[i].value,
                                                         strlen (cases[i].value)));
-      g_autoptr(QuipuFrame) f = make_connect ();
+      g_autoptr(QuipuFrame) f = quipu_test_frame_connect ();
 
       assert_decode_error (bytes, QUIPU_PROTOCOL_ERROR_BAD_NAME, cases[i].message);
       quipu_frame_set_string (f, QUIPU_FIELD_USERNAME, cases[i].value);
@@ -954,7 +760,7 @@ test_too_many_recipients (void)
 {
   GByteArray *extra = g_byte_array_new ();
   g_autoptr(GBytes) bytes = NULL;
-  g_autoptr(QuipuFrame) f = make_message_direct ();
+  g_autoptr(QuipuFrame) f = quipu_test_frame_message_direct ();
 
   for (guint i = 0; i <= QUIPU_MAX_RECIPIENTS; i++)
     {
@@ -964,7 +770,7 @@ test_too_many_recipients (void)
       if (i >= f->recipients->len)
         quipu_frame_add_string (f, QUIPU_FIELD_RECIPIENT, name);
     }
-  bytes = frame_with (make_message_direct, QUIPU_FIELD_RECIPIENT, extra);
+  bytes = frame_with (quipu_test_frame_message_direct, QUIPU_FIELD_RECIPIENT, extra);
   assert_decode_error (bytes, QUIPU_PROTOCOL_ERROR_TOO_LARGE, "more than 64 recipients");
 
   g_assert_cmpuint (f->recipients->len, ==, QUIPU_MAX_RECIPIENTS + 1);
@@ -975,11 +781,11 @@ static void
 test_fixed_sizes (void)
 {
   guint8 zeros[QUIPU_SIGNATURE_SIZE + 1] = { 0 };
-  g_autoptr(GBytes) short_key = frame_with (make_connect, QUIPU_FIELD_KEY,
+  g_autoptr(GBytes) short_key = frame_with (quipu_test_frame_connect, QUIPU_FIELD_KEY,
                                             one_string (QUIPU_FIELD_KEY, (char *) zeros, 31));
-  g_autoptr(GBytes) long_proof = frame_with (make_connect, QUIPU_FIELD_PROOF,
+  g_autoptr(GBytes) long_proof = frame_with (quipu_test_frame_connect, QUIPU_FIELD_PROOF,
                                              one_string (QUIPU_FIELD_PROOF, (char *) zeros, 65));
-  g_autoptr(GBytes) short_sig = frame_with (make_message_room, QUIPU_FIELD_SIGNATURE,
+  g_autoptr(GBytes) short_sig = frame_with (quipu_test_frame_message_room, QUIPU_FIELD_SIGNATURE,
                                             one_string (QUIPU_FIELD_SIGNATURE, (char *) zeros, 63));
 
   assert_decode_error (short_key, QUIPU_PROTOCOL_ERROR_BAD_KEY, "public key must be 32 bytes, got 31");
@@ -996,13 +802,13 @@ test_duplicate_field (void)
   g_autoptr(QuipuFrame) connect = NULL;
 
   raw_varint (extra, QUIPU_FIELD_TIMESTAMP, 5);
-  bytes = frame_with (make_message_room, 0, extra);
+  bytes = frame_with (quipu_test_frame_message_room, 0, extra);
   assert_decode_error (bytes, QUIPU_PROTOCOL_ERROR_PROTOCOL, "duplicate field 13 (timestamp)");
 
   /* Repeated fields may repeat. */
   extra = g_byte_array_new ();
   raw_varint (extra, QUIPU_FIELD_VERSION, 7);
-  two_versions = frame_with (make_connect, 0, extra);
+  two_versions = frame_with (quipu_test_frame_connect, 0, extra);
   connect = decode_ok (two_versions);
   g_assert_cmpuint (connect->versions->len, ==, 3);
   g_assert_cmpuint (g_array_index (connect->versions, guint64, 2), ==, 7);
@@ -1012,30 +818,30 @@ static void
 test_missing_required (void)
 {
   static const struct {
-    FrameMaker  make;
+    QuipuTestFrameMaker make;
     guint64     drop;
     const char *message;
   } cases[] = {
-    { make_connect, QUIPU_FIELD_VERSION, "CONNECT frame lacks field version" },
-    { make_connect, QUIPU_FIELD_USERNAME, "CONNECT frame lacks field username" },
-    { make_connect, QUIPU_FIELD_KEY, "CONNECT frame lacks field key" },
-    { make_connect, QUIPU_FIELD_PROOF, "CONNECT frame lacks field proof" },
-    { make_welcome, QUIPU_FIELD_VERSION, "WELCOME frame lacks field version" },
-    { make_welcome, QUIPU_FIELD_USERNAME, "WELCOME frame lacks field username" },
-    { make_welcome, QUIPU_FIELD_USER_ID, "WELCOME frame lacks field user_id" },
-    { make_message_room, QUIPU_FIELD_CLIENT_MSG_ID, "MESSAGE frame lacks field client_msg_id" },
-    { make_message_room, QUIPU_FIELD_BODY, "MESSAGE frame lacks field body" },
-    { make_message_room, QUIPU_FIELD_TIMESTAMP, "MESSAGE frame lacks field timestamp" },
-    { make_message_room, QUIPU_FIELD_SIGNATURE, "MESSAGE frame lacks field signature" },
-    { make_message_room, QUIPU_FIELD_ROOM, "MESSAGE frame lacks field room or recipient" },
-    { make_message_direct, QUIPU_FIELD_RECIPIENT, "MESSAGE frame lacks field room or recipient" },
-    { make_ack, QUIPU_FIELD_CLIENT_MSG_ID, "ACK frame lacks field client_msg_id" },
-    { make_ack, QUIPU_FIELD_SEQ, "ACK frame lacks field seq" },
-    { make_presence, QUIPU_FIELD_USER, "PRESENCE frame lacks field user" },
-    { make_presence, QUIPU_FIELD_STATUS, "PRESENCE frame lacks field status" },
-    { make_join, QUIPU_FIELD_ROOM, "JOIN frame lacks field room" },
-    { make_leave, QUIPU_FIELD_ROOM, "LEAVE frame lacks field room" },
-    { make_error, QUIPU_FIELD_CODE, "ERROR frame lacks field code" },
+    { quipu_test_frame_connect, QUIPU_FIELD_VERSION, "CONNECT frame lacks field version" },
+    { quipu_test_frame_connect, QUIPU_FIELD_USERNAME, "CONNECT frame lacks field username" },
+    { quipu_test_frame_connect, QUIPU_FIELD_KEY, "CONNECT frame lacks field key" },
+    { quipu_test_frame_connect, QUIPU_FIELD_PROOF, "CONNECT frame lacks field proof" },
+    { quipu_test_frame_welcome, QUIPU_FIELD_VERSION, "WELCOME frame lacks field version" },
+    { quipu_test_frame_welcome, QUIPU_FIELD_USERNAME, "WELCOME frame lacks field username" },
+    { quipu_test_frame_welcome, QUIPU_FIELD_USER_ID, "WELCOME frame lacks field user_id" },
+    { quipu_test_frame_message_room, QUIPU_FIELD_CLIENT_MSG_ID, "MESSAGE frame lacks field client_msg_id" },
+    { quipu_test_frame_message_room, QUIPU_FIELD_BODY, "MESSAGE frame lacks field body" },
+    { quipu_test_frame_message_room, QUIPU_FIELD_TIMESTAMP, "MESSAGE frame lacks field timestamp" },
+    { quipu_test_frame_message_room, QUIPU_FIELD_SIGNATURE, "MESSAGE frame lacks field signature" },
+    { quipu_test_frame_message_room, QUIPU_FIELD_ROOM, "MESSAGE frame lacks field room or recipient" },
+    { quipu_test_frame_message_direct, QUIPU_FIELD_RECIPIENT, "MESSAGE frame lacks field room or recipient" },
+    { quipu_test_frame_ack, QUIPU_FIELD_CLIENT_MSG_ID, "ACK frame lacks field client_msg_id" },
+    { quipu_test_frame_ack, QUIPU_FIELD_SEQ, "ACK frame lacks field seq" },
+    { quipu_test_frame_presence, QUIPU_FIELD_USER, "PRESENCE frame lacks field user" },
+    { quipu_test_frame_presence, QUIPU_FIELD_STATUS, "PRESENCE frame lacks field status" },
+    { quipu_test_frame_join, QUIPU_FIELD_ROOM, "JOIN frame lacks field room" },
+    { quipu_test_frame_leave, QUIPU_FIELD_ROOM, "LEAVE frame lacks field room" },
+    { quipu_test_frame_error, QUIPU_FIELD_CODE, "ERROR frame lacks field code" },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -1074,10 +880,10 @@ test_exactly_one (void)
   GByteArray *extra = g_byte_array_new ();
   g_autoptr(GBytes) welcome = NULL;
   g_autoptr(GBytes) presence = NULL;
-  g_autoptr(QuipuFrame) f = make_presence ();
+  g_autoptr(QuipuFrame) f = quipu_test_frame_presence ();
 
   raw_varint (extra, QUIPU_FIELD_VERSION, 2);
-  welcome = frame_with (make_welcome, 0, extra);
+  welcome = frame_with (quipu_test_frame_welcome, 0, extra);
   assert_decode_error (welcome, QUIPU_PROTOCOL_ERROR_PROTOCOL,
                        "WELCOME frame must carry exactly one version, got 2");
 
@@ -1094,9 +900,9 @@ test_exactly_one (void)
 static void
 test_room_and_recipients (void)
 {
-  g_autoptr(GBytes) bytes = frame_with (make_message_room, 0,
+  g_autoptr(GBytes) bytes = frame_with (quipu_test_frame_message_room, 0,
                                         one_string (QUIPU_FIELD_RECIPIENT, "bob", 3));
-  g_autoptr(QuipuFrame) f = make_message_room ();
+  g_autoptr(QuipuFrame) f = quipu_test_frame_message_room ();
 
   assert_decode_error (bytes, QUIPU_PROTOCOL_ERROR_PROTOCOL,
                        "MESSAGE frame has both a room and recipients");
@@ -1110,10 +916,10 @@ test_presence_status (void)
 {
   GByteArray *extra = g_byte_array_new ();
   g_autoptr(GBytes) bytes = NULL;
-  g_autoptr(QuipuFrame) f = make_presence ();
+  g_autoptr(QuipuFrame) f = quipu_test_frame_presence ();
 
   raw_varint (extra, QUIPU_FIELD_STATUS, 2);
-  bytes = frame_with (make_presence, QUIPU_FIELD_STATUS, extra);
+  bytes = frame_with (quipu_test_frame_presence, QUIPU_FIELD_STATUS, extra);
   assert_decode_error (bytes, QUIPU_PROTOCOL_ERROR_PROTOCOL, "presence status 2 is not 0 or 1");
 
   quipu_frame_set_uint (f, QUIPU_FIELD_STATUS, 2);
@@ -1161,11 +967,11 @@ test_nested_user (void)
           g_byte_array_unref (innermost);
         }
       else if (g_str_equal (cases[i].what, "no-name"))
-        raw_tlv (inner, QUIPU_FIELD_KEY, key_b, sizeof key_b);
+        raw_tlv (inner, QUIPU_FIELD_KEY, quipu_test_key_b, sizeof quipu_test_key_b);
       else if (g_str_equal (cases[i].what, "short-key"))
         {
           raw_string (inner, QUIPU_FIELD_USERNAME, "bob");
-          raw_tlv (inner, QUIPU_FIELD_KEY, key_b, sizeof key_b - 1);
+          raw_tlv (inner, QUIPU_FIELD_KEY, quipu_test_key_b, sizeof quipu_test_key_b - 1);
         }
       else if (g_str_equal (cases[i].what, "two-names"))
         {
@@ -1177,7 +983,7 @@ test_nested_user (void)
       else
         g_byte_array_append (inner, (const guint8 *) "\x03\x09" "bob", 5);
 
-      bytes = frame_with (make_presence, QUIPU_FIELD_USER, user_field (inner));
+      bytes = frame_with (quipu_test_frame_presence, QUIPU_FIELD_USER, user_field (inner));
       assert_decode_error (bytes, cases[i].code, cases[i].message);
     }
 }
@@ -1193,7 +999,7 @@ test_nested_user_unknown_field (void)
   raw_string (inner, 77, "later");
   raw_string (inner, QUIPU_FIELD_BODY, "not a user field");
   raw_string (inner, QUIPU_FIELD_USERNAME, "bob");
-  bytes = frame_with (make_presence, QUIPU_FIELD_USER, user_field (inner));
+  bytes = frame_with (quipu_test_frame_presence, QUIPU_FIELD_USER, user_field (inner));
   f = decode_ok (bytes);
   user = g_ptr_array_index (f->users, 0);
   g_assert_cmpstr (user->name, ==, "bob");
@@ -1204,7 +1010,7 @@ test_nested_user_unknown_field (void)
 static void
 test_encode_refuses_long_body (void)
 {
-  g_autoptr(QuipuFrame) f = make_message_room ();
+  g_autoptr(QuipuFrame) f = quipu_test_frame_message_room ();
   g_autofree char *body = g_strnfill (QUIPU_MAX_BODY_SIZE + 1, 'x');
 
   quipu_frame_set_string (f, QUIPU_FIELD_BODY, body);
@@ -1214,7 +1020,7 @@ test_encode_refuses_long_body (void)
 static void
 test_encode_refuses_huge_varint (void)
 {
-  g_autoptr(QuipuFrame) f = make_ack ();
+  g_autoptr(QuipuFrame) f = quipu_test_frame_ack ();
 
   /* Written directly: the setter would refuse it. */
   f->seq = QUIPU_VARINT_MAX + 1;
@@ -1225,7 +1031,7 @@ test_encode_refuses_huge_varint (void)
 static void
 test_encode_refuses_bad_user (void)
 {
-  g_autoptr(QuipuFrame) f = make_presence ();
+  g_autoptr(QuipuFrame) f = quipu_test_frame_presence ();
 
   g_ptr_array_set_size (f->users, 0);
   quipu_frame_add_user (f, "bob@home", NULL);
@@ -1258,7 +1064,7 @@ test_signing_input_layout (void)
     "\x40\x40"
     "\x01"
     "\x02" "hi";
-  g_autoptr(QuipuFrame) f = make_message_direct ();
+  g_autoptr(QuipuFrame) f = quipu_test_frame_message_direct ();
   g_autoptr(GBytes) input = NULL;
 
   quipu_frame_set_string (f, QUIPU_FIELD_SENDER, "alice");
@@ -1271,9 +1077,9 @@ test_signing_input_layout (void)
 static void
 test_signing_input_covers_fields (void)
 {
-  g_autoptr(QuipuFrame) base = make_message_direct ();
+  g_autoptr(QuipuFrame) base = quipu_test_frame_message_direct ();
   g_autoptr(GBytes) reference = NULL;
-  g_autoptr(QuipuFrame) room_frame = make_message_room ();
+  g_autoptr(QuipuFrame) room_frame = quipu_test_frame_message_room ();
   g_autoptr(GBytes) room_a = quipu_message_signing_input (room_frame);
   g_autoptr(GBytes) room_b = NULL;
 
@@ -1282,7 +1088,7 @@ test_signing_input_covers_fields (void)
 
   for (guint change = 0; change < 6; change++)
     {
-      g_autoptr(QuipuFrame) f = make_message_direct ();
+      g_autoptr(QuipuFrame) f = quipu_test_frame_message_direct ();
       g_autoptr(GBytes) changed = NULL;
 
       quipu_frame_set_string (f, QUIPU_FIELD_SENDER, change == 0 ? "alicf" : "alice");
@@ -1311,13 +1117,13 @@ test_signing_input_covers_fields (void)
 static void
 test_signing_input_ignores_relay_fields (void)
 {
-  g_autoptr(QuipuFrame) f = make_message_room ();
+  g_autoptr(QuipuFrame) f = quipu_test_frame_message_room ();
   g_autoptr(GBytes) before = quipu_message_signing_input (f);
   g_autoptr(GBytes) after = NULL;
 
   /* The server adds these when relaying; the signature must survive that. */
   quipu_frame_set_uint (f, QUIPU_FIELD_SEQ, 8);
-  quipu_frame_set_bytes (f, QUIPU_FIELD_KEY, key_b, sizeof key_b);
+  quipu_frame_set_bytes (f, QUIPU_FIELD_KEY, quipu_test_key_b, sizeof quipu_test_key_b);
   quipu_frame_set_uint (f, QUIPU_FIELD_FLAGS, 0);
   after = quipu_message_signing_input (f);
   g_assert_true (g_bytes_equal (before, after));
@@ -1328,14 +1134,14 @@ test_login_proof_input (void)
 {
   static const guint8 exporter[3] = { 0xe1, 0xe2, 0xe3 };
   g_autoptr(GByteArray) expected = g_byte_array_new ();
-  g_autoptr(GBytes) input = quipu_login_proof_input (exporter, sizeof exporter, "alice", key_a);
-  g_autoptr(GBytes) other_key = quipu_login_proof_input (exporter, sizeof exporter, "alice", key_b);
+  g_autoptr(GBytes) input = quipu_login_proof_input (exporter, sizeof exporter, "alice", quipu_test_key_a);
+  g_autoptr(GBytes) other_key = quipu_login_proof_input (exporter, sizeof exporter, "alice", quipu_test_key_b);
 
   g_byte_array_append (expected, (const guint8 *) "quipu/1 login", 14);
   g_byte_array_append (expected, (const guint8 *) "\x03", 1);
   g_byte_array_append (expected, exporter, sizeof exporter);
   g_byte_array_append (expected, (const guint8 *) "\x05" "alice", 6);
-  g_byte_array_append (expected, key_a, sizeof key_a);
+  g_byte_array_append (expected, quipu_test_key_a, sizeof quipu_test_key_a);
 
   g_assert_cmpmem (g_bytes_get_data (input, NULL), g_bytes_get_size (input),
                    expected->data, expected->len);
@@ -1348,10 +1154,7 @@ main (int   argc,
 {
   g_test_init (&argc, &argv, NULL);
 
-  fill_pattern (key_a, sizeof key_a, 0x11);
-  fill_pattern (key_b, sizeof key_b, 0x22);
-  fill_pattern (test_proof, sizeof test_proof, 0x33);
-  fill_pattern (test_signature, sizeof test_signature, 0x44);
+  quipu_test_frames_init ();
 
   g_test_add_func ("/quipu/wire/varint/boundaries", test_varint_boundaries);
   g_test_add_func ("/quipu/wire/varint/rfc9000-examples", test_varint_rfc_examples);
@@ -1362,11 +1165,11 @@ main (int   argc,
   g_test_add_func ("/quipu/wire/frame/setters", test_setters);
   g_test_add_func ("/quipu/wire/frame/setters-wrong-kind", test_setters_wrong_kind);
 
-  for (gsize i = 0; i < G_N_ELEMENTS (frame_makers); i++)
+  for (gsize i = 0; i < quipu_test_n_frames; i++)
     {
-      g_autofree char *path = g_strdup_printf ("/quipu/wire/roundtrip/%s", frame_makers[i].name);
+      g_autofree char *path = g_strdup_printf ("/quipu/wire/roundtrip/%s", quipu_test_frames[i].name);
 
-      g_test_add_data_func (path, (gconstpointer) frame_makers[i].make, test_roundtrip);
+      g_test_add_data_func (path, (gconstpointer) quipu_test_frames[i].make, test_roundtrip);
     }
   g_test_add_func ("/quipu/wire/roundtrip/bounds", test_roundtrip_bounds);
   g_test_add_func ("/quipu/wire/roundtrip/empty-frames", test_optional_only_frames);
