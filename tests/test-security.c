@@ -568,7 +568,7 @@ raw_login_ok (RawPeer       *peer,
               const char    *username)
 {
   static const guint64 v1[] = { QUIPU_PROTOCOL_VERSION };
-  g_autoptr(GBytes) bytes = raw_login (peer, identity, username, v1, G_N_ELEMENTS (v1));
+  G_GNUC_UNUSED g_autoptr(GBytes) bytes = raw_login (peer, identity, username, v1, G_N_ELEMENTS (v1));
 
   raw_wait (peer, QUIPU_FRAME_WELCOME, ANY_MSG_ID);
 }
@@ -716,7 +716,7 @@ test_version_none_common (Fixture       *fx,
   static const guint64 offered[] = { 7 };
   QuipuIdentity *vera = identity_from_seed (0x7e);
   RawPeer *peer = raw_peer_new (fx);
-  g_autoptr(GBytes) bytes = raw_login (peer, vera, "vera", offered, G_N_ELEMENTS (offered));
+  G_GNUC_UNUSED g_autoptr(GBytes) bytes = raw_login (peer, vera, "vera", offered, G_N_ELEMENTS (offered));
 
   WAIT_FOR (peer->closed);
   assert_error_frame (peer, ANY_MSG_ID, QUIPU_PROTOCOL_ERROR_UNSUPPORTED_VERSION);
@@ -734,7 +734,7 @@ test_version_picks_common (Fixture       *fx,
   static const guint64 offered[] = { 7, QUIPU_PROTOCOL_VERSION, 3 };
   QuipuIdentity *vera = identity_from_seed (0x7e);
   RawPeer *peer = raw_peer_new (fx);
-  g_autoptr(GBytes) bytes = raw_login (peer, vera, "vera", offered, G_N_ELEMENTS (offered));
+  G_GNUC_UNUSED g_autoptr(GBytes) bytes = raw_login (peer, vera, "vera", offered, G_N_ELEMENTS (offered));
   QuipuFrame *welcome = raw_wait (peer, QUIPU_FRAME_WELCOME, ANY_MSG_ID);
 
   g_assert_cmpuint (welcome->versions->len, ==, 1);
