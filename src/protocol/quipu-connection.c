@@ -18,21 +18,23 @@
 #define CLIENT_CONN_WINDOW     (4 * 1024 * 1024)
 #define HANDSHAKE_TIMEOUT      (10 * NGTCP2_SECONDS)
 
+/* Queued stream data is copied into blocks: memory that stays put until
+ * acknowledged, as ngtcp2 needs, and contiguous, so no STREAM frame (and no
+ * retransmission merging several) spans more than two pieces of memory.
+ * ngtcp2 1.11 leaks a frame that starts with more than four pieces and is
+ * trimmed below that on retransmission (fixed upstream in ngtcp2 PR #1976);
+ * a block is larger than any packet, so that never happens here. */
+#define SEND_BLOCK_SIZE        (16 * 1024)
+
 typedef struct {
-  GBytes  *bytes;
-  guint64  offset;
-} SendChunk;
+  guint64  offset;              /* stream offset of data[0] */
+  gsize    len;
+  guint8   data[SEND_BLOCK_SIZE];
+} SendBlock;
+
+G_STATIC_ASSERT (SEND_BLOCK_SIZE >= QUIPU_MAX_PACKET);
 
 static const gnutls_datum_t alpn = { (unsigned char *) QUIPU_ALPN, sizeof QUIPU_ALPN - 1 };
-
-static void
-send_chunk_free (gpointer data)
-{
-  SendChunk *chunk = data;
-
-  g_bytes_unref (chunk->bytes);
-  g_free (chunk);
-}
 
 static ngtcp2_conn *
 get_conn (ngtcp2_crypto_conn_ref *ref)
@@ -228,11 +230,11 @@ on_acked_stream_data_offset (ngtcp2_conn *c, int64_t stream_id, uint64_t offset,
   conn->acked_offset = acked;
   while (!g_queue_is_empty (&conn->send_queue))
     {
-      SendChunk *chunk = g_queue_peek_head (&conn->send_queue);
+      SendBlock *block = g_queue_peek_head (&conn->send_queue);
 
-      if (chunk->offset + g_bytes_get_size (chunk->bytes) > acked)
+      if (block->offset + block->len > acked)
         break;
-      send_chunk_free (g_queue_pop_head (&conn->send_queue));
+      g_free (g_queue_pop_head (&conn->send_queue));
     }
   return 0;
 }
@@ -601,7 +603,7 @@ quipu_connection_unref (QuipuConnection *conn)
 
   client_endpoint = conn->is_server ? NULL : conn->endpoint;
 
-  g_queue_clear_full (&conn->send_queue, send_chunk_free);
+  g_queue_clear_full (&conn->send_queue, g_free);
   g_byte_array_unref (conn->recv_buf);
   g_ptr_array_unref (conn->cids);
   if (conn->conn != NULL)
@@ -642,18 +644,33 @@ gboolean
 quipu_connection_queue_bytes (QuipuConnection *conn,
                               GBytes          *bytes)
 {
-  SendChunk *chunk;
+  gsize size;
+  const guint8 *data = g_bytes_get_data (bytes, &size);
 
   if (conn->phase != CONN_ACTIVE)
     return FALSE;
   if (conn->queued_offset - conn->acked_offset > QUIPU_MAX_BACKLOG)
     return FALSE;
 
-  chunk = g_new (SendChunk, 1);
-  chunk->bytes = g_bytes_ref (bytes);
-  chunk->offset = conn->queued_offset;
-  conn->queued_offset += g_bytes_get_size (bytes);
-  g_queue_push_tail (&conn->send_queue, chunk);
+  while (size > 0)
+    {
+      SendBlock *tail = g_queue_peek_tail (&conn->send_queue);
+      gsize n;
+
+      if (tail == NULL || tail->len == SEND_BLOCK_SIZE)
+        {
+          tail = g_new (SendBlock, 1);
+          tail->offset = conn->queued_offset;
+          tail->len = 0;
+          g_queue_push_tail (&conn->send_queue, tail);
+        }
+      n = MIN (size, SEND_BLOCK_SIZE - tail->len);
+      memcpy (tail->data + tail->len, data, n);
+      tail->len += n;
+      conn->queued_offset += n;
+      data += n;
+      size -= n;
+    }
   quipu_endpoint_mark_dirty (conn->endpoint, conn);
   return TRUE;
 }
@@ -959,16 +976,14 @@ collect_unsent (QuipuConnection *conn, ngtcp2_vec *vecs, gsize max)
 
   for (GList *l = conn->send_queue.head; l != NULL && n < max; l = l->next)
     {
-      SendChunk *chunk = l->data;
-      gsize size;
-      const guint8 *data = g_bytes_get_data (chunk->bytes, &size);
+      SendBlock *block = l->data;
       guint64 skip;
 
-      if (chunk->offset + size <= conn->sent_offset)
+      if (block->offset + block->len <= conn->sent_offset)
         continue;
-      skip = conn->sent_offset > chunk->offset ? conn->sent_offset - chunk->offset : 0;
-      vecs[n].base = (uint8_t *) data + skip;
-      vecs[n].len = size - skip;
+      skip = conn->sent_offset > block->offset ? conn->sent_offset - block->offset : 0;
+      vecs[n].base = block->data + skip;
+      vecs[n].len = block->len - skip;
       n++;
     }
   return n;

@@ -34,10 +34,11 @@ void        quipu_connection_set_callbacks (QuipuConnection                *conn
                                             gpointer                        user_data);
 gpointer    quipu_connection_get_user_data (QuipuConnection *conn);
 
-/* Appends encoded frame bytes to the stream. The bytes are referenced, not
- * copied, until the peer acknowledges them, so one encoding can be shared by
- * many connections. Returns FALSE (and drops nothing queued before) when the
- * connection is closing or its unacknowledged backlog exceeds the limit. */
+/* Appends encoded frame bytes to the stream: one encoding can be queued on
+ * many connections. Each copies them into its send buffer and keeps them
+ * until the peer acknowledges them. Returns FALSE (and drops nothing queued
+ * before) when the connection is closing or its unacknowledged backlog
+ * exceeds the limit. */
 gboolean    quipu_connection_queue_bytes   (QuipuConnection *conn, GBytes *bytes);
 gboolean    quipu_connection_queue_frame   (QuipuConnection *conn, const QuipuFrame *frame);
 /* Stream offset just past everything queued so far. */

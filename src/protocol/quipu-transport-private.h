@@ -52,9 +52,9 @@ struct _QuipuConnection {
   gboolean            established_notified;
   GError             *error;          /* why it ended, when it was not us */
 
-  /* Stream 0. Chunks stay queued until the peer acknowledges them. */
+  /* Stream 0. Blocks stay queued until the peer acknowledges them. */
   gint64              stream_id;
-  GQueue              send_queue;     /* SendChunk */
+  GQueue              send_queue;     /* SendBlock */
   guint64             queued_offset;
   guint64             sent_offset;
   guint64             acked_offset;
