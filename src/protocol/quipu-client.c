@@ -25,16 +25,20 @@
 static const char * const offered_features[] = { "history", "presence", NULL };
 
 /* What we know of one conversation: a room, or the inbox (room NULL).
- * Sequences <= contiguous and >= lowest have all been shown; `ahead` holds
- * the ones above contiguous shown already, so nothing is shown twice. */
+ * Sequences <= contiguous and >= lowest have all been received; `ahead`
+ * holds the ones received above contiguous, so nothing is shown twice.
+ * Messages above a gap wait in `held` (QuipuMessage * keys, by sequence)
+ * until the gap fills, so each conversation is shown in sequence order. */
 typedef struct {
   char       *room;
   guint64     contiguous;
   guint64     lowest;
   GHashTable *ahead;
+  GTree      *held;
   gboolean    joined;
   gboolean    has_state;
   gboolean    loading_older;
+  gboolean    syncing;        /* a request for what follows contiguous is on its way */
 } Conversation;
 
 typedef struct {
@@ -117,7 +121,17 @@ conversation_free (gpointer data)
 
   g_free (conv->room);
   g_hash_table_unref (conv->ahead);
+  g_tree_unref (conv->held);
   g_free (conv);
+}
+
+static int
+compare_seq (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  guint64 x = quipu_message_get_seq ((QuipuMessage *) a);
+  guint64 y = quipu_message_get_seq ((QuipuMessage *) b);
+
+  return x < y ? -1 : x > y;
 }
 
 static Conversation *
@@ -133,6 +147,7 @@ conversation_get (QuipuClient *self, const char *room)
       conv->room = g_strdup (room);
       conv->lowest = G_MAXUINT64;
       conv->ahead = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+      conv->held = g_tree_new_full (compare_seq, NULL, g_object_unref, NULL);
       g_hash_table_insert (self->conversations, g_steal_pointer (&key), conv);
     }
   return conv;
@@ -294,6 +309,7 @@ send_join (QuipuClient *self, Conversation *conv)
     {
       quipu_frame_set_uint (frame, QUIPU_FIELD_AFTER_SEQ, conv->contiguous);
       quipu_frame_set_uint (frame, QUIPU_FIELD_LIMIT, RESYNC_PAGE);
+      conv->syncing = TRUE;
     }
   else
     quipu_frame_set_uint (frame, QUIPU_FIELD_LIMIT, self->history_limit);
@@ -311,7 +327,24 @@ request_after (QuipuClient *self, Conversation *conv)
     quipu_frame_set_uint (frame, QUIPU_FIELD_FLAGS, QUIPU_FLAG_INBOX);
   quipu_frame_set_uint (frame, QUIPU_FIELD_AFTER_SEQ, conv->contiguous);
   quipu_frame_set_uint (frame, QUIPU_FIELD_LIMIT, RESYNC_PAGE);
+  conv->syncing = TRUE;
   queue_frame (self, frame);
+}
+
+/* Shows the held messages that no gap separates from the rest any more. */
+static void
+release_held (QuipuClient *self, Conversation *conv)
+{
+  GTreeNode *first;
+
+  while ((first = g_tree_node_first (conv->held)) != NULL &&
+         quipu_message_get_seq (g_tree_node_key (first)) <= conv->contiguous)
+    {
+      g_autoptr(QuipuMessage) msg = g_tree_node_key (first);
+
+      g_tree_steal (conv->held, msg);
+      g_signal_emit (self, signals[MESSAGE_RECEIVED], 0, msg);
+    }
 }
 
 /* After login: rejoin rooms with a resync, then resend what was never
@@ -332,17 +365,6 @@ resume_session (QuipuClient *self)
 }
 
 /* State machine plumbing. */
-
-static void
-set_state (QuipuClient *self, QuipuState state)
-{
-  if (self->state == state)
-    return;
-  g_debug ("%s: %s -> %s", self->username, quipu_state_to_string (self->state),
-           quipu_state_to_string (state));
-  self->state = state;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
-}
 
 static gboolean
 is_retryable (const GError *error)
@@ -435,16 +457,22 @@ dispatch_event (QuipuClient *self, QuipuEvent event)
 {
   g_autoptr(GError) error = NULL;
   QuipuActions actions;
-  QuipuState to;
+  QuipuState from = self->state, to;
 
-  if (!quipu_state_transition (self->state, event, &to, &actions, &error))
+  if (!quipu_state_transition (from, event, &to, &actions, &error))
     {
       g_debug ("%s", error->message);
       return;
     }
 
   g_object_ref (self);
-  set_state (self, to);
+  g_debug ("%s: %s -> %s", self->username, quipu_state_to_string (from), quipu_state_to_string (to));
+  /* The actions run in the new state, so one that fails moves on from it.
+   * Observers hear of the state once the actions are done: a session
+   * announced Connected has rejoined its rooms and resent its outbox, so
+   * whatever they send follows that. A state left meanwhile is not
+   * announced; the event that left it announced its own. */
+  self->state = to;
   if (actions & QUIPU_ACTION_CANCEL_RECONNECT)
     g_clear_handle_id (&self->reconnect_id, g_source_remove);
   if (actions & QUIPU_ACTION_ABORT_TRANSPORT)
@@ -457,6 +485,8 @@ dispatch_event (QuipuClient *self, QuipuEvent event)
     resume_session (self);
   if (actions & QUIPU_ACTION_SCHEDULE_RECONNECT)
     schedule_reconnect (self);
+  if (self->state == to && from != to)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
   g_object_unref (self);
 }
 
@@ -516,7 +546,10 @@ on_established (QuipuConnection *conn, gpointer user_data)
   quipu_frame_set_bytes (frame, QUIPU_FIELD_KEY, key, QUIPU_KEY_SIZE);
   quipu_frame_set_bytes (frame, QUIPU_FIELD_PROOF, proof, sizeof proof);
   if (inbox->has_state)
-    quipu_frame_set_uint (frame, QUIPU_FIELD_AFTER_SEQ, inbox->contiguous);
+    {
+      quipu_frame_set_uint (frame, QUIPU_FIELD_AFTER_SEQ, inbox->contiguous);
+      inbox->syncing = TRUE;
+    }
   quipu_frame_set_uint (frame, QUIPU_FIELD_LIMIT, self->history_limit);
   queue_frame (self, frame);
 
@@ -591,6 +624,7 @@ acknowledge (QuipuClient *self, QuipuMessage *msg, guint64 seq)
   quipu_message_set_seq (msg, seq);
   quipu_message_set_status (msg, QUIPU_MESSAGE_ACKED);
   g_signal_emit (self, signals[MESSAGE_ACKED], 0, msg);
+  release_held (self, conv);
 }
 
 static void
@@ -656,7 +690,19 @@ handle_message (QuipuClient *self, QuipuFrame *frame)
   pin = pin_lookup_or_add (self, frame->sender, frame->key, &key_changed);
   msg = quipu_message_new_from_frame (frame, pin->user_id, own);
   quipu_message_set_verification (msg, verify_message (self, frame, pin, key_changed));
+
+  /* Live messages overtake a catch-up that needs more than one page; any
+   * other gap is filled by asking for what follows the last complete
+   * sequence. Either way the message waits for the ones before it. */
+  if (conv->has_state && frame->seq > conv->contiguous)
+    {
+      g_tree_insert (conv->held, g_steal_pointer (&msg), NULL);
+      if (!conv->syncing)
+        request_after (self, conv);
+      return;
+    }
   g_signal_emit (self, signals[MESSAGE_RECEIVED], 0, msg);
+  release_held (self, conv);
 }
 
 static void
@@ -708,8 +754,11 @@ handle_history (QuipuClient *self, QuipuFrame *frame)
     {
       /* Everything up to SEQ in that range was sent, pruned gaps included. */
       conversation_complete_through (conv, frame->seq);
+      release_held (self, conv);
       if (more)
         request_after (self, conv);
+      else
+        conv->syncing = FALSE;
       return;
     }
 
@@ -898,6 +947,18 @@ resolved_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   resolve_free (resolve);
 }
 
+/* Requests die with the connection that carried them. */
+static void
+forget_requests (QuipuClient *self)
+{
+  GHashTableIter iter;
+  Conversation *conv;
+
+  g_hash_table_iter_init (&iter, self->conversations);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &conv))
+    conv->syncing = conv->loading_older = FALSE;
+}
+
 static void
 open_transport (QuipuClient *self)
 {
@@ -909,6 +970,7 @@ open_transport (QuipuClient *self)
   const char *hostname;
   guint16 port;
 
+  forget_requests (self);
   if (self->server == NULL)
     {
       fail (self, g_error_new_literal (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNREACHABLE,
