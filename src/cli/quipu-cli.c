@@ -43,6 +43,7 @@ typedef struct {
   guint             limit;
   int               exit_code;
   gboolean          logged_in;
+  gboolean          history_asked;
   gboolean          stdin_done;
   GDataInputStream *input;
   GCancellable     *cancellable;
@@ -163,20 +164,8 @@ on_logged_in (Cli *cli)
                 quipu_client_get_server_fingerprint (cli->client));
 
   quipu_cli_print_event ("state", "state", "connected", cli->json);
-  switch (cli->command)
-    {
-    case COMMAND_HISTORY:
-      if (!quipu_client_request_history (cli->client, cli->room, cli->before, cli->limit))
-        fail (cli, "cannot ask for history now");
-      break;
-    case COMMAND_CHAT:
-      start_reading_stdin (cli);
-      break;
-    case COMMAND_SEND:
-    case COMMAND_LISTEN:
-    default:
-      break;
-    }
+  if (cli->command == COMMAND_CHAT)
+    start_reading_stdin (cli);
 }
 
 static void
@@ -248,11 +237,29 @@ on_failed (QuipuClient *client, QuipuMessage *msg, GError *error, Cli *cli)
     g_printerr ("quipu-cli: the server refused a message: %s\n", error->message);
 }
 
+static gboolean
+same_conversation (const char *room, const char *other)
+{
+  g_autofree char *fold = room ? quipu_name_fold (room) : NULL;
+  g_autofree char *other_fold = other ? quipu_name_fold (other) : NULL;
+
+  return g_strcmp0 (fold, other_fold) == 0;
+}
+
+/* Login brings a page of the inbox and JOIN one of the room (empty here:
+ * the history limit is 0), each closed by history-loaded. The page asked
+ * for after that one is ours, and it closes with the next. */
 static void
 on_history_loaded (QuipuClient *client, const char *room, guint count, gboolean more, Cli *cli)
 {
-  if (cli->command == COMMAND_HISTORY)
+  if (cli->command != COMMAND_HISTORY || !same_conversation (room, cli->room))
+    return;
+  if (cli->history_asked)
     finish (cli, 0);
+  else if (quipu_client_request_history (client, cli->room, cli->before, cli->limit))
+    cli->history_asked = TRUE;
+  else
+    fail (cli, "cannot ask for history now");
 }
 
 static void
