@@ -79,6 +79,14 @@ class ChatTest(harness.WorldTestCase):
             (["send", "x" * 16385], 2, "message body is longer than 16384 bytes"),
             (["frobnicate"], 2, "unknown command 'frobnicate'"),
         ]
+        for user, needle in (("bad name", "--user: name contains a space"),
+                             ("", "--user: name is empty"),
+                             ("a" * 33, "--user: name is longer than 32 characters"),
+                             ("zero\u200bwidth", "--user: name contains a space, control or invisible character (U+200B)")):
+            rc, out, err = harness.run_cli(self.world, server.address, user, "send", "hi")
+            self.assertEqual(rc, 2, (user, err))
+            self.assertIn(needle, err)
+            self.assertEqual(len(err.strip().splitlines()), 1, err)
         for args, code, needle in cases:
             rc, out, err = harness.run_cli(self.world, server.address, "frank", *args)
             self.assertEqual(rc, code, (args, err))
