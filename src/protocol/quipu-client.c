@@ -1062,12 +1062,18 @@ prepare_for_sleep_cb (GDBusConnection *bus, const char *sender, const char *path
 static void
 system_bus_cb (GObject *object, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(QuipuClient) self = user_data;
+  GWeakRef *weak = user_data;
+  g_autoptr(QuipuClient) self = g_weak_ref_get (weak);
   GDBusConnection *bus = g_bus_get_finish (result, NULL);
 
-  /* No system bus (containers, CI): nothing to listen to. */
-  if (bus == NULL)
-    return;
+  g_weak_ref_clear (weak);
+  g_free (weak);
+  /* No system bus (containers, CI), or the client is gone already. */
+  if (bus == NULL || self == NULL)
+    {
+      g_clear_object (&bus);
+      return;
+    }
   self->system_bus = bus;
   self->sleep_signal_id =
     g_dbus_connection_signal_subscribe (bus, "org.freedesktop.login1", "org.freedesktop.login1.Manager",
@@ -1274,7 +1280,13 @@ quipu_client_init (QuipuClient *self)
 
   self->network_monitor = g_object_ref (g_network_monitor_get_default ());
   g_signal_connect (self->network_monitor, "network-changed", G_CALLBACK (network_changed_cb), self);
-  g_bus_get (G_BUS_TYPE_SYSTEM, NULL, system_bus_cb, g_object_ref (self));
+  {
+    /* Weak, so that a client dropped before the lookup ends is freed then. */
+    GWeakRef *weak = g_new0 (GWeakRef, 1);
+
+    g_weak_ref_init (weak, self);
+    g_bus_get (G_BUS_TYPE_SYSTEM, NULL, system_bus_cb, weak);
+  }
 }
 
 /* Public API. */

@@ -634,12 +634,6 @@ quipu_connection_set_callbacks (QuipuConnection                *conn,
   conn->user_data = user_data;
 }
 
-gpointer
-quipu_connection_get_user_data (QuipuConnection *conn)
-{
-  return conn->user_data;
-}
-
 gboolean
 quipu_connection_queue_bytes (QuipuConnection *conn,
                               GBytes          *bytes)
@@ -695,12 +689,6 @@ guint64
 quipu_connection_get_queued_offset (QuipuConnection *conn)
 {
   return conn->queued_offset;
-}
-
-guint64
-quipu_connection_get_backlog (QuipuConnection *conn)
-{
-  return conn->queued_offset - conn->acked_offset;
 }
 
 void
@@ -805,17 +793,6 @@ QuipuTrustVia
 quipu_connection_get_trust_via (QuipuConnection *conn)
 {
   return conn->trust_via;
-}
-
-guint64
-quipu_connection_get_rtt (QuipuConnection *conn)
-{
-  ngtcp2_conn_info info;
-
-  if (conn->conn == NULL)
-    return 0;
-  ngtcp2_conn_get_conn_info (conn->conn, &info);
-  return info.smoothed_rtt / 1000;
 }
 
 /* Hands decoded frames to the owner and returns flow-control credit for

@@ -32,7 +32,6 @@ void             quipu_connection_unref (QuipuConnection *conn);
 void        quipu_connection_set_callbacks (QuipuConnection                *conn,
                                             const QuipuConnectionCallbacks *callbacks,
                                             gpointer                        user_data);
-gpointer    quipu_connection_get_user_data (QuipuConnection *conn);
 
 /* Appends encoded frame bytes to the stream: one encoding can be queued on
  * many connections. Each copies them into its send buffer and keeps them
@@ -43,8 +42,6 @@ gboolean    quipu_connection_queue_bytes   (QuipuConnection *conn, GBytes *bytes
 gboolean    quipu_connection_queue_frame   (QuipuConnection *conn, const QuipuFrame *frame);
 /* Stream offset just past everything queued so far. */
 guint64     quipu_connection_get_queued_offset (QuipuConnection *conn);
-/* Bytes queued but not yet acknowledged by the peer. */
-guint64     quipu_connection_get_backlog   (QuipuConnection *conn);
 
 /* Closes with a QUIC application error (0 = no error, else a wire error code)
  * and a reason phrase. Queued data is sent first, for at most `linger_ms`,
@@ -75,7 +72,5 @@ const char *quipu_connection_get_peer      (QuipuConnection *conn);
 /* Client: the server certificate's fingerprint and how it was trusted. */
 const char *quipu_connection_get_peer_fingerprint (QuipuConnection *conn);
 QuipuTrustVia quipu_connection_get_trust_via (QuipuConnection *conn);
-/* Smoothed round-trip time in microseconds (0 before the first sample). */
-guint64     quipu_connection_get_rtt       (QuipuConnection *conn);
 
 G_END_DECLS

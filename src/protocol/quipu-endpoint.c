@@ -929,12 +929,6 @@ quipu_endpoint_get_local_address (QuipuEndpoint *endpoint)
   return G_INET_SOCKET_ADDRESS (g_socket_address_new_from_native (&endpoint->local, endpoint->local_len));
 }
 
-guint
-quipu_endpoint_get_n_connections (QuipuEndpoint *endpoint)
-{
-  return endpoint->heap->len;
-}
-
 static gboolean
 shutdown_done_idle (gpointer data)
 {

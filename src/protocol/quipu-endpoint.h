@@ -48,7 +48,6 @@ QuipuConnection *quipu_endpoint_connect  (GInetSocketAddress     *address,
 void           quipu_endpoint_free        (QuipuEndpoint *endpoint);
 /* The bound address (with the real port when 0 was asked). */
 GInetSocketAddress *quipu_endpoint_get_local_address (QuipuEndpoint *endpoint);
-guint          quipu_endpoint_get_n_connections (QuipuEndpoint *endpoint);
 /* Closes every connection (after their queued data, at most linger_ms) and
  * calls `done` once all are gone. */
 void           quipu_endpoint_shutdown    (QuipuEndpoint *endpoint,
