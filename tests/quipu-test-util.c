@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gstdio.h>
 
 #include "quipu-test-util.h"
@@ -20,4 +22,56 @@ quipu_test_remove_tree (const char *path)
         g_assert_no_errno (g_unlink (child));
     }
   g_assert_no_errno (g_rmdir (path));
+}
+
+void
+quipu_test_spin (guint ms)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
+
+  while (g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static gboolean
+tick_cb (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+guint
+quipu_test_start_ticker (void)
+{
+  return g_timeout_add (20, tick_cb, NULL);
+}
+
+QuipuServer *
+quipu_test_start_server (const char  *data_dir,
+                         char       **address)
+{
+  g_auto(QuipuServerConfig) config = { 0 };
+  g_autoptr(GError) error = NULL;
+  QuipuServer *server;
+
+  config.listen = g_strdup ("127.0.0.1:0");
+  config.data_dir = g_strdup (data_dir);
+  config.sync_normal = TRUE;
+  server = quipu_server_new (&config, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (server);
+  *address = quipu_server_dup_address (server);
+  return server;
+}
+
+QuipuIdentity *
+quipu_test_identity_from_seed (guint8 fill)
+{
+  g_autoptr(GError) error = NULL;
+  guint8 seed[QUIPU_SEED_SIZE];
+  QuipuIdentity *identity;
+
+  memset (seed, fill, sizeof seed);
+  identity = quipu_identity_new_from_seed (seed, sizeof seed, &error);
+  g_assert_no_error (error);
+  return identity;
 }

@@ -19,22 +19,9 @@
  * process and this main loop: QuipuClient sessions for the honest users,
  * raw QuipuConnections with hand-made frames for the attacker. */
 
-#define WAIT_TIMEOUT_US   (10 * G_USEC_PER_SEC)
-#define TICK_MS           20
 #define EXPORTER_LABEL    "EXPORTER-quipu-login"
 #define EXPORTER_LEN      32
 #define ANY_MSG_ID        G_MAXUINT64
-
-/* Spins the default main context until `cond` holds; fails the test after
- * WAIT_TIMEOUT_US. The fixture's ticker keeps the loop from blocking past
- * the deadline. */
-#define WAIT_FOR(cond) \
-  G_STMT_START { \
-    gint64 deadline_ = g_get_monotonic_time () + WAIT_TIMEOUT_US; \
-    while (!(cond) && g_get_monotonic_time () < deadline_) \
-      g_main_context_iteration (NULL, TRUE); \
-    g_assert_true (cond); \
-  } G_STMT_END
 
 /* ---- the server's security log ---- */
 
@@ -96,39 +83,6 @@ typedef struct {
   guint        tick_id;
 } Fixture;
 
-static gboolean
-tick_cb (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-static void
-spin_for (guint ms)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
-
-  while (g_get_monotonic_time () < end)
-    g_main_context_iteration (NULL, TRUE);
-}
-
-static QuipuServer *
-start_server (const char  *data_dir,
-              char       **address)
-{
-  g_auto(QuipuServerConfig) config = { 0 };
-  g_autoptr(GError) error = NULL;
-  QuipuServer *server;
-
-  config.listen = g_strdup ("127.0.0.1:0");
-  config.data_dir = g_strdup (data_dir);
-  config.sync_normal = TRUE;
-  server = quipu_server_new (&config, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (server);
-  *address = quipu_server_dup_address (server);
-  return server;
-}
-
 static void
 fixture_setup (Fixture       *fx,
                gconstpointer  data)
@@ -141,8 +95,8 @@ fixture_setup (Fixture       *fx,
   fx->trust_path = g_build_filename (fx->dir, "known-servers", NULL);
   data_dir = g_build_filename (fx->dir, "server", NULL);
   fx->db_path = g_build_filename (data_dir, "quipu.db", NULL);
-  fx->tick_id = g_timeout_add (TICK_MS, tick_cb, NULL);
-  fx->server = start_server (data_dir, &fx->address);
+  fx->tick_id = quipu_test_start_ticker ();
+  fx->server = quipu_test_start_server (data_dir, &fx->address);
   g_ptr_array_set_size (server_events, 0);
 }
 
@@ -152,7 +106,7 @@ fixture_teardown (Fixture       *fx,
 {
   g_clear_pointer (&fx->server, quipu_server_free);
   /* Let closed client connections leave their endpoints. */
-  spin_for (100);
+  quipu_test_spin (100);
   g_clear_handle_id (&fx->tick_id, g_source_remove);
   quipu_test_remove_tree (fx->dir);
   g_free (fx->address);
@@ -181,21 +135,6 @@ tamper (Fixture      *fx,
   g_assert_cmpint (sqlite3_changes (db), ==, 1);
   sqlite3_finalize (stmt);
   g_assert_cmpint (sqlite3_close (db), ==, SQLITE_OK);
-}
-
-/* ---- identities ---- */
-
-static QuipuIdentity *
-identity_from_seed (guint8 fill)
-{
-  g_autoptr(GError) error = NULL;
-  guint8 seed[QUIPU_SEED_SIZE];
-  QuipuIdentity *identity;
-
-  memset (seed, fill, sizeof seed);
-  identity = quipu_identity_new_from_seed (seed, sizeof seed, &error);
-  g_assert_no_error (error);
-  return identity;
 }
 
 /* ---- honest users: QuipuClient and what it reported ---- */
@@ -281,7 +220,7 @@ static void
 user_connect (User *user)
 {
   quipu_client_connect (user->client);
-  WAIT_FOR (quipu_client_get_state (user->client) == QUIPU_STATE_CONNECTED);
+  QUIPU_TEST_WAIT_FOR (quipu_client_get_state (user->client) == QUIPU_STATE_CONNECTED);
 }
 
 /* Joins and waits for the room's history page to be complete. */
@@ -294,7 +233,7 @@ user_join (User       *user,
 
   g_assert_true (quipu_client_join (user->client, room, &error));
   g_assert_no_error (error);
-  WAIT_FOR (user->n_history > before);
+  QUIPU_TEST_WAIT_FOR (user->n_history > before);
 }
 
 static User *
@@ -303,7 +242,7 @@ user_online (Fixture    *fx,
              const char *name,
              const char *room)
 {
-  User *user = user_new (fx->address, fx->trust_path, identity_from_seed (seed), name);
+  User *user = user_new (fx->address, fx->trust_path, quipu_test_identity_from_seed (seed), name);
 
   user_connect (user);
   if (room != NULL)
@@ -322,7 +261,7 @@ user_send (User       *user,
 
   g_assert_no_error (error);
   g_assert_nonnull (msg);
-  WAIT_FOR (quipu_message_get_status (msg) == QUIPU_MESSAGE_ACKED);
+  QUIPU_TEST_WAIT_FOR (quipu_message_get_status (msg) == QUIPU_MESSAGE_ACKED);
   return msg;
 }
 
@@ -350,10 +289,8 @@ user_free (User *user)
   if (quipu_client_get_state (client) != QUIPU_STATE_DISCONNECTED)
     {
       quipu_client_disconnect (client);
-      WAIT_FOR (quipu_client_get_state (client) == QUIPU_STATE_DISCONNECTED);
+      QUIPU_TEST_WAIT_FOR (quipu_client_get_state (client) == QUIPU_STATE_DISCONNECTED);
     }
-  /* The client's system-bus lookup holds a ref until its callback ran. */
-  WAIT_FOR (G_OBJECT (client)->ref_count == 1);
   g_assert_finalize_object (client);
   g_assert_finalize_object (user->identity);
   g_ptr_array_unref (user->received);
@@ -439,7 +376,7 @@ raw_peer_new (Fixture *fx)
   g_assert_no_error (error);
   g_assert_nonnull (peer->conn);
   quipu_connection_set_callbacks (peer->conn, &raw_callbacks, peer);
-  WAIT_FOR (peer->established);
+  QUIPU_TEST_WAIT_FOR (peer->established);
   return peer;
 }
 
@@ -449,7 +386,7 @@ raw_peer_free (RawPeer *peer)
   if (!peer->closed)
     {
       quipu_connection_close (peer->conn, 0, "done", 0);
-      WAIT_FOR (peer->closed);
+      QUIPU_TEST_WAIT_FOR (peer->closed);
     }
   /* Skip the closing period so the endpoint goes with the connection. */
   quipu_connection_set_callbacks (peer->conn, NULL, NULL);
@@ -518,7 +455,7 @@ raw_wait (RawPeer        *peer,
 {
   QuipuFrame *frame;
 
-  WAIT_FOR ((frame = raw_find (peer, type, client_msg_id)) != NULL || peer->closed);
+  QUIPU_TEST_WAIT_FOR ((frame = raw_find (peer, type, client_msg_id)) != NULL || peer->closed);
   if (frame == NULL)
     g_error ("the server closed the connection instead of sending %s: %s",
              quipu_frame_type_to_string (type),
@@ -655,7 +592,7 @@ test_login_replayed_proof (Fixture       *fx,
                            gconstpointer  data)
 {
   static const guint64 v1[] = { QUIPU_PROTOCOL_VERSION };
-  QuipuIdentity *alice = identity_from_seed (0xa1);
+  QuipuIdentity *alice = quipu_test_identity_from_seed (0xa1);
   RawPeer *first = raw_peer_new (fx);
   RawPeer *second = NULL;
   g_autoptr(GBytes) captured = raw_login (first, alice, "alice", v1, G_N_ELEMENTS (v1));
@@ -665,7 +602,7 @@ test_login_replayed_proof (Fixture       *fx,
 
   second = raw_peer_new (fx);
   g_assert_true (quipu_connection_queue_bytes (second->conn, captured));
-  WAIT_FOR (second->closed);
+  QUIPU_TEST_WAIT_FOR (second->closed);
   assert_error_frame (second, ANY_MSG_ID, QUIPU_PROTOCOL_ERROR_BAD_PROOF);
   g_assert_error (second->close_error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_BAD_PROOF);
   g_assert_null (raw_find (second, QUIPU_FRAME_WELCOME, ANY_MSG_ID));
@@ -689,14 +626,14 @@ test_login_second_connect (Fixture       *fx,
                            gconstpointer  data)
 {
   static const guint64 v1[] = { QUIPU_PROTOCOL_VERSION };
-  QuipuIdentity *mallory = identity_from_seed (0x66);
-  QuipuIdentity *other = identity_from_seed (0x67);
+  QuipuIdentity *mallory = quipu_test_identity_from_seed (0x66);
+  QuipuIdentity *other = quipu_test_identity_from_seed (0x67);
   RawPeer *peer = raw_peer_new (fx);
   g_autoptr(GBytes) bytes = NULL;
 
   raw_login_ok (peer, mallory, "mallory");
   bytes = raw_login (peer, other, "someone", v1, G_N_ELEMENTS (v1));
-  WAIT_FOR (peer->closed);
+  QUIPU_TEST_WAIT_FOR (peer->closed);
   g_assert_error (peer->close_error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_PROTOCOL);
   g_assert_nonnull (strstr (peer->close_error->message, "a second CONNECT on one connection"));
   g_assert_cmpuint (raw_count (peer, QUIPU_FRAME_WELCOME), ==, 1);
@@ -714,11 +651,11 @@ test_version_none_common (Fixture       *fx,
                           gconstpointer  data)
 {
   static const guint64 offered[] = { 7 };
-  QuipuIdentity *vera = identity_from_seed (0x7e);
+  QuipuIdentity *vera = quipu_test_identity_from_seed (0x7e);
   RawPeer *peer = raw_peer_new (fx);
   G_GNUC_UNUSED g_autoptr(GBytes) bytes = raw_login (peer, vera, "vera", offered, G_N_ELEMENTS (offered));
 
-  WAIT_FOR (peer->closed);
+  QUIPU_TEST_WAIT_FOR (peer->closed);
   assert_error_frame (peer, ANY_MSG_ID, QUIPU_PROTOCOL_ERROR_UNSUPPORTED_VERSION);
   g_assert_error (peer->close_error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNSUPPORTED_VERSION);
   g_assert_null (raw_find (peer, QUIPU_FRAME_WELCOME, ANY_MSG_ID));
@@ -732,7 +669,7 @@ test_version_picks_common (Fixture       *fx,
                            gconstpointer  data)
 {
   static const guint64 offered[] = { 7, QUIPU_PROTOCOL_VERSION, 3 };
-  QuipuIdentity *vera = identity_from_seed (0x7e);
+  QuipuIdentity *vera = quipu_test_identity_from_seed (0x7e);
   RawPeer *peer = raw_peer_new (fx);
   G_GNUC_UNUSED g_autoptr(GBytes) bytes = raw_login (peer, vera, "vera", offered, G_N_ELEMENTS (offered));
   QuipuFrame *welcome = raw_wait (peer, QUIPU_FRAME_WELCOME, ANY_MSG_ID);
@@ -764,7 +701,7 @@ test_impersonation_refused (Fixture       *fx,
 
   for (guint i = 0; i < G_N_ELEMENTS (alice_spellings); i++)
     {
-      User *impostor = user_new (fx->address, fx->trust_path, identity_from_seed (SEED_B), alice_spellings[i]);
+      User *impostor = user_new (fx->address, fx->trust_path, quipu_test_identity_from_seed (SEED_B), alice_spellings[i]);
       g_autoptr(GError) error = NULL;
       g_autoptr(QuipuMessage) pending = NULL;
       const GError *refusal;
@@ -775,7 +712,7 @@ test_impersonation_refused (Fixture       *fx,
       g_assert_no_error (error);
 
       quipu_client_connect (impostor->client);
-      WAIT_FOR (quipu_client_get_state (impostor->client) != QUIPU_STATE_CONNECTING);
+      QUIPU_TEST_WAIT_FOR (quipu_client_get_state (impostor->client) != QUIPU_STATE_CONNECTING);
       g_assert_cmpint (quipu_client_get_state (impostor->client), ==, QUIPU_STATE_ERROR);
       refusal = quipu_client_get_error (impostor->client);
       g_assert_error (refusal, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_NAME_TAKEN);
@@ -786,7 +723,7 @@ test_impersonation_refused (Fixture       *fx,
 
   /* Everything the impostors could have caused reaches alice before this. */
   marker = user_send (carol, "hall", "marker");
-  WAIT_FOR (alice->received->len > 0);
+  QUIPU_TEST_WAIT_FOR (alice->received->len > 0);
   g_assert_cmpuint (alice->received->len, ==, 1);
   got = g_ptr_array_index (alice->received, 0);
   g_assert_cmpstr (quipu_message_get_body (got), ==, "marker");
@@ -817,25 +754,25 @@ test_impersonation_no_retry (Fixture       *fx,
 {
   g_autofree char *other_dir = g_build_filename (fx->dir, "other-server", NULL);
   g_autofree char *other_address = NULL;
-  QuipuServer *other = start_server (other_dir, &other_address);
+  QuipuServer *other = quipu_test_start_server (other_dir, &other_address);
   User *mover = user_online (fx, SEED_B, "alice", NULL);
-  User *owner = user_new (other_address, fx->trust_path, identity_from_seed (SEED_A), "alice");
+  User *owner = user_new (other_address, fx->trust_path, quipu_test_identity_from_seed (SEED_A), "alice");
 
   /* "alice" is key A's on the other server. */
   user_connect (owner);
 
   quipu_client_disconnect (mover->client);
-  WAIT_FOR (quipu_client_get_state (mover->client) == QUIPU_STATE_DISCONNECTED);
+  QUIPU_TEST_WAIT_FOR (quipu_client_get_state (mover->client) == QUIPU_STATE_DISCONNECTED);
   quipu_client_set_server (mover->client, other_address);
   quipu_client_connect (mover->client);
-  WAIT_FOR (quipu_client_get_state (mover->client) != QUIPU_STATE_CONNECTING);
+  QUIPU_TEST_WAIT_FOR (quipu_client_get_state (mover->client) != QUIPU_STATE_CONNECTING);
   g_assert_cmpint (quipu_client_get_state (mover->client), ==, QUIPU_STATE_ERROR);
   g_assert_error (quipu_client_get_error (mover->client), QUIPU_PROTOCOL_ERROR,
                   QUIPU_PROTOCOL_ERROR_NAME_TAKEN);
   g_assert_cmpuint (mover->n_connecting, ==, 2);
 
   /* Longer than the first reconnect delay (at most 500 ms). */
-  spin_for (1200);
+  quipu_test_spin (1200);
   g_assert_cmpuint (mover->n_connecting, ==, 2);
   g_assert_cmpint (quipu_client_get_state (mover->client), ==, QUIPU_STATE_ERROR);
   g_assert_cmpint (quipu_client_get_state (owner->client), ==, QUIPU_STATE_CONNECTED);
@@ -852,8 +789,8 @@ test_forgery_refused_by_server (Fixture       *fx,
                                 gconstpointer  data)
 {
   User *lena = user_online (fx, 0x1e, "lena", "den");
-  QuipuIdentity *mallory_key = identity_from_seed (0x66);
-  QuipuIdentity *other_key = identity_from_seed (0x99);
+  QuipuIdentity *mallory_key = quipu_test_identity_from_seed (0x66);
+  QuipuIdentity *other_key = quipu_test_identity_from_seed (0x99);
   RawPeer *mallory = raw_peer_new (fx);
   g_autoptr(QuipuFrame) altered = NULL;
   g_autoptr(QuipuFrame) foreign = NULL;
@@ -888,7 +825,7 @@ test_forgery_refused_by_server (Fixture       *fx,
   g_assert_cmpuint (count_events ("bad-signature"), ==, 3);
 
   /* The relay is ordered: anything forged would have come before. */
-  WAIT_FOR (lena->received->len > 0);
+  QUIPU_TEST_WAIT_FOR (lena->received->len > 0);
   g_assert_cmpuint (lena->received->len, ==, 1);
   got = g_ptr_array_index (lena->received, 0);
   g_assert_cmpstr (quipu_message_get_body (got), ==, "marker");
@@ -949,26 +886,26 @@ test_forgery_key_changed (Fixture       *fx,
 {
   User *bob = user_online (fx, 0xb0, "bob", "vault");
   User *carol = user_online (fx, 0xc3, "carol", "vault");
-  QuipuIdentity *substitute = identity_from_seed (0xee);
+  QuipuIdentity *substitute = quipu_test_identity_from_seed (0xee);
   g_autoptr(GError) error = NULL;
   QuipuMessage *msg;
   guint presence_before;
 
   g_object_unref (user_send (bob, "vault", "before"));
-  WAIT_FOR ((msg = user_find (carol, "before")) != NULL);
+  QUIPU_TEST_WAIT_FOR ((msg = user_find (carol, "before")) != NULL);
   g_assert_cmpint (quipu_message_get_verification (msg), ==, QUIPU_VERIFICATION_VALID);
 
   /* Away from the room, carol catches up from the store on return. */
   presence_before = bob->presence->len;
   quipu_client_leave (carol->client, "vault");
-  WAIT_FOR (bob->presence->len > presence_before);
+  QUIPU_TEST_WAIT_FOR (bob->presence->len > presence_before);
   g_object_unref (user_send (bob, "vault", "after"));
   tamper (fx, "UPDATE users SET key = ?1 WHERE fold = 'bob'",
           quipu_identity_get_public_key (substitute), QUIPU_KEY_SIZE);
 
   g_assert_true (quipu_client_join (carol->client, "vault", &error));
   g_assert_no_error (error);
-  WAIT_FOR ((msg = user_find (carol, "after")) != NULL);
+  QUIPU_TEST_WAIT_FOR ((msg = user_find (carol, "after")) != NULL);
   g_assert_cmpint (quipu_message_get_verification (msg), ==, QUIPU_VERIFICATION_KEY_CHANGED);
 
   user_free (carol);
@@ -1018,14 +955,14 @@ test_malformed_isolated (Fixture       *fx,
     raw_send_bytes (attacker, mc->bytes, mc->len);
   else
     {
-      QuipuIdentity *identity = identity_from_seed (0x66);
+      QuipuIdentity *identity = quipu_test_identity_from_seed (0x66);
       g_autoptr(QuipuFrame) msg = signed_room_message (identity, "mallory", "lobby", 1, "too early");
 
       raw_send (attacker, msg);
       g_assert_finalize_object (identity);
     }
 
-  WAIT_FOR (attacker->closed);
+  QUIPU_TEST_WAIT_FOR (attacker->closed);
   g_assert_nonnull (attacker->close_error);
   g_test_message ("%s: closed with: %s", mc->name, attacker->close_error->message);
   g_assert_error (attacker->close_error, QUIPU_PROTOCOL_ERROR, mc->code);
