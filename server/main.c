@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <glib-unix.h>
+#include <glib/gi18n.h>
 
 #include "quipu-server.h"
 
@@ -83,7 +84,8 @@ parse_uint (const char *text, const char *what, guint *out, GError **error)
   if (!g_ascii_string_to_unsigned (text, 10, 0, G_MAXUINT, &value, NULL))
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   "%s must be a whole number, not '%s'", what, text);
+                   /* Translators: the first %s is an option or setting such as --history-days */
+                   _("%s must be a whole number, not '%s'"), what, text);
       return FALSE;
     }
   *out = value;
@@ -99,7 +101,8 @@ parse_sync (const char *text, gboolean *sync_normal, GError **error)
       return TRUE;
     }
   g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-               "sync must be 'full' or 'normal', not '%s'", text);
+               /* Translators: sync is a setting and full and normal its values: keep them in English */
+               _("sync must be 'full' or 'normal', not '%s'"), text);
   return FALSE;
 }
 
@@ -115,7 +118,7 @@ load_config_file (const char *path, QuipuServerConfig *config, GError **error)
 
   if (!g_key_file_load_from_file (file, path, G_KEY_FILE_NONE, error))
     {
-      g_prefix_error (error, "cannot read config file %s: ", path);
+      g_prefix_error (error, _("cannot read config file %s: "), path);
       return FALSE;
     }
   keys = g_key_file_get_keys (file, "server", NULL, NULL);
@@ -127,7 +130,8 @@ load_config_file (const char *path, QuipuServerConfig *config, GError **error)
       if (!g_strv_contains (known, keys[i]))
         {
           g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
-                       "%s: unknown key '%s' in [server]", path, keys[i]);
+                       /* Translators: the first %s is the config file; [server] is a section name: keep it in English */
+                       _("%s: unknown key '%s' in [server]"), path, keys[i]);
           return FALSE;
         }
       if (g_str_equal (keys[i], "listen"))
@@ -144,7 +148,8 @@ load_config_file (const char *path, QuipuServerConfig *config, GError **error)
           if (local_error != NULL)
             {
               g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                           "%s: retry must be true or false, not '%s'", path, value);
+                           /* Translators: the first %s is the config file; retry, true and false are keywords: keep them in English */
+                           _("%s: retry must be true or false, not '%s'"), path, value);
               return FALSE;
             }
         }
@@ -174,28 +179,34 @@ main (int argc, char **argv)
   g_autofree char *history_days = NULL, *history_per_room = NULL, *sync = NULL, *address = NULL;
   gboolean retry = FALSE, version = FALSE;
   const GOptionEntry entries[] = {
-    { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Address and UDP port to listen on (default [::]:7447)", "ADDR:PORT" },
-    { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir, "Where the database and the generated certificate live", "DIR" },
-    { "cert", 0, 0, G_OPTION_ARG_FILENAME, &cert, "TLS certificate chain (PEM)", "PEM" },
-    { "key", 0, 0, G_OPTION_ARG_FILENAME, &key, "TLS private key (PEM)", "PEM" },
-    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Read settings from the [server] group of FILE", "FILE" },
-    { "retry", 0, 0, G_OPTION_ARG_NONE, &retry, "Validate client addresses with a QUIC Retry first", NULL },
-    { "history-days", 0, 0, G_OPTION_ARG_STRING, &history_days, "Delete messages older than N days (0: keep; default 365)", "N" },
-    { "history-max-per-room", 0, 0, G_OPTION_ARG_STRING, &history_per_room, "Keep at most N messages per room (0: no limit; default 100000)", "N" },
-    { "sync", 0, 0, G_OPTION_ARG_STRING, &sync, "Database durability: full (survives power loss; default) or normal", "full|normal" },
-    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+    { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, N_("Address and UDP port to listen on (default [::]:7447)"), N_("ADDR:PORT") },
+    { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir, N_("Where the database and the generated certificate live"), N_("DIR") },
+    { "cert", 0, 0, G_OPTION_ARG_FILENAME, &cert, N_("TLS certificate chain (PEM)"), "PEM" },
+    { "key", 0, 0, G_OPTION_ARG_FILENAME, &key, N_("TLS private key (PEM)"), "PEM" },
+    /* Translators: [server] is a section name in the file: keep it in English */
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, N_("Read settings from the [server] group of FILE"), N_("FILE") },
+    { "retry", 0, 0, G_OPTION_ARG_NONE, &retry, N_("Validate client addresses with a QUIC Retry first"), NULL },
+    { "history-days", 0, 0, G_OPTION_ARG_STRING, &history_days, N_("Delete messages older than N days (0: keep; default 365)"), N_("N") },
+    { "history-max-per-room", 0, 0, G_OPTION_ARG_STRING, &history_per_room, N_("Keep at most N messages per room (0: no limit; default 100000)"), N_("N") },
+    /* Translators: full and normal are the values the option takes: keep them in English */
+    { "sync", 0, 0, G_OPTION_ARG_STRING, &sync, N_("Database durability: full (survives power loss; default) or normal"), "full|normal" },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Print the version and exit"), NULL },
     { NULL }
   };
 
   setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
   g_log_set_writer_func (log_writer, NULL, NULL);
 
-  context = g_option_context_new ("- Quipu chat server");
-  g_option_context_add_main_entries (context, entries, NULL);
+  context = g_option_context_new (N_("- Quipu chat server"));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
   g_option_context_set_description (context,
-    "Serves Quipu clients over QUIC (ALPN quipu/1). Without --cert/--key it creates a\n"
-    "self-signed certificate in the data directory and prints its fingerprint.\n"
-    "SIGINT or SIGTERM says goodbye to every client and exits.");
+    N_("Serves Quipu clients over QUIC (ALPN quipu/1). Without --cert/--key it creates a\n"
+       "self-signed certificate in the data directory and prints its fingerprint.\n"
+       "SIGINT or SIGTERM says goodbye to every client and exits."));
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
       g_printerr ("quipu-server: %s\n", error->message);
@@ -208,7 +219,9 @@ main (int argc, char **argv)
     }
   if (argc > 1)
     {
-      g_printerr ("quipu-server: unexpected argument '%s'\n", argv[1]);
+      g_autofree char *text = g_strdup_printf (_("unexpected argument '%s'"), argv[1]);
+
+      g_printerr ("quipu-server: %s\n", text);
       return 2;
     }
 
@@ -248,6 +261,7 @@ main (int argc, char **argv)
   g_unix_signal_add (SIGINT, on_signal, NULL);
   g_unix_signal_add (SIGTERM, on_signal, NULL);
 
+  /* Not translated: supervisors, scripts and the tests parse these two lines. */
   address = quipu_server_dup_address (server);
   g_print ("quipu-server %s listening on %s\n", PACKAGE_VERSION, address);
   g_print ("certificate fingerprint %s\n", quipu_server_get_fingerprint (server));

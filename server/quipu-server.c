@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include <glib/gi18n.h>
+
 #include "quipu-endpoint.h"
 #include "quipu-error.h"
 #include "quipu-identity.h"
@@ -1088,7 +1090,7 @@ parse_listen (const char *text, GError **error)
                                                                  g_network_address_get_port (G_NETWORK_ADDRESS (connectable))));
     }
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-               "cannot listen on '%s': expected an IP address and port such as [::]:7447 or 127.0.0.1:7447", text);
+               _("cannot listen on '%s': expected an IP address and port such as [::]:7447 or 127.0.0.1:7447"), text);
   return NULL;
 }
 
@@ -1123,7 +1125,7 @@ quipu_server_new (const QuipuServerConfig *config,
       int saved = errno;
 
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "cannot create data directory %s: %s", config->data_dir, g_strerror (saved));
+                   _("cannot create data directory %s: %s"), config->data_dir, g_strerror (saved));
       return NULL;
     }
 
@@ -1132,7 +1134,7 @@ quipu_server_new (const QuipuServerConfig *config,
       if (config->cert_path == NULL || config->key_path == NULL)
         {
           g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                               "--cert and --key go together: give both or neither");
+                               _("--cert and --key go together: give both or neither"));
           return NULL;
         }
       server->credentials = quipu_server_credentials_load (config->cert_path, config->key_path, error);

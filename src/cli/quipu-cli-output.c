@@ -4,6 +4,8 @@
 
 #include <stdio.h>
 
+#include <glib/gi18n.h>
+
 #include "quipu-cli-output.h"
 #include "quipu-identity.h"
 
@@ -130,9 +132,9 @@ quipu_cli_print_message (QuipuMessage *msg, gboolean json)
     g_string_append_printf (line, "<%s %s> %s", quipu_message_get_sender (msg), short_id,
                             quipu_message_get_body (msg));
     if (verification == QUIPU_VERIFICATION_INVALID)
-      g_string_append (line, "   [FORGED: the signature does not match this sender's key]");
+      g_string_append_printf (line, "   [%s]", _("FORGED: the signature does not match this sender's key"));
     else if (verification == QUIPU_VERIFICATION_KEY_CHANGED)
-      g_string_append (line, "   [WARNING: this sender's key changed; not the person seen before]");
+      g_string_append_printf (line, "   [%s]", _("WARNING: this sender's key changed; not the person seen before"));
     emit (line);
   }
 }

@@ -8,6 +8,7 @@
 
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
+#include <glib/gi18n.h>
 
 #include "quipu-cli-output.h"
 #include "quipu-client.h"
@@ -15,6 +16,8 @@
 #include "quipu-names.h"
 #include "quipu-wire.h"
 
+/* Both also spelled out in the --server and --room help, which xgettext
+ * must see as whole literals. */
 #define DEFAULT_SERVER     "localhost:7447"
 #define DEFAULT_ROOM       "general"
 #define SEND_TIMEOUT_S     20
@@ -61,19 +64,42 @@ finish (Cli *cli, int exit_code)
     quipu_client_disconnect (cli->client);
 }
 
+/* One line on stderr; the "quipu-cli: " prefix stays out of translations. */
+static void
+say_va (const char *format, va_list args) G_GNUC_PRINTF (1, 0);
+
+static void
+say_va (const char *format, va_list args)
+{
+  g_autofree char *text = g_strdup_vprintf (format, args);
+
+  g_printerr ("quipu-cli: %s\n", text);
+}
+
+static void
+say (const char *format, ...) G_GNUC_PRINTF (1, 2);
+
+static void
+say (const char *format, ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  say_va (format, args);
+  va_end (args);
+}
+
 static void
 fail (Cli *cli, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 static void
 fail (Cli *cli, const char *format, ...)
 {
-  g_autofree char *text = NULL;
   va_list args;
 
   va_start (args, format);
-  text = g_strdup_vprintf (format, args);
+  say_va (format, args);
   va_end (args);
-  g_printerr ("quipu-cli: %s\n", text);
   finish (cli, 1);
 }
 
@@ -89,7 +115,7 @@ send_text (Cli *cli, const char *text)
     msg = quipu_client_send_direct (cli->client, (const char * const *) cli->to, text, &error);
   if (msg == NULL)
     {
-      g_printerr ("quipu-cli: cannot send: %s\n", error->message);
+      say (_("cannot send: %s"), error->message);
       return FALSE;
     }
   return TRUE;
@@ -109,7 +135,7 @@ line_read_cb (GObject *object, GAsyncResult *result, gpointer user_data)
     return;
   if (error != NULL && !g_error_matches (error, G_CONVERT_ERROR, G_CONVERT_ERROR_ILLEGAL_SEQUENCE))
     {
-      fail (cli, "cannot read standard input: %s", error->message);
+      fail (cli, _("cannot read standard input: %s"), error->message);
       return;
     }
 
@@ -123,7 +149,7 @@ line_read_cb (GObject *object, GAsyncResult *result, gpointer user_data)
     }
 
   if (error != NULL)
-    g_printerr ("quipu-cli: skipped a line that is not valid UTF-8\n");
+    g_printerr ("quipu-cli: %s\n", _("skipped a line that is not valid UTF-8"));
   else if (g_str_equal (line, "/quit"))
     {
       finish (cli, 0);
@@ -160,8 +186,9 @@ on_logged_in (Cli *cli)
   QuipuTrustVia via = quipu_client_get_trust_via (cli->client);
 
   if (via == QUIPU_TRUST_VIA_NEW_PIN)
-    g_printerr ("quipu-cli: first connection to this server; trusting its certificate %s from now on\n",
-                quipu_client_get_server_fingerprint (cli->client));
+    /* Translators: %s is a certificate fingerprint such as SHA256:AbC… */
+    say (_("first connection to this server; trusting its certificate %s from now on"),
+         quipu_client_get_server_fingerprint (cli->client));
 
   quipu_cli_print_event ("state", "state", "connected", cli->json);
   if (cli->command == COMMAND_CHAT)
@@ -189,9 +216,10 @@ on_state (QuipuClient *client, GParamSpec *pspec, Cli *cli)
       /* One-shot commands, and a first login that fails, end here; a
        * session that worked before reconnects on its own. */
       if (!cli->logged_in || cli->command == COMMAND_SEND || cli->command == COMMAND_HISTORY)
-        fail (cli, "%s", error ? error->message : "connection failed");
+        fail (cli, "%s", error ? error->message : _("connection failed"));
       else if (!cli->json)
-        g_printerr ("quipu-cli: connection lost (%s); reconnecting\n", error ? error->message : "?");
+        /* Translators: %s says why, e.g. "the server is shutting down" */
+        say (_("connection lost (%s); reconnecting"), error ? error->message : "?");
       break;
     case QUIPU_STATE_DISCONNECTED:
       g_main_loop_quit (cli->loop);
@@ -208,8 +236,9 @@ on_message (QuipuClient *client, QuipuMessage *msg, Cli *cli)
 {
   quipu_cli_print_message (msg, cli->json);
   if (quipu_message_get_verification (msg) == QUIPU_VERIFICATION_INVALID && !cli->json)
-    g_printerr ("quipu-cli: warning: a message claiming to be from %s has a signature that does not verify\n",
-                quipu_message_get_sender (msg));
+    /* Translators: %s is the username the message claims as its sender */
+    say (_("warning: a message claiming to be from %s has a signature that does not verify"),
+         quipu_message_get_sender (msg));
 
   if (cli->command == COMMAND_LISTEN && !quipu_message_is_history (msg) && cli->count > 0 &&
       ++cli->received >= cli->count)
@@ -232,9 +261,9 @@ on_failed (QuipuClient *client, QuipuMessage *msg, GError *error, Cli *cli)
   if (cli->json)
     quipu_cli_print_event ("failed", "error", error->message, TRUE);
   if (cli->command == COMMAND_SEND)
-    fail (cli, "the server refused the message: %s", error->message);
+    fail (cli, _("the server refused the message: %s"), error->message);
   else
-    g_printerr ("quipu-cli: the server refused a message: %s\n", error->message);
+    say (_("the server refused a message: %s"), error->message);
 }
 
 static gboolean
@@ -259,7 +288,7 @@ on_history_loaded (QuipuClient *client, const char *room, guint count, gboolean 
   else if (quipu_client_request_history (client, cli->room, cli->before, cli->limit))
     cli->history_asked = TRUE;
   else
-    fail (cli, "cannot ask for history now");
+    fail (cli, "%s", _("cannot ask for history now"));
 }
 
 static void
@@ -276,11 +305,16 @@ on_timeout (gpointer data)
   if (cli->command == COMMAND_LISTEN && cli->count == 0)
     finish (cli, 0);
   else if (cli->command == COMMAND_LISTEN)
-    fail (cli, "timed out after %u s: received %u of %u messages", cli->timeout_s, cli->received, cli->count);
+    /* Translators: the first %u counts seconds ("s"), then messages received of the number awaited */
+    fail (cli, ngettext ("timed out after %u s: received %u of %u message",
+                         "timed out after %u s: received %u of %u messages", cli->count),
+          cli->timeout_s, cli->received, cli->count);
   else if (cli->command == COMMAND_SEND)
-    fail (cli, "timed out after %u s: the server did not acknowledge the message", cli->timeout_s);
+    /* Translators: %u counts seconds ("s") */
+    fail (cli, _("timed out after %u s: the server did not acknowledge the message"), cli->timeout_s);
   else
-    fail (cli, "timed out after %u s", cli->timeout_s);
+    /* Translators: %u counts seconds ("s") */
+    fail (cli, _("timed out after %u s"), cli->timeout_s);
   return G_SOURCE_REMOVE;
 }
 
@@ -302,14 +336,15 @@ load_identity (const char *username, const char *path, GError **error)
     {
       identity = quipu_key_store_load_secret (username, TRUE, &created, error);
       if (identity != NULL && created)
-        g_printerr ("quipu-cli: created a new identity for %s in the keyring\n", username);
+        say (_("created a new identity for %s in the keyring"), username);
       return g_steal_pointer (&identity);
     }
 
   file = path ? g_strdup (path) : quipu_key_store_default_file (username);
   identity = quipu_key_store_load_file (file, TRUE, &created, error);
   if (identity != NULL && created)
-    g_printerr ("quipu-cli: created a new identity for %s in %s\n", username, file);
+    /* Translators: the first %s is a username, the second a file name */
+    say (_("created a new identity for %s in %s"), username, file);
   return g_steal_pointer (&identity);
 }
 
@@ -319,7 +354,8 @@ parse_command (Cli *cli, int argc, char **argv, GError **error)
   if (argc < 2)
     {
       g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                           "a command is needed: send, listen, chat or history");
+                           /* Translators: send, listen, chat and history are commands: keep them in English */
+                           _("a command is needed: send, listen, chat or history"));
       return FALSE;
     }
   if (g_str_equal (argv[1], "send"))
@@ -327,7 +363,8 @@ parse_command (Cli *cli, int argc, char **argv, GError **error)
       if (argc != 3)
         {
           g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                               "send takes exactly one TEXT argument (quote it)");
+                               /* Translators: send is a command: keep it in English */
+                               _("send takes exactly one TEXT argument (quote it)"));
           return FALSE;
         }
       cli->command = COMMAND_SEND;
@@ -336,7 +373,7 @@ parse_command (Cli *cli, int argc, char **argv, GError **error)
     }
   if (argc > 2)
     {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "unexpected argument '%s'", argv[2]);
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, _("unexpected argument '%s'"), argv[2]);
       return FALSE;
     }
   if (g_str_equal (argv[1], "listen"))
@@ -348,7 +385,8 @@ parse_command (Cli *cli, int argc, char **argv, GError **error)
   else
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                   "unknown command '%s' (send, listen, chat or history)", argv[1]);
+                   /* Translators: send, listen, chat and history are commands: keep them in English */
+                   _("unknown command '%s' (send, listen, chat or history)"), argv[1]);
       return FALSE;
     }
   return TRUE;
@@ -377,7 +415,9 @@ parse_recipients (const char *list, GError **error)
   if (n > QUIPU_MAX_RECIPIENTS)
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   "--to names %u users; at most %d are allowed", n, QUIPU_MAX_RECIPIENTS);
+                   ngettext ("--to names %u user; at most %d are allowed",
+                             "--to names %u users; at most %d are allowed", n),
+                   n, QUIPU_MAX_RECIPIENTS);
       return NULL;
     }
   return g_strv_builder_end (builder);
@@ -411,27 +451,39 @@ main (int argc, char **argv)
   gboolean json = FALSE, inbox = FALSE, version = FALSE;
   g_auto(Cli) cli = { 0 };
   const GOptionEntry entries[] = {
-    { "server", 's', 0, G_OPTION_ARG_STRING, &server, "Server to use (default " DEFAULT_SERVER ")", "HOST:PORT" },
-    { "user", 'u', 0, G_OPTION_ARG_STRING, &user, "Your username on that server", "NAME" },
-    { "room", 'r', 0, G_OPTION_ARG_STRING, &room, "Room to use (default " DEFAULT_ROOM ")", "ROOM" },
-    { "to", 't', 0, G_OPTION_ARG_STRING, &to, "Send directly to these users instead of a room", "USER[,USER]" },
-    { "inbox", 0, 0, G_OPTION_ARG_NONE, &inbox, "history: read your direct messages", NULL },
-    { "identity", 'i', 0, G_OPTION_ARG_FILENAME, &identity_path, "Identity key file (default: the keyring, else a 0600 file)", "FILE" },
-    { "server-fingerprint", 0, 0, G_OPTION_ARG_STRING, &fingerprint, "Only accept a server certificate with this fingerprint", "SHA256:..." },
-    { "count", 'n', 0, G_OPTION_ARG_INT, &count, "listen: exit after N live messages", "N" },
-    { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout, "Give up after S seconds", "S" },
-    { "history", 0, 0, G_OPTION_ARG_INT, &history, "listen/chat: show the last N messages first", "N" },
-    { "before", 0, 0, G_OPTION_ARG_INT64, &before, "history: messages before sequence N (default: the latest)", "N" },
-    { "limit", 0, 0, G_OPTION_ARG_INT, &limit, "history: at most M messages (default 50)", "M" },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON object per line on stdout", NULL },
-    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+    { "server", 's', 0, G_OPTION_ARG_STRING, &server, N_("Server to use (default localhost:7447)"), N_("HOST:PORT") },
+    { "user", 'u', 0, G_OPTION_ARG_STRING, &user, N_("Your username on that server"), N_("NAME") },
+    { "room", 'r', 0, G_OPTION_ARG_STRING, &room, N_("Room to use (default general)"), N_("ROOM") },
+    { "to", 't', 0, G_OPTION_ARG_STRING, &to, N_("Send directly to these users instead of a room"), N_("USER[,USER]") },
+    /* Translators: "history:" names the command the option is for: keep it in English */
+    { "inbox", 0, 0, G_OPTION_ARG_NONE, &inbox, N_("history: read your direct messages"), NULL },
+    { "identity", 'i', 0, G_OPTION_ARG_FILENAME, &identity_path, N_("Identity key file (default: the keyring, else a 0600 file)"), N_("FILE") },
+    { "server-fingerprint", 0, 0, G_OPTION_ARG_STRING, &fingerprint, N_("Only accept a server certificate with this fingerprint"), "SHA256:..." },
+    /* Translators: "listen:" names a command: keep it in English; N is the placeholder translated as "N" */
+    { "count", 'n', 0, G_OPTION_ARG_INT, &count, N_("listen: exit after N live messages"), N_("N") },
+    /* Translators: S is the placeholder translated as "S" */
+    { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout, N_("Give up after S seconds"), N_("S") },
+    /* Translators: "listen/chat:" names commands: keep them in English */
+    { "history", 0, 0, G_OPTION_ARG_INT, &history, N_("listen/chat: show the last N messages first"), N_("N") },
+    /* Translators: "history:" names a command: keep it in English */
+    { "before", 0, 0, G_OPTION_ARG_INT64, &before, N_("history: messages before sequence N (default: the latest)"), N_("N") },
+    /* Translators: "history:" names a command: keep it in English; M is the placeholder translated as "M" */
+    { "limit", 0, 0, G_OPTION_ARG_INT, &limit, N_("history: at most M messages (default 50)"), N_("M") },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("One JSON object per line on stdout"), NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Print the version and exit"), NULL },
     { NULL }
   };
 
   setlocale (LC_ALL, "");
-  context = g_option_context_new ("send TEXT | listen | chat | history");
-  g_option_context_add_main_entries (context, entries, NULL);
-  g_option_context_set_summary (context, "Terminal client for Quipu chat servers.");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+
+  /* Translators: send, listen, chat and history are commands: keep them in English */
+  context = g_option_context_new (N_("send TEXT | listen | chat | history"));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
+  g_option_context_set_summary (context, N_("Terminal client for Quipu chat servers."));
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
       g_printerr ("quipu-cli: %s\n", error->message);
@@ -449,7 +501,7 @@ main (int argc, char **argv)
     }
   if (user == NULL)
     {
-      g_printerr ("quipu-cli: --user NAME is required\n");
+      g_printerr ("quipu-cli: %s\n", _("--user NAME is required"));
       return 2;
     }
   username = quipu_name_normalize (user, &error);
@@ -460,12 +512,12 @@ main (int argc, char **argv)
     }
   if (count < 0 || timeout < 0 || limit <= 0 || limit > 1000 || before < 0 || history > 1000)
     {
-      g_printerr ("quipu-cli: --count, --timeout and --before must not be negative; --limit is 1 to 1000\n");
+      g_printerr ("quipu-cli: %s\n", _("--count, --timeout and --before must not be negative; --limit is 1 to 1000 and --history at most 1000"));
       return 2;
     }
   if (to != NULL && room != NULL)
     {
-      g_printerr ("quipu-cli: give --room or --to, not both\n");
+      g_printerr ("quipu-cli: %s\n", _("give --room or --to, not both"));
       return 2;
     }
   if (to != NULL)
