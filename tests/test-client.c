@@ -2,6 +2,8 @@
 
 #include "config.h"
 
+#include <sqlite3.h>
+
 #include "quipu-client.h"
 #include "quipu-error.h"
 #include "quipu-test-util.h"
@@ -106,6 +108,12 @@ session_new (Fixture *fx, const char *username, guint8 seed, guint history_limit
   s->failed = g_ptr_array_new_with_free_func (g_object_unref);
   quipu_client_set_server (s->client, fx->address);
   quipu_client_set_trust_store_path (s->client, fx->trust_path);
+  {
+    g_autofree char *file = g_strconcat ("known-users-", username, NULL);
+    g_autofree char *known_users = g_build_filename (fx->dir, file, NULL);
+
+    quipu_client_set_known_users_path (s->client, known_users);
+  }
   quipu_client_set_history_limit (s->client, history_limit);
   g_signal_connect (s->client, "notify::state", G_CALLBACK (on_state), s);
   g_signal_connect (s->client, "message-received", G_CALLBACK (on_received), s);
@@ -288,6 +296,53 @@ test_bad_input_refused_locally (Fixture       *fx,
   session_free (s);
 }
 
+/* The keys first seen for other users outlive the session object: a key the
+ * server swaps before the next run is reported as changed, not pinned anew. */
+static void
+test_pins_persist (Fixture       *fx,
+                   gconstpointer  data)
+{
+  g_autofree char *db_path = g_build_filename (fx->dir, "server", "quipu.db", NULL);
+  g_autofree char *known_users = g_build_filename (fx->dir, "known-users-reader", NULL);
+  g_autofree char *contents = NULL;
+  Session *reader;
+  sqlite3 *db = NULL;
+  guint8 other_key[QUIPU_KEY_SIZE] = { 0x5a };
+
+  send_many (fx, "pins", 1);
+
+  reader = session_new (fx, "reader", 0x51, 10);
+  g_assert_true (quipu_client_join (reader->client, "pins", NULL));
+  quipu_client_connect (reader->client);
+  QUIPU_TEST_WAIT_FOR (reader->received->len == 1);
+  g_assert_cmpint (quipu_message_get_verification (g_ptr_array_index (reader->received, 0)), ==,
+                   QUIPU_VERIFICATION_VALID);
+  session_free (reader);
+  g_assert_true (g_file_get_contents (known_users, &contents, NULL, NULL));
+  g_assert_nonnull (strstr (contents, " writer "));
+
+  /* The server's store now claims another key for the writer. */
+  g_assert_cmpint (sqlite3_open (db_path, &db), ==, SQLITE_OK);
+  {
+    sqlite3_stmt *stmt = NULL;
+
+    g_assert_cmpint (sqlite3_prepare_v2 (db, "UPDATE users SET key = ?1 WHERE name = 'writer'", -1, &stmt, NULL),
+                     ==, SQLITE_OK);
+    sqlite3_bind_blob (stmt, 1, other_key, sizeof other_key, SQLITE_STATIC);
+    g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_DONE);
+    sqlite3_finalize (stmt);
+  }
+  sqlite3_close (db);
+
+  reader = session_new (fx, "reader", 0x51, 10);
+  g_assert_true (quipu_client_join (reader->client, "pins", NULL));
+  quipu_client_connect (reader->client);
+  QUIPU_TEST_WAIT_FOR (reader->received->len == 1);
+  g_assert_cmpint (quipu_message_get_verification (g_ptr_array_index (reader->received, 0)), ==,
+                   QUIPU_VERIFICATION_KEY_CHANGED);
+  session_free (reader);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -298,6 +353,7 @@ main (int argc, char **argv)
   ADD ("/quipu/client/scroll-back", test_scroll_back);
   ADD ("/quipu/client/refused-message", test_refused_message);
   ADD ("/quipu/client/bad-input", test_bad_input_refused_locally);
+  ADD ("/quipu/client/pins-persist", test_pins_persist);
 #undef ADD
 
   return g_test_run ();

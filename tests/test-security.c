@@ -209,6 +209,14 @@ user_new (const char    *server,
   user->presence = g_ptr_array_new_with_free_func (g_free);
   quipu_client_set_server (user->client, server);
   quipu_client_set_trust_store_path (user->client, trust_path);
+  {
+    /* Each user's pins of other users' keys, beside the trust store. */
+    g_autofree char *dir = g_path_get_dirname (trust_path);
+    g_autofree char *file = g_strconcat ("known-users-", name, NULL);
+    g_autofree char *known_users = g_build_filename (dir, file, NULL);
+
+    quipu_client_set_known_users_path (user->client, known_users);
+  }
   g_signal_connect (user->client, "message-received", G_CALLBACK (on_message_received), user);
   g_signal_connect (user->client, "presence-changed", G_CALLBACK (on_presence_changed), user);
   g_signal_connect (user->client, "history-loaded", G_CALLBACK (on_history_loaded), user);

@@ -10,6 +10,7 @@
 #include "quipu-endpoint.h"
 #include "quipu-enums.h"
 #include "quipu-error.h"
+#include "quipu-known-users.h"
 #include "quipu-message-private.h"
 #include "quipu-names.h"
 #include "quipu-wire.h"
@@ -55,6 +56,8 @@ struct _QuipuClient {
   char            *client_name;
   char            *pinned_fingerprint;
   char            *trust_store_path;
+  char            *known_users_path;
+  char            *pins_server;     /* the server `pins` were loaded for */
   char            *server_fingerprint;
   QuipuTrustVia    trust_via;
   gboolean         auto_reconnect;
@@ -218,6 +221,47 @@ pin_free (gpointer data)
 }
 
 static Pin *
+pin_insert (QuipuClient *self, const char *name, const guint8 *key)
+{
+  Pin *pin = g_new0 (Pin, 1);
+
+  memcpy (pin->key, key, QUIPU_KEY_SIZE);
+  pin->user_id = quipu_user_id_from_key (key);
+  g_hash_table_insert (self->pins, g_strdup (name), pin);
+  return pin;
+}
+
+static const char *
+known_users_path (QuipuClient *self)
+{
+  if (self->known_users_path == NULL)
+    self->known_users_path = quipu_known_users_default_path ();
+  return self->known_users_path;
+}
+
+/* Pins outlive the process: a key a server swaps between two runs shows up
+ * as changed, not as a first sight. */
+static void
+load_pins (QuipuClient *self)
+{
+  g_autoptr(GHashTable) stored = NULL;
+  GHashTableIter iter;
+  const char *name;
+  GBytes *key;
+
+  if (g_strcmp0 (self->pins_server, self->server) == 0)
+    return;
+  g_free (self->pins_server);
+  self->pins_server = g_strdup (self->server);
+  g_hash_table_remove_all (self->pins);
+
+  stored = quipu_known_users_load (known_users_path (self), self->server);
+  g_hash_table_iter_init (&iter, stored);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &name, (gpointer *) &key))
+    pin_insert (self, name, g_bytes_get_data (key, NULL));
+}
+
+static Pin *
 pin_lookup_or_add (QuipuClient *self, const char *name, const guint8 *key, gboolean *changed)
 {
   Pin *pin = g_hash_table_lookup (self->pins, name);
@@ -225,10 +269,11 @@ pin_lookup_or_add (QuipuClient *self, const char *name, const guint8 *key, gbool
   *changed = FALSE;
   if (pin == NULL)
     {
-      pin = g_new0 (Pin, 1);
-      memcpy (pin->key, key, QUIPU_KEY_SIZE);
-      pin->user_id = quipu_user_id_from_key (key);
-      g_hash_table_insert (self->pins, g_strdup (name), pin);
+      g_autoptr(GError) error = NULL;
+
+      pin = pin_insert (self, name, key);
+      if (!quipu_known_users_add (known_users_path (self), self->server, name, key, &error))
+        g_warning ("cannot remember the key of %s: %s", name, error->message);
     }
   else if (memcmp (pin->key, key, QUIPU_KEY_SIZE) != 0)
     *changed = TRUE;
@@ -978,6 +1023,7 @@ open_transport (QuipuClient *self)
       return;
     }
 
+  load_pins (self);
   connectable = g_network_address_parse (self->server, QUIPU_DEFAULT_PORT, &error);
   if (connectable == NULL)
     {
@@ -1126,6 +1172,8 @@ quipu_client_finalize (GObject *object)
   g_free (self->client_name);
   g_free (self->pinned_fingerprint);
   g_free (self->trust_store_path);
+  g_free (self->known_users_path);
+  g_free (self->pins_server);
   g_free (self->server_fingerprint);
   g_clear_error (&self->error);
   g_hash_table_unref (self->conversations);
@@ -1396,6 +1444,15 @@ quipu_client_set_trust_store_path (QuipuClient *self,
 {
   g_free (self->trust_store_path);
   self->trust_store_path = g_strdup (path);
+}
+
+void
+quipu_client_set_known_users_path (QuipuClient *self,
+                                   const char  *path)
+{
+  g_free (self->known_users_path);
+  self->known_users_path = g_strdup (path);
+  g_clear_pointer (&self->pins_server, g_free);
 }
 
 void

@@ -44,6 +44,9 @@ void          quipu_client_set_verify_signatures (QuipuClient *self, gboolean ve
 void          quipu_client_set_pinned_fingerprint (QuipuClient *self, const char *fingerprint);
 /* NULL: $XDG_DATA_HOME/quipu/known-servers. */
 void          quipu_client_set_trust_store_path (QuipuClient *self, const char *path);
+/* NULL: $XDG_DATA_HOME/quipu/known-users, where the keys first seen for
+ * other users are kept per server (see quipu-known-users.h). */
+void          quipu_client_set_known_users_path (QuipuClient *self, const char *path);
 void          quipu_client_set_client_name  (QuipuClient *self, const char *name);
 
 /* Starts connecting to the server set before (Disconnected or Error). */
