@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <glib/gstdio.h>
+#include <sqlite3.h>
 
 #include "quipu-test-util.h"
 
@@ -74,4 +75,55 @@ quipu_test_identity_from_seed (guint8 fill)
   identity = quipu_identity_new_from_seed (seed, sizeof seed, &error);
   g_assert_no_error (error);
   return identity;
+}
+
+void
+quipu_test_server_setup (QuipuTestServer *ts,
+                         const char      *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *template = g_strdup_printf ("quipu-%s-XXXXXX", name);
+  g_autofree char *data_dir = NULL;
+
+  ts->dir = g_dir_make_tmp (template, &error);
+  g_assert_no_error (error);
+  ts->trust_path = g_build_filename (ts->dir, "known-servers", NULL);
+  data_dir = g_build_filename (ts->dir, "server", NULL);
+  ts->db_path = g_build_filename (data_dir, "quipu.db", NULL);
+  ts->tick_id = quipu_test_start_ticker ();
+  ts->server = quipu_test_start_server (data_dir, &ts->address);
+}
+
+void
+quipu_test_server_teardown (QuipuTestServer *ts)
+{
+  g_clear_pointer (&ts->server, quipu_server_free);
+  /* Let closed client connections leave their endpoints. */
+  quipu_test_spin (100);
+  g_clear_handle_id (&ts->tick_id, g_source_remove);
+  quipu_test_remove_tree (ts->dir);
+  g_free (ts->address);
+  g_free (ts->db_path);
+  g_free (ts->trust_path);
+  g_free (ts->dir);
+}
+
+void
+quipu_test_tamper (QuipuTestServer *ts,
+                   const char      *sql,
+                   const guint8    *blob,
+                   gsize            blob_len)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+
+  g_assert_cmpint (sqlite3_open_v2 (ts->db_path, &db, SQLITE_OPEN_READWRITE, NULL), ==, SQLITE_OK);
+  sqlite3_busy_timeout (db, 5000);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  if (blob != NULL)
+    g_assert_cmpint (sqlite3_bind_blob (stmt, 1, blob, blob_len, SQLITE_TRANSIENT), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_DONE);
+  g_assert_cmpint (sqlite3_changes (db), ==, 1);
+  sqlite3_finalize (stmt);
+  g_assert_cmpint (sqlite3_close (db), ==, SQLITE_OK);
 }

@@ -35,6 +35,29 @@ guint          quipu_test_start_ticker      (void);
 QuipuServer   *quipu_test_start_server      (const char  *data_dir,
                                              char       **address);
 
+/* The fixture of the in-process tests: a scratch directory holding a
+ * running server's data (db_path), a trust store path for clients, and a
+ * ticker for QUIPU_TEST_WAIT_FOR. */
+typedef struct {
+  char        *dir;
+  char        *trust_path;
+  char        *db_path;
+  QuipuServer *server;
+  char        *address;      /* "127.0.0.1:PORT" */
+  guint        tick_id;
+} QuipuTestServer;
+
+void           quipu_test_server_setup      (QuipuTestServer *ts, const char *name);
+void           quipu_test_server_teardown   (QuipuTestServer *ts);
+
+/* Runs one statement on the server's database behind its back, as an
+ * attacker with access to the server's disk would; `blob` binds ?1.
+ * Asserts that exactly one row changed. */
+void           quipu_test_tamper            (QuipuTestServer *ts,
+                                             const char      *sql,
+                                             const guint8    *blob,
+                                             gsize            blob_len);
+
 /* A deterministic identity: the seed is `fill` repeated. */
 QuipuIdentity *quipu_test_identity_from_seed (guint8 fill);
 

@@ -2,8 +2,6 @@
 
 #include "config.h"
 
-#include <sqlite3.h>
-
 #include "quipu-client.h"
 #include "quipu-error.h"
 #include "quipu-test-util.h"
@@ -12,40 +10,20 @@
  * it: its state property, scroll-back paging and refused messages, against
  * a real in-process QuipuServer over QUIC on loopback. */
 
-typedef struct {
-  char        *dir;
-  char        *trust_path;
-  QuipuServer *server;
-  char        *address;
-  guint        tick_id;
-} Fixture;
+typedef QuipuTestServer Fixture;
 
 static void
 fixture_setup (Fixture       *fx,
                gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autofree char *data_dir = NULL;
-
-  fx->dir = g_dir_make_tmp ("quipu-client-XXXXXX", &error);
-  g_assert_no_error (error);
-  fx->trust_path = g_build_filename (fx->dir, "known-servers", NULL);
-  data_dir = g_build_filename (fx->dir, "server", NULL);
-  fx->tick_id = quipu_test_start_ticker ();
-  fx->server = quipu_test_start_server (data_dir, &fx->address);
+  quipu_test_server_setup (fx, "client");
 }
 
 static void
 fixture_teardown (Fixture       *fx,
                   gconstpointer  data)
 {
-  g_clear_pointer (&fx->server, quipu_server_free);
-  quipu_test_spin (100);
-  g_clear_handle_id (&fx->tick_id, g_source_remove);
-  quipu_test_remove_tree (fx->dir);
-  g_free (fx->address);
-  g_free (fx->trust_path);
-  g_free (fx->dir);
+  quipu_test_server_teardown (fx);
 }
 
 /* A session and everything it reported. */
@@ -302,11 +280,9 @@ static void
 test_pins_persist (Fixture       *fx,
                    gconstpointer  data)
 {
-  g_autofree char *db_path = g_build_filename (fx->dir, "server", "quipu.db", NULL);
   g_autofree char *known_users = g_build_filename (fx->dir, "known-users-reader", NULL);
   g_autofree char *contents = NULL;
   Session *reader;
-  sqlite3 *db = NULL;
   guint8 other_key[QUIPU_KEY_SIZE] = { 0x5a };
 
   send_many (fx, "pins", 1);
@@ -322,17 +298,7 @@ test_pins_persist (Fixture       *fx,
   g_assert_nonnull (strstr (contents, " writer "));
 
   /* The server's store now claims another key for the writer. */
-  g_assert_cmpint (sqlite3_open (db_path, &db), ==, SQLITE_OK);
-  {
-    sqlite3_stmt *stmt = NULL;
-
-    g_assert_cmpint (sqlite3_prepare_v2 (db, "UPDATE users SET key = ?1 WHERE name = 'writer'", -1, &stmt, NULL),
-                     ==, SQLITE_OK);
-    sqlite3_bind_blob (stmt, 1, other_key, sizeof other_key, SQLITE_STATIC);
-    g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_DONE);
-    sqlite3_finalize (stmt);
-  }
-  sqlite3_close (db);
+  quipu_test_tamper (fx, "UPDATE users SET key = ?1 WHERE name = 'writer'", other_key, sizeof other_key);
 
   reader = session_new (fx, "reader", 0x51, 10);
   g_assert_true (quipu_client_join (reader->client, "pins", NULL));

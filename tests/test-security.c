@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include <glib/gstdio.h>
-#include <sqlite3.h>
 
 #include "quipu-client.h"
 #include "quipu-endpoint.h"
@@ -74,29 +73,13 @@ count_events (const char *event)
 
 /* ---- fixture: a server in a temporary directory ---- */
 
-typedef struct {
-  char        *dir;
-  char        *trust_path;
-  char        *db_path;
-  QuipuServer *server;
-  char        *address;      /* "127.0.0.1:PORT" */
-  guint        tick_id;
-} Fixture;
+typedef QuipuTestServer Fixture;
 
 static void
 fixture_setup (Fixture       *fx,
                gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autofree char *data_dir = NULL;
-
-  fx->dir = g_dir_make_tmp ("quipu-security-XXXXXX", &error);
-  g_assert_no_error (error);
-  fx->trust_path = g_build_filename (fx->dir, "known-servers", NULL);
-  data_dir = g_build_filename (fx->dir, "server", NULL);
-  fx->db_path = g_build_filename (data_dir, "quipu.db", NULL);
-  fx->tick_id = quipu_test_start_ticker ();
-  fx->server = quipu_test_start_server (data_dir, &fx->address);
+  quipu_test_server_setup (fx, "security");
   g_ptr_array_set_size (server_events, 0);
 }
 
@@ -104,37 +87,7 @@ static void
 fixture_teardown (Fixture       *fx,
                   gconstpointer  data)
 {
-  g_clear_pointer (&fx->server, quipu_server_free);
-  /* Let closed client connections leave their endpoints. */
-  quipu_test_spin (100);
-  g_clear_handle_id (&fx->tick_id, g_source_remove);
-  quipu_test_remove_tree (fx->dir);
-  g_free (fx->address);
-  g_free (fx->db_path);
-  g_free (fx->trust_path);
-  g_free (fx->dir);
-}
-
-/* Runs one statement on the server's database behind its back, as an
- * attacker with access to the server's disk would; `blob` binds ?1. */
-static void
-tamper (Fixture      *fx,
-        const char   *sql,
-        const guint8 *blob,
-        gsize         blob_len)
-{
-  sqlite3 *db = NULL;
-  sqlite3_stmt *stmt = NULL;
-
-  g_assert_cmpint (sqlite3_open_v2 (fx->db_path, &db, SQLITE_OPEN_READWRITE, NULL), ==, SQLITE_OK);
-  sqlite3_busy_timeout (db, 5000);
-  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
-  if (blob != NULL)
-    g_assert_cmpint (sqlite3_bind_blob (stmt, 1, blob, blob_len, SQLITE_TRANSIENT), ==, SQLITE_OK);
-  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_DONE);
-  g_assert_cmpint (sqlite3_changes (db), ==, 1);
-  sqlite3_finalize (stmt);
-  g_assert_cmpint (sqlite3_close (db), ==, SQLITE_OK);
+  quipu_test_server_teardown (fx);
 }
 
 /* ---- honest users: QuipuClient and what it reported ---- */
@@ -869,9 +822,9 @@ test_forgery_flagged_by_client (Fixture       *fx,
     g_object_unref (user_send (bob, "vault", bodies[i]));
 
   memset (garbage, 0x5a, sizeof garbage);
-  tamper (fx, "UPDATE messages SET body = 'tampered' WHERE body = 'two'", NULL, 0);
-  tamper (fx, "UPDATE messages SET ts = ts + 1 WHERE body = 'three'", NULL, 0);
-  tamper (fx, "UPDATE messages SET signature = ?1 WHERE body = 'four'", garbage, sizeof garbage);
+  quipu_test_tamper (fx, "UPDATE messages SET body = 'tampered' WHERE body = 'two'", NULL, 0);
+  quipu_test_tamper (fx, "UPDATE messages SET ts = ts + 1 WHERE body = 'three'", NULL, 0);
+  quipu_test_tamper (fx, "UPDATE messages SET signature = ?1 WHERE body = 'four'", garbage, sizeof garbage);
 
   carol = user_online (fx, 0xc3, "carol", "vault");
   g_assert_cmpuint (carol->received->len, ==, G_N_ELEMENTS (bodies));
@@ -908,7 +861,7 @@ test_forgery_key_changed (Fixture       *fx,
   quipu_client_leave (carol->client, "vault");
   QUIPU_TEST_WAIT_FOR (bob->presence->len > presence_before);
   g_object_unref (user_send (bob, "vault", "after"));
-  tamper (fx, "UPDATE users SET key = ?1 WHERE fold = 'bob'",
+  quipu_test_tamper (fx, "UPDATE users SET key = ?1 WHERE fold = 'bob'",
           quipu_identity_get_public_key (substitute), QUIPU_KEY_SIZE);
 
   g_assert_true (quipu_client_join (carol->client, "vault", &error));
