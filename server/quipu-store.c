@@ -76,6 +76,7 @@ typedef enum {
   STMT_PRIOR_MESSAGE,
   STMT_ROOM_BY_FOLD,
   STMT_ROOM_NEXT_SEQ,
+  STMT_ROOM_CLAIM,
   STMT_MESSAGE_INSERT,
   STMT_INBOX_NEXT_SEQ,
   STMT_INBOX_INSERT,
@@ -138,6 +139,11 @@ static const char * const stmt_sql[N_STMTS] = {
     "INSERT INTO rooms (name, fold, last_seq) VALUES (?1, ?2, 1)"
     " ON CONFLICT (fold) DO UPDATE SET last_seq = last_seq + 1"
     " RETURNING rid, last_seq",
+  /* The no-op update makes RETURNING give the row that was there first. */
+  [STMT_ROOM_CLAIM] =
+    "INSERT INTO rooms (name, fold, last_seq) VALUES (?1, ?2, 0)"
+    " ON CONFLICT (fold) DO UPDATE SET fold = excluded.fold"
+    " RETURNING name",
   [STMT_MESSAGE_INSERT] =
     "INSERT INTO messages (sender, client_msg_id, rid, seq, recipients, body, ts, received, signature)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -154,7 +160,7 @@ static const char * const stmt_sql[N_STMTS] = {
   /* Recency is the id of the room's newest message: strictly ordered, unlike
    * a millisecond clock, and free to keep. Pruned-out rooms come last. */
   [STMT_LIST_ROOMS] =
-    "SELECT r.name FROM rooms r"
+    "SELECT r.name FROM rooms r WHERE r.last_seq > 0"
     " ORDER BY (SELECT m.mid FROM messages m WHERE m.rid = r.rid AND m.seq = r.last_seq) DESC,"
     " r.rid DESC LIMIT ?1",
   [STMT_PRUNE_AGE] = "DELETE FROM messages WHERE received < ?1",
@@ -588,6 +594,43 @@ op_end (QuipuStore  *store,
 
   op_abort (store);
   return FALSE;
+}
+
+/* Room spellings */
+
+static char *
+claim_room (QuipuStore  *store,
+            const char  *name,
+            GError     **error)
+{
+  g_autofree char *fold = fold_valid_name (name, error);
+  g_autoptr(StoreStmt) stmt = NULL;
+
+  if (fold == NULL || (stmt = store_stmt (store, STMT_ROOM_CLAIM, error)) == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, name, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, fold, -1, SQLITE_STATIC);
+  if (store_step (store, stmt, "cannot record a room", error) != STEP_ROW)
+    return NULL;
+  return g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+}
+
+char *
+quipu_store_claim_room (QuipuStore  *store,
+                        const char  *name,
+                        GError     **error)
+{
+  g_autofree char *spelling = NULL;
+
+  g_return_val_if_fail (store != NULL, NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+
+  if (!op_begin (store, error))
+    return NULL;
+  spelling = claim_room (store, name, error);
+  if (!op_end (store, spelling != NULL, spelling != NULL ? error : NULL))
+    return NULL;
+  return g_steal_pointer (&spelling);
 }
 
 /* Name registry */

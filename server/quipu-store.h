@@ -79,6 +79,13 @@ gboolean quipu_store_lookup_user (QuipuStore  *store,
                                   guint8       key[QUIPU_KEY_SIZE],
                                   GError     **error);
 
+/* The room's spelling as first seen, ever: records `name` as the spelling of
+ * a room not known yet (without messages it is not listed), else returns the
+ * recorded one. Rooms are unique by quipu_name_fold(). NULL on error. */
+char *quipu_store_claim_room (QuipuStore  *store,
+                              const char  *name,
+                              GError     **error);
+
 /* Adds a room message unless (sender, client_msg_id) is stored already, in
  * which case *duplicate is TRUE and *seq is the original sequence. Rooms are
  * created on first use. A client_msg_id already used for another room or a

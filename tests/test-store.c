@@ -350,6 +350,72 @@ test_room_folded_name (Fixture       *fx,
   g_assert_cmpstrv (rooms, ((const char *[]) { "Lobby", NULL }));
 }
 
+static char *
+claim (Fixture    *fx,
+       const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  char *spelling = quipu_store_claim_room (fx->store, name, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (spelling);
+  return spelling;
+}
+
+/* The first spelling ever seen wins, whether it came with a join or a
+ * message, and a restart does not forget it. */
+static void
+test_room_first_spelling (Fixture       *fx,
+                          gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) messages = NULL;
+  g_auto(GStrv) rooms = NULL;
+  g_autofree char *first = NULL, *again = NULL, *after_restart = NULL, *posted = NULL;
+  gint64 alice = register_new (fx, "alice", 1);
+
+  first = claim (fx, "Lobby");
+  g_assert_cmpstr (first, ==, "Lobby");
+  again = claim (fx, "LOBBY");
+  g_assert_cmpstr (again, ==, "Lobby");
+
+  /* Claimed but without messages: not listed, no sequence yet. */
+  rooms = quipu_store_list_rooms (fx->store, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_strv_length (rooms), ==, 0);
+  g_assert_cmpuint (quipu_store_room_last_seq (fx->store, "lobby", &error), ==, 0);
+  g_assert_no_error (error);
+
+  reopen (fx, NULL);
+  after_restart = claim (fx, "lobby");
+  g_assert_cmpstr (after_restart, ==, "Lobby");
+
+  g_assert_cmpuint (post_new (fx, alice, "lobby", 1), ==, 1);
+  messages = fetch (fx, "LoBBy", 0, QUIPU_FETCH_AFTER, 0, 10, NULL);
+  assert_seqs (messages, 1, 1);
+  g_assert_cmpstr (((QuipuStoredMessage *) messages->pdata[0])->room, ==, "Lobby");
+  g_clear_pointer (&rooms, g_strfreev);
+  rooms = quipu_store_list_rooms (fx->store, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstrv (rooms, ((const char *[]) { "Lobby", NULL }));
+
+  /* A room first seen through a message keeps that spelling too. */
+  g_assert_cmpuint (post_new (fx, alice, "Kitchen", 2), ==, 1);
+  posted = claim (fx, "KITCHEN");
+  g_assert_cmpstr (posted, ==, "Kitchen");
+}
+
+static void
+test_room_claim_bad_name (Fixture       *fx,
+                          gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *spelling = quipu_store_claim_room (fx->store, "no,commas", &error);
+
+  g_assert_null (spelling);
+  g_assert_error (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_BAD_NAME);
+}
+
 static void
 test_room_duplicate (Fixture       *fx,
                      gconstpointer  data)
@@ -1179,6 +1245,8 @@ main (int   argc,
   add_test ("registry/bad-name", test_registry_bad_name, NULL);
   add_test ("room/sequences", test_room_sequences, NULL);
   add_test ("room/folded-name", test_room_folded_name, NULL);
+  add_test ("room/first-spelling", test_room_first_spelling, NULL);
+  add_test ("room/claim-bad-name", test_room_claim_bad_name, NULL);
   add_test ("room/duplicate", test_room_duplicate, NULL);
   add_test ("room/reused-id", test_room_reused_id, NULL);
   add_test ("room/unknown-sender", test_room_unknown_sender, NULL);

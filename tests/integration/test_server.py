@@ -92,6 +92,24 @@ class ServerTest(harness.WorldTestCase):
         rc, _, err = harness.run_cli(self.world, server.address, "gus", "send", "fine")
         self.assertEqual(rc, 0, err)
 
+    def test_room_keeps_first_spelling_across_restarts(self):
+        server = harness.Server(self.world)
+        first = harness.Client(self.world, server.address, "una", "--room", "Lobby", "listen")
+        self.assertEqual(first.wait_event("ready")["room"], "Lobby")
+        first.signal(signal.SIGINT)
+        first.wait()
+        self.assertEqual(server.stop(), 0)
+
+        # No message was ever sent there: the join alone recorded the spelling.
+        server = server.restarted(self.world)
+        again = harness.Client(self.world, server.address, "vic", "--room", "LOBBY", "listen")
+        self.assertEqual(again.wait_event("ready")["room"], "Lobby")
+        rc, out, err = harness.run_cli(self.world, server.address, "vic", "--room", "lobby", "--json",
+                                       "send", "hello")
+        self.assertEqual(rc, 0, err)
+        message = again.wait_event("message", lambda e: e["body"] == "hello")
+        self.assertEqual(message["room"], "Lobby")
+
     def test_bad_configuration_is_one_precise_line(self):
         busy = harness.Server(self.world, data_dir=self.world.path("busy"))
         bad_conf = self.world.path("bad.conf")

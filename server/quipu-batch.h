@@ -1,0 +1,58 @@
+#pragma once
+
+#include <glib.h>
+
+#include "quipu-store.h"
+
+G_BEGIN_DECLS
+
+/* The frames of one receive batch (one dispatch of the endpoint) share one
+ * store transaction, and everything they cause waits until it commits: an
+ * ACK means "stored", so nothing leaves before the commit. The batch opens
+ * with the first frame; until then writes run in their own transaction and
+ * sends go out at once. The batch knows nothing of sessions: it holds what
+ * they queued and hands it back at the end. */
+typedef struct _QuipuBatch QuipuBatch;
+
+/* A frame (bytes) for `target`, or, with bytes NULL, a close that must come
+ * after the frames queued for it before. */
+typedef struct {
+  gpointer  target;
+  GBytes   *bytes;
+  guint64   inbox_seq;
+  guint64   close_code;
+  char     *close_reason;
+} QuipuOutgoing;
+
+/* Called once per queued item after the commit; `durable` is FALSE when the
+ * commit failed and nothing of the batch may be acknowledged. */
+typedef void (*QuipuOutgoingFunc) (const QuipuOutgoing *out,
+                                   gboolean             durable);
+
+/* `target_unref` drops the reference quipu_batch_queue() took over. */
+QuipuBatch *quipu_batch_new                (QuipuStore     *store,
+                                            GDestroyNotify  target_unref);
+void        quipu_batch_free               (QuipuBatch *batch);
+
+void        quipu_batch_open               (QuipuBatch *batch);
+gboolean    quipu_batch_is_open            (QuipuBatch *batch);
+/* Begins the batch's transaction before its first write; TRUE at once when
+ * the batch is not open (the write is its own transaction then). */
+gboolean    quipu_batch_ensure_transaction (QuipuBatch  *batch,
+                                            GError     **error);
+/* Takes over the reference on `target`. */
+void        quipu_batch_queue              (QuipuBatch *batch,
+                                            gpointer    target,
+                                            GBytes     *bytes,
+                                            guint64     inbox_seq,
+                                            guint64     close_code,
+                                            const char *close_reason);
+/* Commits, closes the batch and hands every queued item to `release`, in
+ * order. On a failed commit the transaction is rolled back and `error` set. */
+gboolean    quipu_batch_finish             (QuipuBatch         *batch,
+                                            QuipuOutgoingFunc   release,
+                                            GError            **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (QuipuBatch, quipu_batch_free)
+
+G_END_DECLS

@@ -1,0 +1,42 @@
+#pragma once
+
+#include "quipu-batch.h"
+#include "quipu-room.h"
+#include "quipu-session.h"
+#include "quipu-store.h"
+
+G_BEGIN_DECLS
+
+/* What a frame handler works with: the session the frame came on, the batch
+ * it belongs to, and the server's store and roster. Handlers reach nothing
+ * else of the server. */
+typedef struct {
+  QuipuSession *session;
+  QuipuBatch   *batch;
+  QuipuStore   *store;
+  QuipuRoster  *roster;
+} QuipuRequest;
+
+/* Limits shared by the handlers. */
+#define QUIPU_SERVER_DEFAULT_PAGE 200   /* history frames when the client names no limit */
+#define QUIPU_SERVER_MAX_PAGE     1000  /* most history frames per request */
+#define QUIPU_SERVER_MAX_ENTRIES  256   /* most rooms or users listed in one frame */
+
+static inline void
+quipu_request_reply (QuipuRequest     *request,
+                     const QuipuFrame *frame,
+                     guint64           inbox_seq)
+{
+  quipu_session_send_frame (request->session, request->batch, frame, inbox_seq);
+}
+
+static inline void
+quipu_request_error (QuipuRequest       *request,
+                     QuipuProtocolError  code,
+                     const char         *text,
+                     const QuipuFrame   *about)
+{
+  quipu_session_send_error (request->session, request->batch, code, text, about);
+}
+
+G_END_DECLS

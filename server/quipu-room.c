@@ -1,0 +1,243 @@
+#define G_LOG_DOMAIN "quipu-server"
+
+#include "config.h"
+
+#include "quipu-names.h"
+#include "quipu-room.h"
+
+typedef struct {
+  gint64     uid;
+  GPtrArray *sessions;  /* QuipuSession *, not owned */
+} OnlineUser;
+
+struct _QuipuRoster
+{
+  GHashTable *rooms;    /* quipu_name_fold () -> QuipuRoom * */
+  GHashTable *online;   /* gint64 * uid -> OnlineUser * */
+};
+
+static void
+room_free (gpointer data)
+{
+  QuipuRoom *room = data;
+
+  g_free (room->name);
+  g_ptr_array_unref (room->members);
+  g_free (room);
+}
+
+static void
+online_user_free (gpointer data)
+{
+  OnlineUser *user = data;
+
+  g_ptr_array_unref (user->sessions);
+  g_free (user);
+}
+
+QuipuRoster *
+quipu_roster_new (void)
+{
+  QuipuRoster *roster = g_new0 (QuipuRoster, 1);
+
+  roster->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, room_free);
+  roster->online = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, online_user_free);
+  return roster;
+}
+
+void
+quipu_roster_free (QuipuRoster *roster)
+{
+  g_hash_table_unref (roster->online);
+  g_hash_table_unref (roster->rooms);
+  g_free (roster);
+}
+
+QuipuRoom *
+quipu_roster_lookup_room (QuipuRoster *roster,
+                          const char  *name)
+{
+  g_autofree char *fold = quipu_name_fold (name);
+
+  return fold ? g_hash_table_lookup (roster->rooms, fold) : NULL;
+}
+
+QuipuRoom *
+quipu_roster_add_room (QuipuRoster *roster,
+                       const char  *spelling)
+{
+  QuipuRoom *room = g_new0 (QuipuRoom, 1);
+
+  room->name = g_strdup (spelling);
+  room->members = g_ptr_array_new ();
+  g_hash_table_insert (roster->rooms, quipu_name_fold (spelling), room);
+  return room;
+}
+
+QuipuRoom *
+quipu_roster_joined_room (QuipuRoster  *roster,
+                          QuipuSession *session,
+                          const char   *name)
+{
+  QuipuRoom *room = quipu_roster_lookup_room (roster, name);
+
+  return room != NULL && g_ptr_array_find (session->rooms, room, NULL) ? room : NULL;
+}
+
+static gboolean
+room_has_user (QuipuRoom    *room,
+               gint64        uid,
+               QuipuSession *except)
+{
+  for (guint i = 0; i < room->members->len; i++)
+    {
+      QuipuSession *member = g_ptr_array_index (room->members, i);
+
+      if (member != except && member->uid == uid)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+broadcast_presence (QuipuRoom           *room,
+                    QuipuBatch          *batch,
+                    QuipuSession        *subject,
+                    QuipuPresenceStatus  status)
+{
+  g_autoptr(QuipuFrame) frame = quipu_frame_new (QUIPU_FRAME_PRESENCE);
+  g_autoptr(GBytes) bytes = NULL;
+
+  quipu_frame_set_string (frame, QUIPU_FIELD_ROOM, room->name);
+  quipu_frame_add_user (frame, subject->username, subject->key);
+  quipu_frame_set_uint (frame, QUIPU_FIELD_STATUS, status);
+  bytes = quipu_frame_encode (frame, NULL);
+  for (guint i = 0; bytes != NULL && i < room->members->len; i++)
+    {
+      QuipuSession *member = g_ptr_array_index (room->members, i);
+
+      if (member->uid != subject->uid)
+        quipu_session_send (member, batch, bytes, 0);
+    }
+}
+
+void
+quipu_room_join (QuipuRoom    *room,
+                 QuipuSession *session,
+                 QuipuBatch   *batch)
+{
+  gboolean was_present;
+
+  if (g_ptr_array_find (room->members, session, NULL))
+    return;
+  was_present = room_has_user (room, session->uid, NULL);
+  g_ptr_array_add (room->members, session);
+  g_ptr_array_add (session->rooms, room);
+  if (!was_present)
+    broadcast_presence (room, batch, session, QUIPU_PRESENCE_ONLINE);
+}
+
+void
+quipu_room_leave (QuipuRoom    *room,
+                  QuipuSession *session,
+                  QuipuBatch   *batch)
+{
+  g_ptr_array_remove (room->members, session);
+  g_ptr_array_remove (session->rooms, room);
+  if (!room_has_user (room, session->uid, NULL))
+    broadcast_presence (room, batch, session, QUIPU_PRESENCE_OFFLINE);
+}
+
+void
+quipu_room_send (QuipuRoom    *room,
+                 QuipuBatch   *batch,
+                 GBytes       *bytes,
+                 QuipuSession *except)
+{
+  for (guint i = 0; i < room->members->len; i++)
+    {
+      QuipuSession *member = g_ptr_array_index (room->members, i);
+
+      if (member != except)
+        quipu_session_send (member, batch, bytes, 0);
+    }
+}
+
+void
+quipu_room_add_users (QuipuRoom  *room,
+                      QuipuFrame *frame,
+                      guint       max)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_int64_hash, g_int64_equal);
+
+  for (guint i = 0; i < room->members->len && g_hash_table_size (seen) < max; i++)
+    {
+      QuipuSession *member = g_ptr_array_index (room->members, i);
+
+      if (g_hash_table_add (seen, &member->uid))
+        quipu_frame_add_user (frame, member->username, member->key);
+    }
+}
+
+void
+quipu_roster_go_online (QuipuRoster  *roster,
+                        QuipuSession *session)
+{
+  OnlineUser *user = g_hash_table_lookup (roster->online, &session->uid);
+
+  if (user == NULL)
+    {
+      user = g_new0 (OnlineUser, 1);
+      user->uid = session->uid;
+      user->sessions = g_ptr_array_new ();
+      g_hash_table_insert (roster->online, &user->uid, user);
+    }
+  g_ptr_array_add (user->sessions, session);
+}
+
+void
+quipu_roster_go_offline (QuipuRoster  *roster,
+                         QuipuSession *session,
+                         QuipuBatch   *batch)
+{
+  OnlineUser *user;
+
+  while (session->rooms->len > 0)
+    quipu_room_leave (g_ptr_array_index (session->rooms, session->rooms->len - 1), session, batch);
+  if (session->uid == 0)
+    return;
+
+  user = g_hash_table_lookup (roster->online, &session->uid);
+  if (user == NULL)
+    return;
+  g_ptr_array_remove (user->sessions, session);
+  if (user->sessions->len == 0)
+    g_hash_table_remove (roster->online, &session->uid);
+}
+
+GPtrArray *
+quipu_roster_lookup_user (QuipuRoster *roster,
+                          gint64       uid)
+{
+  OnlineUser *user = g_hash_table_lookup (roster->online, &uid);
+
+  return user ? user->sessions : NULL;
+}
+
+void
+quipu_roster_add_users (QuipuRoster *roster,
+                        QuipuFrame  *frame,
+                        guint        max)
+{
+  GHashTableIter iter;
+  OnlineUser *user;
+  guint n_users = 0;
+
+  g_hash_table_iter_init (&iter, roster->online);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &user) && n_users++ < max)
+    {
+      QuipuSession *other = g_ptr_array_index (user->sessions, 0);
+
+      quipu_frame_add_user (frame, other->username, other->key);
+    }
+}

@@ -1,0 +1,68 @@
+#pragma once
+
+#include <glib.h>
+
+#include "quipu-batch.h"
+#include "quipu-session.h"
+#include "quipu-wire.h"
+
+G_BEGIN_DECLS
+
+/* Who is where, in memory: the rooms with their member sessions, and the
+ * users online with their sessions. Presence follows from it: a user is in a
+ * room while one of their sessions is. Rooms are keyed by quipu_name_fold();
+ * their spelling is the store's (the first one ever seen). */
+typedef struct {
+  char      *name;      /* the spelling to show */
+  GPtrArray *members;   /* QuipuSession *, not owned */
+} QuipuRoom;
+
+typedef struct _QuipuRoster QuipuRoster;
+
+QuipuRoster *quipu_roster_new  (void);
+void         quipu_roster_free (QuipuRoster *roster);
+
+QuipuRoom *quipu_roster_lookup_room (QuipuRoster *roster,
+                                     const char  *name);
+/* Adds the room (not there yet) under `spelling`. */
+QuipuRoom *quipu_roster_add_room    (QuipuRoster *roster,
+                                     const char  *spelling);
+/* The room if the session joined it, else NULL. */
+QuipuRoom *quipu_roster_joined_room (QuipuRoster  *roster,
+                                     QuipuSession *session,
+                                     const char   *name);
+
+/* Both tell the room's other users when the session's user arrives or goes. */
+void quipu_room_join  (QuipuRoom    *room,
+                       QuipuSession *session,
+                       QuipuBatch   *batch);
+void quipu_room_leave (QuipuRoom    *room,
+                       QuipuSession *session,
+                       QuipuBatch   *batch);
+/* Sends the same bytes to every member but `except`. */
+void quipu_room_send  (QuipuRoom    *room,
+                       QuipuBatch   *batch,
+                       GBytes       *bytes,
+                       QuipuSession *except);
+/* The room's users, each once, at most `max`. */
+void quipu_room_add_users (QuipuRoom  *room,
+                           QuipuFrame *frame,
+                           guint       max);
+
+void       quipu_roster_go_online  (QuipuRoster  *roster,
+                                    QuipuSession *session);
+/* Leaves every room the session joined, then goes offline. */
+void       quipu_roster_go_offline (QuipuRoster  *roster,
+                                    QuipuSession *session,
+                                    QuipuBatch   *batch);
+/* The sessions of an online user (QuipuSession *), or NULL. */
+GPtrArray *quipu_roster_lookup_user (QuipuRoster *roster,
+                                     gint64       uid);
+/* The online users, each once, at most `max`. */
+void       quipu_roster_add_users   (QuipuRoster *roster,
+                                     QuipuFrame  *frame,
+                                     guint        max);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (QuipuRoster, quipu_roster_free)
+
+G_END_DECLS

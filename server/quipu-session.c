@@ -1,0 +1,228 @@
+#define G_LOG_DOMAIN "quipu-server"
+
+#include "config.h"
+
+#include <stdarg.h>
+
+#include "quipu-error.h"
+#include "quipu-event.h"
+#include "quipu-session.h"
+
+/* How long a closing connection waits for its last frames to be acknowledged. */
+#define LINGER_MS 1000
+
+/* Stream offset after which an inbox message has reached the client. */
+typedef struct {
+  guint64 end_offset;
+  guint64 seq;
+} InboxMark;
+
+static void
+session_clear (gpointer data)
+{
+  QuipuSession *session = data;
+
+  g_queue_clear_full (&session->marks, g_free);
+  g_ptr_array_unref (session->rooms);
+  quipu_connection_unref (session->conn);
+  g_free (session->username);
+  g_free (session->user_id);
+}
+
+QuipuSession *
+quipu_session_new (QuipuConnection *conn)
+{
+  QuipuSession *session = g_rc_box_new0 (QuipuSession);
+
+  session->conn = quipu_connection_ref (conn);
+  session->rooms = g_ptr_array_new ();
+  g_queue_init (&session->marks);
+  return session;
+}
+
+QuipuSession *
+quipu_session_ref (QuipuSession *session)
+{
+  return g_rc_box_acquire (session);
+}
+
+void
+quipu_session_unref (QuipuSession *session)
+{
+  g_rc_box_release_full (session, session_clear);
+}
+
+void
+quipu_session_log (QuipuSession   *session,
+                   GLogLevelFlags  level,
+                   const char     *event,
+                   const char     *format,
+                   ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  quipu_log_event (level, event, quipu_connection_get_peer (session->conn), session->username,
+                   "%s", message);
+}
+
+void
+quipu_session_deliver (QuipuSession *session,
+                       GBytes       *bytes,
+                       guint64       inbox_seq)
+{
+  if (session->closed)
+    return;
+
+  if (!quipu_connection_queue_bytes (session->conn, bytes))
+    {
+      if (!quipu_connection_is_closing (session->conn))
+        {
+          /* A client that stops reading must not hold the server's memory. */
+          quipu_session_log (session, G_LOG_LEVEL_WARNING, "slow-client",
+                             "closing the connection of %s from %s: it stopped reading",
+                             session->username ? session->username : "?",
+                             quipu_connection_get_peer (session->conn));
+          quipu_connection_close (session->conn, QUIPU_PROTOCOL_ERROR_RATE_LIMITED,
+                                  "too far behind", 0);
+        }
+      return;
+    }
+
+  if (inbox_seq > 0)
+    {
+      InboxMark *mark = g_new (InboxMark, 1);
+
+      mark->end_offset = quipu_connection_get_queued_offset (session->conn);
+      mark->seq = inbox_seq;
+      g_queue_push_tail (&session->marks, mark);
+    }
+}
+
+void
+quipu_session_send (QuipuSession *session,
+                    QuipuBatch   *batch,
+                    GBytes       *bytes,
+                    guint64       inbox_seq)
+{
+  if (session->closed)
+    return;
+  if (batch != NULL && quipu_batch_is_open (batch))
+    quipu_batch_queue (batch, quipu_session_ref (session), bytes, inbox_seq, 0, NULL);
+  else
+    quipu_session_deliver (session, bytes, inbox_seq);
+}
+
+void
+quipu_session_close (QuipuSession *session,
+                     QuipuBatch   *batch,
+                     guint64       code,
+                     const char   *reason)
+{
+  if (batch != NULL && quipu_batch_is_open (batch))
+    quipu_batch_queue (batch, quipu_session_ref (session), NULL, 0, code, reason);
+  else
+    quipu_connection_close (session->conn, code, reason, LINGER_MS);
+}
+
+void
+quipu_session_release_outgoing (const QuipuOutgoing *out,
+                                gboolean             durable)
+{
+  QuipuSession *session = out->target;
+
+  if (durable && out->bytes == NULL)
+    quipu_connection_close (session->conn, out->close_code, out->close_reason, LINGER_MS);
+  else if (durable)
+    quipu_session_deliver (session, out->bytes, out->inbox_seq);
+  else if (!session->closed && !quipu_connection_is_closing (session->conn))
+    /* Nothing of this batch may be acknowledged; the clients resend. */
+    quipu_connection_close (session->conn, QUIPU_PROTOCOL_ERROR_SERVER,
+                            "the server could not store your messages", 0);
+}
+
+void
+quipu_session_send_frame (QuipuSession     *session,
+                          QuipuBatch       *batch,
+                          const QuipuFrame *frame,
+                          guint64           inbox_seq)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = quipu_frame_encode (frame, &error);
+
+  if (bytes == NULL)
+    {
+      g_critical ("cannot encode %s: %s", quipu_frame_type_to_string (frame->type), error->message);
+      return;
+    }
+  quipu_session_send (session, batch, bytes, inbox_seq);
+}
+
+void
+quipu_session_send_error (QuipuSession       *session,
+                          QuipuBatch         *batch,
+                          QuipuProtocolError  code,
+                          const char         *text,
+                          const QuipuFrame   *about)
+{
+  g_autoptr(QuipuFrame) frame = quipu_frame_new (QUIPU_FRAME_ERROR);
+
+  quipu_frame_set_uint (frame, QUIPU_FIELD_CODE, code);
+  quipu_frame_set_string (frame, QUIPU_FIELD_TEXT, text);
+  if (about != NULL && quipu_frame_has (about, QUIPU_FIELD_CLIENT_MSG_ID))
+    quipu_frame_set_uint (frame, QUIPU_FIELD_CLIENT_MSG_ID, about->client_msg_id);
+  if (about != NULL && about->room != NULL)
+    quipu_frame_set_string (frame, QUIPU_FIELD_ROOM, about->room);
+  quipu_session_send_frame (session, batch, frame, 0);
+}
+
+/* The close carries the same code and text as the ERROR, so the client
+ * learns why even if the ERROR frame is lost. */
+void
+quipu_session_refuse (QuipuSession       *session,
+                      QuipuBatch         *batch,
+                      QuipuProtocolError  code,
+                      const char         *text)
+{
+  quipu_session_send_error (session, batch, code, text, NULL);
+  session->refused = TRUE;
+  quipu_session_close (session, batch, code, text);
+}
+
+void
+quipu_session_violation (QuipuSession *session,
+                         const char   *format,
+                         ...)
+{
+  g_autofree char *text = NULL;
+  va_list args;
+
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  quipu_session_log (session, G_LOG_LEVEL_WARNING, "protocol-violation", "protocol violation from %s: %s",
+                     quipu_connection_get_peer (session->conn), text);
+  session->refused = TRUE;
+  quipu_connection_fail (session->conn, g_error_new_literal (QUIPU_PROTOCOL_ERROR,
+                                                             QUIPU_PROTOCOL_ERROR_PROTOCOL, text));
+}
+
+guint64
+quipu_session_acked (QuipuSession *session,
+                     guint64       offset)
+{
+  guint64 delivered = session->delivered;
+  InboxMark *mark;
+
+  while ((mark = g_queue_peek_head (&session->marks)) != NULL && mark->end_offset <= offset)
+    {
+      delivered = MAX (delivered, mark->seq);
+      g_free (g_queue_pop_head (&session->marks));
+    }
+  return delivered;
+}

@@ -1,0 +1,85 @@
+#pragma once
+
+#include <glib.h>
+
+#include "quipu-batch.h"
+#include "quipu-connection.h"
+#include "quipu-wire.h"
+
+G_BEGIN_DECLS
+
+/* One client connection as the server sees it: who logged in on it, which
+ * rooms it joined, and which inbox messages are on their way to it. Everything
+ * a session sends goes through the current batch, so nothing leaves before the
+ * batch's writes are durable. Reference counted: a batch keeps the sessions it
+ * queued for alive past their close. */
+typedef struct {
+  QuipuConnection *conn;
+  gint64           uid;        /* 0 until logged in */
+  char            *username;   /* as registered */
+  char            *user_id;
+  guint8           key[QUIPU_KEY_SIZE];
+  GPtrArray       *rooms;      /* QuipuRoom *, joined; the roster's business */
+  GQueue           marks;      /* inbox marks, see quipu_session_acked() */
+  guint64          delivered;  /* highest inbox seq known to have reached a client of the user */
+  gboolean         refused;    /* refused or in violation: its frames are ignored */
+  gboolean         closed;
+} QuipuSession;
+
+QuipuSession *quipu_session_new   (QuipuConnection *conn);
+QuipuSession *quipu_session_ref   (QuipuSession *session);
+void          quipu_session_unref (QuipuSession *session);
+
+/* Logs an event with the session's peer and user name. */
+void quipu_session_log (QuipuSession   *session,
+                        GLogLevelFlags  level,
+                        const char     *event,
+                        const char     *format,
+                        ...) G_GNUC_PRINTF (4, 5);
+
+/* Queues on the connection now, bypassing any batch (shutdown). An inbox_seq
+ * above 0 counts as delivered once QUIC acknowledges these bytes. */
+void quipu_session_deliver    (QuipuSession *session,
+                               GBytes       *bytes,
+                               guint64       inbox_seq);
+void quipu_session_send       (QuipuSession *session,
+                               QuipuBatch   *batch,
+                               GBytes       *bytes,
+                               guint64       inbox_seq);
+void quipu_session_send_frame (QuipuSession     *session,
+                               QuipuBatch       *batch,
+                               const QuipuFrame *frame,
+                               guint64           inbox_seq);
+/* ERROR frame; `about` (may be NULL) gives the client message id and room. */
+void quipu_session_send_error (QuipuSession       *session,
+                               QuipuBatch         *batch,
+                               QuipuProtocolError  code,
+                               const char         *text,
+                               const QuipuFrame   *about);
+/* Closes after everything already sent to the session, in batch order. */
+void quipu_session_close      (QuipuSession *session,
+                               QuipuBatch   *batch,
+                               guint64       code,
+                               const char   *reason);
+/* Refuses a login: ERROR, then close with the same code and text. */
+void quipu_session_refuse     (QuipuSession       *session,
+                               QuipuBatch         *batch,
+                               QuipuProtocolError  code,
+                               const char         *text);
+/* Logs and fails the connection at once. */
+void quipu_session_violation  (QuipuSession *session,
+                               const char   *format,
+                               ...) G_GNUC_PRINTF (2, 3);
+
+/* QUIC acknowledged the stream up to `offset`: returns the highest inbox seq
+ * now delivered, which may be session->delivered unchanged. */
+guint64 quipu_session_acked (QuipuSession *session,
+                             guint64       offset);
+
+/* The QuipuOutgoingFunc of the server's batch. */
+void quipu_session_release_outgoing (const QuipuOutgoing *out,
+                                     gboolean             durable);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (QuipuSession, quipu_session_unref)
+
+G_END_DECLS
