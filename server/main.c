@@ -9,17 +9,30 @@
 #include <glib-unix.h>
 #include <glib/gi18n.h>
 
+#include "quipu-backup.h"
+#include "quipu-event.h"
 #include "quipu-server.h"
-
-#define DEFAULT_HISTORY_DAYS     365
-#define DEFAULT_HISTORY_PER_ROOM 100000
 
 static GMainLoop *loop;
 static QuipuServer *server;
 static gboolean stopping;
+static QuipuLogLevel log_level = QUIPU_LOG_LEVEL_INFO;
 
-/* Writes INFO and up, one line each, to the journal when stderr is connected
- * to it and to stderr otherwise; DEBUG only with G_MESSAGES_DEBUG. */
+/* log-level: warning keeps warnings, errors and notices (such as the
+ * reload line); info adds the INFO events; debug, or G_MESSAGES_DEBUG as
+ * before, everything. */
+static gboolean
+wanted (GLogLevelFlags level)
+{
+  if (level & G_LOG_LEVEL_DEBUG)
+    return log_level >= QUIPU_LOG_LEVEL_DEBUG || g_getenv ("G_MESSAGES_DEBUG") != NULL;
+  if (level & G_LOG_LEVEL_INFO)
+    return log_level >= QUIPU_LOG_LEVEL_INFO;
+  return TRUE;
+}
+
+/* Writes what log-level wants, one line each, to the journal when stderr is
+ * connected to it and to stderr otherwise. */
 static GLogWriterOutput
 log_writer (GLogLevelFlags   level,
             const GLogField *fields,
@@ -28,11 +41,10 @@ log_writer (GLogLevelFlags   level,
 {
   const char *message = NULL;
 
+  if (!wanted (level))
+    return G_LOG_WRITER_HANDLED;
   if (g_log_writer_is_journald (fileno (stderr)))
     return g_log_writer_journald (level, fields, n_fields, user_data);
-
-  if ((level & G_LOG_LEVEL_DEBUG) && g_getenv ("G_MESSAGES_DEBUG") == NULL)
-    return G_LOG_WRITER_HANDLED;
 
   for (gsize i = 0; i < n_fields; i++)
     if (g_strcmp0 (fields[i].key, "MESSAGE") == 0)
@@ -69,127 +81,174 @@ on_signal (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* The command line as given: re-applied over the config file at every
+ * reload, so it keeps winning over the file. */
+typedef struct {
+  char     *listen;
+  char     *data_dir;
+  char     *cert;
+  char     *key;
+  char     *config_path;
+  char     *history_days;
+  char     *history_per_room;
+  char     *sync;
+  char     *log_level;
+  gboolean  retry;
+} Options;
+
+static Options options;
+
 static void
-replace_str (char **slot, const char *value)
+options_clear (Options *opts)
 {
+  g_free (opts->listen);
+  g_free (opts->data_dir);
+  g_free (opts->cert);
+  g_free (opts->key);
+  g_free (opts->config_path);
+  g_free (opts->history_days);
+  g_free (opts->history_per_room);
+  g_free (opts->sync);
+  g_free (opts->log_level);
+}
+
+static void
+replace_str (char       **slot,
+             const char  *value)
+{
+  if (value == NULL)
+    return;
   g_free (*slot);
   *slot = g_strdup (value);
 }
 
-static gboolean
-parse_uint (const char *text, const char *what, guint *out, GError **error)
+static void
+add_error (GPtrArray *problems,
+           GError    *error)
 {
-  guint64 value;
+  g_ptr_array_add (problems, g_strdup (error->message));
+  g_error_free (error);
+}
 
-  if (!g_ascii_string_to_unsigned (text, 10, 0, G_MAXUINT, &value, NULL))
-    {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   /* Translators: the first %s is an option or setting such as --history-days */
-                   _("%s must be a whole number, not '%s'"), what, text);
-      return FALSE;
-    }
-  *out = value;
-  return TRUE;
+/* The config file, then the command line on top. Every problem found is one
+ * line in `problems`. */
+static gboolean
+build_config (QuipuServerConfig *config,
+              GPtrArray         *problems)
+{
+  GError *error = NULL;
+
+  quipu_server_config_init (config);
+  if (options.config_path != NULL)
+    quipu_server_config_load_file (config, options.config_path, problems);
+  if (options.history_days != NULL &&
+      !quipu_config_parse_uint (options.history_days, "--history-days", &config->history_days, &error))
+    add_error (problems, error);
+  if (options.history_per_room != NULL &&
+      !quipu_config_parse_uint (options.history_per_room, "--history-max-per-room",
+                                &config->history_max_per_room, &error))
+    add_error (problems, error);
+  if (options.sync != NULL && !quipu_config_parse_sync (options.sync, &config->sync_normal, &error))
+    add_error (problems, error);
+  if (options.log_level != NULL && !quipu_config_parse_log_level (options.log_level, &config->log_level, &error))
+    add_error (problems, error);
+  replace_str (&config->listen, options.listen);
+  replace_str (&config->data_dir, options.data_dir);
+  replace_str (&config->cert_path, options.cert);
+  replace_str (&config->key_path, options.key);
+  if (options.retry)
+    config->require_retry = TRUE;
+  if (config->data_dir == NULL)
+    config->data_dir = g_build_filename (g_get_user_state_dir (), "quipu-server", NULL);
+  return problems->len == 0;
 }
 
 static gboolean
-parse_sync (const char *text, gboolean *sync_normal, GError **error)
+on_reload (gpointer data)
 {
-  if (g_strcmp0 (text, "full") == 0 || g_strcmp0 (text, "normal") == 0)
+  g_auto(QuipuServerConfig) config = { 0 };
+  g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
+
+  if (!build_config (&config, problems))
     {
-      *sync_normal = g_strcmp0 (text, "normal") == 0;
-      return TRUE;
+      g_autofree char *text = NULL;
+
+      g_ptr_array_add (problems, NULL);
+      text = g_strjoinv ("; ", (char **) problems->pdata);
+
+      quipu_log_event (G_LOG_LEVEL_WARNING, "reload", NULL, NULL,
+                       "cannot reload the configuration, keeping the running one: %s", text);
+      return G_SOURCE_CONTINUE;
     }
-  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-               /* Translators: sync is a setting and full and normal its values: keep them in English */
-               _("sync must be 'full' or 'normal', not '%s'"), text);
-  return FALSE;
+  quipu_server_reconfigure (server, &config);
+  log_level = config.log_level;
+  return G_SOURCE_CONTINUE;
 }
 
-/* The [server] group of the config file; the command line overrides it. */
-static gboolean
-load_config_file (const char *path, QuipuServerConfig *config, GError **error)
+static int
+check_config (void)
 {
-  static const char * const known[] = {
-    "listen", "data-dir", "cert", "key", "retry", "history-days", "history-max-per-room", "sync", NULL
-  };
-  g_autoptr(GKeyFile) file = g_key_file_new ();
-  g_auto(GStrv) keys = NULL;
+  g_auto(QuipuServerConfig) config = { 0 };
+  g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
 
-  if (!g_key_file_load_from_file (file, path, G_KEY_FILE_NONE, error))
-    {
-      g_prefix_error (error, _("cannot read config file %s: "), path);
-      return FALSE;
-    }
-  keys = g_key_file_get_keys (file, "server", NULL, NULL);
-  for (guint i = 0; keys != NULL && keys[i] != NULL; i++)
-    {
-      g_autofree char *value = g_key_file_get_value (file, "server", keys[i], NULL);
-      g_autoptr(GError) local_error = NULL;
+  build_config (&config, problems);
+  quipu_server_config_check (&config, problems);
+  for (guint i = 0; i < problems->len; i++)
+    g_printerr ("quipu-server: %s\n", (char *) g_ptr_array_index (problems, i));
+  return problems->len == 0 ? 0 : 1;
+}
 
-      if (!g_strv_contains (known, keys[i]))
-        {
-          g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
-                       /* Translators: the first %s is the config file; [server] is a section name: keep it in English */
-                       _("%s: unknown key '%s' in [server]"), path, keys[i]);
-          return FALSE;
-        }
-      if (g_str_equal (keys[i], "listen"))
-        replace_str (&config->listen, value);
-      else if (g_str_equal (keys[i], "data-dir"))
-        replace_str (&config->data_dir, value);
-      else if (g_str_equal (keys[i], "cert"))
-        replace_str (&config->cert_path, value);
-      else if (g_str_equal (keys[i], "key"))
-        replace_str (&config->key_path, value);
-      else if (g_str_equal (keys[i], "retry"))
-        {
-          config->require_retry = g_key_file_get_boolean (file, "server", "retry", &local_error);
-          if (local_error != NULL)
-            {
-              g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                           /* Translators: the first %s is the config file; retry, true and false are keywords: keep them in English */
-                           _("%s: retry must be true or false, not '%s'"), path, value);
-              return FALSE;
-            }
-        }
-      else if (g_str_equal (keys[i], "history-days"))
-        {
-          if (!parse_uint (value, "history-days", &config->history_days, error))
-            return FALSE;
-        }
-      else if (g_str_equal (keys[i], "history-max-per-room"))
-        {
-          if (!parse_uint (value, "history-max-per-room", &config->history_max_per_room, error))
-            return FALSE;
-        }
-      else if (g_str_equal (keys[i], "sync") && !parse_sync (value, &config->sync_normal, error))
-        return FALSE;
+/* A second process next to the running server, on the same data directory. */
+static int
+backup (const char *dest)
+{
+  g_auto(QuipuServerConfig) config = { 0 };
+  g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *db_path = NULL;
+  guint64 n_messages = 0;
+
+  if (!build_config (&config, problems))
+    {
+      g_printerr ("quipu-server: %s\n", (char *) g_ptr_array_index (problems, 0));
+      return 2;
     }
-  return TRUE;
+  db_path = g_build_filename (config.data_dir, "quipu.db", NULL);
+  if (!quipu_backup_database (db_path, dest, &n_messages, &error))
+    {
+      g_printerr ("quipu-server: %s\n", error->message);
+      return 1;
+    }
+  /* Not translated: scripts read it. */
+  g_print ("backup of %s written to %s: %" G_GUINT64_FORMAT " messages\n", db_path, dest, n_messages);
+  return 0;
 }
 
 int
 main (int argc, char **argv)
 {
   g_auto(QuipuServerConfig) config = { 0 };
+  g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *listen = NULL, *data_dir = NULL, *cert = NULL, *key = NULL, *config_path = NULL;
-  g_autofree char *history_days = NULL, *history_per_room = NULL, *sync = NULL, *address = NULL;
-  gboolean retry = FALSE, version = FALSE;
+  g_autofree char *address = NULL, *backup_path = NULL;
+  gboolean version = FALSE, check = FALSE;
   const GOptionEntry entries[] = {
-    { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, N_("Address and UDP port to listen on (default [::]:7447)"), N_("ADDR:PORT") },
-    { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir, N_("Where the database and the generated certificate live"), N_("DIR") },
-    { "cert", 0, 0, G_OPTION_ARG_FILENAME, &cert, N_("TLS certificate chain (PEM)"), "PEM" },
-    { "key", 0, 0, G_OPTION_ARG_FILENAME, &key, N_("TLS private key (PEM)"), "PEM" },
+    { "listen", 'l', 0, G_OPTION_ARG_STRING, &options.listen, N_("Address and UDP port to listen on (default [::]:7447)"), N_("ADDR:PORT") },
+    { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &options.data_dir, N_("Where the database and the generated certificate live"), N_("DIR") },
+    { "cert", 0, 0, G_OPTION_ARG_FILENAME, &options.cert, N_("TLS certificate chain (PEM)"), "PEM" },
+    { "key", 0, 0, G_OPTION_ARG_FILENAME, &options.key, N_("TLS private key (PEM)"), "PEM" },
     /* Translators: [server] is a section name in the file: keep it in English */
-    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, N_("Read settings from the [server] group of FILE"), N_("FILE") },
-    { "retry", 0, 0, G_OPTION_ARG_NONE, &retry, N_("Validate client addresses with a QUIC Retry first"), NULL },
-    { "history-days", 0, 0, G_OPTION_ARG_STRING, &history_days, N_("Delete messages older than N days (0: keep; default 365)"), N_("N") },
-    { "history-max-per-room", 0, 0, G_OPTION_ARG_STRING, &history_per_room, N_("Keep at most N messages per room (0: no limit; default 100000)"), N_("N") },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &options.config_path, N_("Read settings from the [server] group of FILE"), N_("FILE") },
+    { "retry", 0, 0, G_OPTION_ARG_NONE, &options.retry, N_("Validate client addresses with a QUIC Retry first"), NULL },
+    { "history-days", 0, 0, G_OPTION_ARG_STRING, &options.history_days, N_("Delete messages older than N days (0: keep; default 365)"), N_("N") },
+    { "history-max-per-room", 0, 0, G_OPTION_ARG_STRING, &options.history_per_room, N_("Keep at most N messages per room (0: no limit; default 100000)"), N_("N") },
     /* Translators: full and normal are the values the option takes: keep them in English */
-    { "sync", 0, 0, G_OPTION_ARG_STRING, &sync, N_("Database durability: full (survives power loss; default) or normal"), "full|normal" },
+    { "sync", 0, 0, G_OPTION_ARG_STRING, &options.sync, N_("Database durability: full (survives power loss; default) or normal"), "full|normal" },
+    /* Translators: warning, info and debug are the values the option takes: keep them in English */
+    { "log-level", 0, 0, G_OPTION_ARG_STRING, &options.log_level, N_("What to log: warning, info (default) or debug"), "warning|info|debug" },
+    { "check-config", 0, 0, G_OPTION_ARG_NONE, &check, N_("Check the configuration and exit: one line per problem, exit status 1 if any"), NULL },
+    { "backup", 0, 0, G_OPTION_ARG_FILENAME, &backup_path, N_("Copy the database of the data directory to the new FILE, even while a server runs, and exit"), N_("FILE") },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Print the version and exit"), NULL },
     { NULL }
   };
@@ -206,7 +265,8 @@ main (int argc, char **argv)
   g_option_context_set_description (context,
     N_("Serves Quipu clients over QUIC (ALPN quipu/1). Without --cert/--key it creates a\n"
        "self-signed certificate in the data directory and prints its fingerprint.\n"
-       "SIGINT or SIGTERM says goodbye to every client and exits."));
+       "SIGINT or SIGTERM says goodbye to every client and exits; SIGHUP reloads\n"
+       "the configuration. See quipu-server(1) and quipu-server.conf(5)."));
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
       g_printerr ("quipu-server: %s\n", error->message);
@@ -224,30 +284,17 @@ main (int argc, char **argv)
       g_printerr ("quipu-server: %s\n", text);
       return 2;
     }
+  if (check)
+    return check_config ();
+  if (backup_path != NULL)
+    return backup (backup_path);
 
-  config.history_days = DEFAULT_HISTORY_DAYS;
-  config.history_max_per_room = DEFAULT_HISTORY_PER_ROOM;
-  if ((config_path != NULL && !load_config_file (config_path, &config, &error)) ||
-      (history_days != NULL && !parse_uint (history_days, "--history-days", &config.history_days, &error)) ||
-      (history_per_room != NULL &&
-       !parse_uint (history_per_room, "--history-max-per-room", &config.history_max_per_room, &error)) ||
-      (sync != NULL && !parse_sync (sync, &config.sync_normal, &error)))
+  if (!build_config (&config, problems))
     {
-      g_printerr ("quipu-server: %s\n", error->message);
+      g_printerr ("quipu-server: %s\n", (char *) g_ptr_array_index (problems, 0));
       return 2;
     }
-  if (listen != NULL)
-    replace_str (&config.listen, listen);
-  if (data_dir != NULL)
-    replace_str (&config.data_dir, data_dir);
-  if (cert != NULL)
-    replace_str (&config.cert_path, cert);
-  if (key != NULL)
-    replace_str (&config.key_path, key);
-  if (retry)
-    config.require_retry = TRUE;
-  if (config.data_dir == NULL)
-    config.data_dir = g_build_filename (g_get_user_state_dir (), "quipu-server", NULL);
+  log_level = config.log_level;
 
   server = quipu_server_new (&config, &error);
   if (server == NULL)
@@ -260,6 +307,7 @@ main (int argc, char **argv)
   loop = g_main_loop_new (NULL, FALSE);
   g_unix_signal_add (SIGINT, on_signal, NULL);
   g_unix_signal_add (SIGTERM, on_signal, NULL);
+  g_unix_signal_add (SIGHUP, on_reload, NULL);
 
   /* Not translated: supervisors, scripts and the tests parse these two lines. */
   address = quipu_server_dup_address (server);
@@ -271,5 +319,6 @@ main (int argc, char **argv)
 
   g_clear_pointer (&server, quipu_server_free);
   g_main_loop_unref (loop);
+  options_clear (&options);
   return 0;
 }

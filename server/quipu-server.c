@@ -288,33 +288,14 @@ static const QuipuEndpointCallbacks endpoint_callbacks = {
   .batch_end = on_batch_end,
 };
 
-void
-quipu_server_config_clear (QuipuServerConfig *config)
+static QuipuStoreOptions
+store_options_from (const QuipuServerConfig *config)
 {
-  g_clear_pointer (&config->listen, g_free);
-  g_clear_pointer (&config->data_dir, g_free);
-  g_clear_pointer (&config->cert_path, g_free);
-  g_clear_pointer (&config->key_path, g_free);
-}
-
-static GInetSocketAddress *
-parse_listen (const char *text, GError **error)
-{
-  g_autoptr(GSocketConnectable) connectable = g_network_address_parse (text, QUIPU_DEFAULT_PORT, NULL);
-  g_autoptr(GInetAddress) address = NULL;
-  const char *host;
-
-  if (connectable != NULL)
-    {
-      host = g_network_address_get_hostname (G_NETWORK_ADDRESS (connectable));
-      address = g_inet_address_new_from_string (host);
-      if (address != NULL)
-        return G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (address,
-                                                                 g_network_address_get_port (G_NETWORK_ADDRESS (connectable))));
-    }
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-               _("cannot listen on '%s': expected an IP address and port such as [::]:7447 or 127.0.0.1:7447"), text);
-  return NULL;
+  return (QuipuStoreOptions) {
+    .history_days = config->history_days,
+    .history_max_per_room = config->history_max_per_room,
+    .synchronous_full = !config->sync_normal,
+  };
 }
 
 QuipuServer *
@@ -325,18 +306,15 @@ quipu_server_new (const QuipuServerConfig *config,
   g_autoptr(GInetSocketAddress) address = NULL;
   g_autofree char *db_path = NULL;
   QuipuServerOptions options = { .require_retry = config->require_retry };
-  QuipuStoreOptions store_options = {
-    .history_days = config->history_days,
-    .history_max_per_room = config->history_max_per_room,
-    .synchronous_full = !config->sync_normal,
-  };
+  QuipuStoreOptions store_options = store_options_from (config);
 
-  server->config.listen = g_strdup (config->listen ? config->listen : "[::]:7447");
-  server->config.data_dir = g_strdup (config->data_dir);
+  quipu_server_config_copy (&server->config, config);
+  if (server->config.listen == NULL)
+    server->config.listen = g_strdup ("[::]:7447");
   server->sessions = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) quipu_session_unref);
   server->roster = quipu_roster_new ();
 
-  address = parse_listen (server->config.listen, error);
+  address = quipu_config_parse_listen (server->config.listen, error);
   if (address == NULL)
     return NULL;
 
@@ -411,6 +389,81 @@ quipu_server_dup_address (QuipuServer *server)
   if (g_socket_address_get_family (G_SOCKET_ADDRESS (address)) == G_SOCKET_FAMILY_IPV6)
     return g_strdup_printf ("[%s]:%u", ip, port);
   return g_strdup_printf ("%s:%u", ip, port);
+}
+
+static void
+note_uint (GString    *changed,
+           const char *key,
+           guint       before,
+           guint       after)
+{
+  if (before != after)
+    g_string_append_printf (changed, "%s%s from %u to %u", changed->len ? ", " : "", key, before, after);
+}
+
+static void
+note_str (GString    *changed,
+          const char *key,
+          const char *before,
+          const char *after)
+{
+  if (g_strcmp0 (before, after) != 0)
+    g_string_append_printf (changed, "%s%s from %s to %s", changed->len ? ", " : "", key,
+                            before ? before : "(none)", after ? after : "(none)");
+}
+
+static void
+note_restart (GString    *restart,
+              const char *key,
+              gboolean    differs)
+{
+  if (differs)
+    g_string_append_printf (restart, "%s%s", restart->len ? ", " : "", key);
+}
+
+void
+quipu_server_reconfigure (QuipuServer             *server,
+                          const QuipuServerConfig *config)
+{
+  QuipuServerConfig *old = &server->config;
+  QuipuStoreOptions store_options = store_options_from (config);
+  g_autoptr(GString) changed = g_string_new (NULL);
+  g_autoptr(GString) restart = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+  gboolean retention_changed;
+
+  /* The endpoint keeps its socket and credentials for its whole life. */
+  note_restart (restart, "listen", g_strcmp0 (old->listen, config->listen ? config->listen : "[::]:7447") != 0);
+  note_restart (restart, "data-dir", g_strcmp0 (old->data_dir, config->data_dir) != 0);
+  note_restart (restart, "cert", g_strcmp0 (old->cert_path, config->cert_path) != 0);
+  note_restart (restart, "key", g_strcmp0 (old->key_path, config->key_path) != 0);
+  note_restart (restart, "retry", old->require_retry != config->require_retry);
+
+  if (!quipu_store_set_options (server->store, &store_options, &error))
+    {
+      quipu_log_event (G_LOG_LEVEL_WARNING, "reload", NULL, NULL,
+                       "cannot apply the reloaded configuration: %s; nothing changed", error->message);
+      return;
+    }
+  retention_changed = old->history_days != config->history_days ||
+                      old->history_max_per_room != config->history_max_per_room;
+  note_uint (changed, "history-days", old->history_days, config->history_days);
+  note_uint (changed, "history-max-per-room", old->history_max_per_room, config->history_max_per_room);
+  note_str (changed, "sync", old->sync_normal ? "normal" : "full", config->sync_normal ? "normal" : "full");
+  note_str (changed, "log-level", quipu_log_level_to_string (old->log_level),
+            quipu_log_level_to_string (config->log_level));
+  old->history_days = config->history_days;
+  old->history_max_per_room = config->history_max_per_room;
+  old->sync_normal = config->sync_normal;
+  old->log_level = config->log_level;
+
+  quipu_log_event (G_LOG_LEVEL_MESSAGE, "reload", NULL, NULL, "configuration reloaded: %s%s%s%s",
+                   changed->len ? "changed " : "nothing changed", changed->str,
+                   restart->len ? "; needs a restart: " : "", restart->str);
+
+  /* Shorter retention takes effect now, not at the next hourly prune. */
+  if (retention_changed)
+    prune_cb (server);
 }
 
 void

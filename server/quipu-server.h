@@ -2,20 +2,9 @@
 
 #include <gio/gio.h>
 
+#include "quipu-config.h"
+
 G_BEGIN_DECLS
-
-typedef struct {
-  char     *listen;               /* "ADDR:PORT"; default [::]:7447 */
-  char     *data_dir;             /* holds quipu.db and, if generated, the certificate */
-  char     *cert_path;            /* with key_path, or both NULL for self-signed */
-  char     *key_path;
-  gboolean  require_retry;        /* address validation with QUIC Retry */
-  guint     history_days;         /* 0: forever */
-  guint     history_max_per_room; /* 0: no limit */
-  gboolean  sync_normal;          /* SQLite synchronous=NORMAL instead of FULL */
-} QuipuServerConfig;
-
-void quipu_server_config_clear (QuipuServerConfig *config);
 
 typedef struct _QuipuServer QuipuServer;
 
@@ -28,12 +17,16 @@ void         quipu_server_free            (QuipuServer *server);
 const char  *quipu_server_get_fingerprint (QuipuServer *server);
 /* "[::]:7447", with the real port if 0 was asked. */
 char        *quipu_server_dup_address     (QuipuServer *server);
+/* A configuration reload (SIGHUP): applies what can change while running
+ * (retention, durability, log level) and logs one line saying what changed
+ * and what would need a restart. */
+void         quipu_server_reconfigure     (QuipuServer             *server,
+                                           const QuipuServerConfig *config);
 /* DISCONNECT and CONNECTION_CLOSE to every client, then `done`. */
 void         quipu_server_shutdown        (QuipuServer *server,
                                            GSourceFunc  done,
                                            gpointer     data);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (QuipuServer, quipu_server_free)
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (QuipuServerConfig, quipu_server_config_clear)
 
 G_END_DECLS

@@ -444,6 +444,31 @@ migrate (QuipuStore  *store,
   return TRUE;
 }
 
+static gboolean
+apply_synchronous (QuipuStore  *store,
+                   GError     **error)
+{
+  return exec_sql (store,
+                   store->options.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+                   error);
+}
+
+gboolean
+quipu_store_set_options (QuipuStore               *store,
+                         const QuipuStoreOptions  *options,
+                         GError                  **error)
+{
+  gboolean sync_changed;
+
+  g_return_val_if_fail (store != NULL, FALSE);
+  g_return_val_if_fail (options != NULL, FALSE);
+  g_return_val_if_fail (!store->in_batch, FALSE);
+
+  sync_changed = store->options.synchronous_full != options->synchronous_full;
+  store->options = *options;
+  return !sync_changed || apply_synchronous (store, error);
+}
+
 QuipuStore *
 quipu_store_open (const char               *path,
                   const QuipuStoreOptions  *options,

@@ -47,6 +47,13 @@ QuipuStore *quipu_store_open  (const char               *path,
 void        quipu_store_free  (QuipuStore *store);
 int         quipu_store_schema_version (QuipuStore *store);
 
+/* Changes the options of an open store (a configuration reload): retention
+ * applies from the next quipu_store_prune(), durability at once. Not inside
+ * a batch. */
+gboolean    quipu_store_set_options (QuipuStore               *store,
+                                     const QuipuStoreOptions  *options,
+                                     GError                  **error);
+
 /* Group commit: the server begins before handling a batch of frames and
  * commits once after, before it sends any ACK. Calls outside begin/commit run
  * in their own implicit transaction. Every mutating call is atomic: one that

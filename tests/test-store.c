@@ -1005,6 +1005,87 @@ test_schema_version (Fixture       *fx,
   g_assert_cmpint (quipu_store_schema_version (fx->store), ==, 1);
 }
 
+/* A database written by the first release (schema 1, real data from a real
+ * server: tests/data/quipu-db-v1.sql) opens with this one, migrated to the
+ * latest schema with every user, room, message and inbox entry intact. */
+static void
+test_migrate_from_v1 (Fixture       *fx,
+                      gconstpointer  data)
+{
+  g_autofree char *fixture = g_test_build_filename (G_TEST_DIST, "data", "quipu-db-v1.sql", NULL);
+  g_autofree char *sql = NULL;
+  g_autofree char *display = NULL;
+  g_autofree char *spelling = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) lobby = NULL;
+  g_autoptr(GPtrArray) kitchen = NULL;
+  g_autoptr(GPtrArray) inbox = NULL;
+  g_auto(GStrv) rooms = NULL;
+  guint8 key[QUIPU_KEY_SIZE];
+  gint64 alice = 0, uid = 0;
+  sqlite3 *db = NULL;
+  QuipuStoredMessage *msg;
+
+  g_assert_true (g_file_get_contents (fixture, &sql, NULL, &error));
+  g_assert_no_error (error);
+
+  /* The fixture goes into a fresh file, then the store opens it. */
+  g_clear_pointer (&fx->store, quipu_store_free);
+  g_assert_cmpint (g_unlink (fx->path), ==, 0);
+  g_assert_cmpint (sqlite3_open (fx->path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+  fx->store = open_store (fx->path, NULL);
+  g_assert_cmpint (quipu_store_schema_version (fx->store), ==, 1);
+
+  /* Names: the key still owns the name, under its first spelling. */
+  g_assert_true (quipu_store_lookup_user (fx->store, "ALICE", &alice, &display, key, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (display, ==, "Alice");
+  g_clear_pointer (&display, g_free);
+  g_assert_cmpint (quipu_store_register_user (fx->store, "alice", key, &uid, &display, &error),
+                   ==, QUIPU_REGISTER_KNOWN);
+  g_assert_no_error (error);
+  g_assert_cmpint (uid, ==, alice);
+  key[0] ^= 1;
+  g_assert_cmpint (quipu_store_register_user (fx->store, "Alice", key, &uid, NULL, &error),
+                   ==, QUIPU_REGISTER_TAKEN);
+  g_assert_no_error (error);
+
+  /* Rooms and their messages, signatures included. */
+  lobby = fetch (fx, "lobby", 0, QUIPU_FETCH_AFTER, 0, 10, NULL);
+  assert_seqs (lobby, 1, 3);
+  msg = g_ptr_array_index (lobby, 0);
+  g_assert_cmpstr (msg->sender, ==, "Alice");
+  g_assert_cmpstr (msg->room, ==, "Lobby");
+  g_assert_cmpstr (msg->body, ==, "first words in the lobby");
+  g_assert_cmpuint (msg->signature[0], ==, 0xa9);
+  g_assert_cmpuint (msg->signature[63], ==, 0x0b);
+  g_assert_cmpstr (((QuipuStoredMessage *) g_ptr_array_index (lobby, 1))->sender, ==, "bob");
+  g_assert_cmpstr (((QuipuStoredMessage *) g_ptr_array_index (lobby, 2))->body, ==,
+                   "\xc3\xbcn\xc3\xaf\x63\xc3\xb6\x64\xc3\xa9 \xe2\x9c\x93 and a 'quote'");
+  kitchen = fetch (fx, "Kitchen", 0, QUIPU_FETCH_AFTER, 0, 10, NULL);
+  assert_seqs (kitchen, 1, 1);
+  rooms = quipu_store_list_rooms (fx->store, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstrv (rooms, ((const char *[]) { "Lobby", "Kitchen", NULL }));
+  spelling = quipu_store_claim_room (fx->store, "LOBBY", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (spelling, ==, "Lobby");
+
+  /* The inbox and what had been delivered from it. */
+  inbox = fetch (fx, NULL, alice, QUIPU_FETCH_AFTER, 0, 10, NULL);
+  assert_seqs (inbox, 1, 1);
+  msg = g_ptr_array_index (inbox, 0);
+  g_assert_cmpstr (msg->sender, ==, "bob");
+  g_assert_cmpstrv (msg->recipients, ((const char *[]) { "Alice", NULL }));
+  g_assert_cmpuint (quipu_store_get_delivered (fx->store, alice, &error), ==, 1);
+  g_assert_no_error (error);
+
+  /* And it goes on where it stopped. */
+  g_assert_cmpuint (post_new (fx, alice, "Lobby", 1), ==, 4);
+}
+
 static void
 test_open_newer_schema (Fixture       *fx,
                         gconstpointer  data)
@@ -1265,6 +1346,7 @@ main (int   argc,
   add_test ("prune/age", test_prune_age, NULL);
   add_test ("reopen", test_reopen, NULL);
   add_test ("schema-version", test_schema_version, NULL);
+  add_test ("migrate/from-v1", test_migrate_from_v1, NULL);
   add_test ("open/newer-schema", test_open_newer_schema, NULL);
   add_test ("open/missing-dir", test_open_missing_dir, NULL);
   add_test ("open/not-a-database", test_open_not_a_database, NULL);

@@ -1,0 +1,68 @@
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  QUIPU_LOG_LEVEL_WARNING,  /* warnings and errors only */
+  QUIPU_LOG_LEVEL_INFO,     /* and connections, logins, pruning (default) */
+  QUIPU_LOG_LEVEL_DEBUG,    /* and everything the code says at debug level */
+} QuipuLogLevel;
+
+/* What quipu-server runs with: the [server] group of the config file, then
+ * the command line on top (quipu-server.conf(5) documents every key). */
+typedef struct {
+  char          *listen;               /* "ADDR:PORT"; default [::]:7447 */
+  char          *data_dir;             /* holds quipu.db and, if generated, the certificate */
+  char          *cert_path;            /* with key_path, or both NULL for self-signed */
+  char          *key_path;
+  gboolean       require_retry;        /* address validation with QUIC Retry */
+  guint          history_days;         /* 0: forever */
+  guint          history_max_per_room; /* 0: no limit */
+  gboolean       sync_normal;          /* SQLite synchronous=NORMAL instead of FULL */
+  QuipuLogLevel  log_level;
+} QuipuServerConfig;
+
+#define QUIPU_CONFIG_DEFAULT_HISTORY_DAYS     365
+#define QUIPU_CONFIG_DEFAULT_HISTORY_PER_ROOM 100000
+
+/* The defaults, and the data directory under the user's state directory. */
+void     quipu_server_config_init      (QuipuServerConfig *config);
+void     quipu_server_config_clear     (QuipuServerConfig *config);
+void     quipu_server_config_copy      (QuipuServerConfig       *dest,
+                                        const QuipuServerConfig *src);
+
+/* Reads the [server] group of `path` into `config`. Every problem found is
+ * appended to `problems` as one line naming the file, and the other keys are
+ * still read; FALSE if there was any. */
+gboolean quipu_server_config_load_file (QuipuServerConfig *config,
+                                        const char        *path,
+                                        GPtrArray         *problems);
+
+/* One setting given as text, as in the file or on the command line (`key` is
+ * the name used in messages, e.g. "history-days" or "--history-days"). */
+gboolean quipu_config_parse_uint       (const char  *text,
+                                        const char  *key,
+                                        guint       *out,
+                                        GError     **error);
+gboolean quipu_config_parse_sync       (const char  *text,
+                                        gboolean    *sync_normal,
+                                        GError     **error);
+gboolean quipu_config_parse_log_level  (const char     *text,
+                                        QuipuLogLevel  *level,
+                                        GError        **error);
+const char *quipu_log_level_to_string  (QuipuLogLevel level);
+GInetSocketAddress *quipu_config_parse_listen (const char  *text,
+                                               GError     **error);
+
+/* What a start would trip over that parsing cannot see: the listen address,
+ * the certificate and key (read and matched), the data directory. Appends
+ * one line per problem; FALSE if there was any. Binds nothing, writes
+ * nothing, so it is safe next to a running server. */
+gboolean quipu_server_config_check     (const QuipuServerConfig *config,
+                                        GPtrArray               *problems);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (QuipuServerConfig, quipu_server_config_clear)
+
+G_END_DECLS
