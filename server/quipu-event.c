@@ -15,7 +15,11 @@ quipu_log_event (GLogLevelFlags  level,
                  ...)
 {
   g_autofree char *message = NULL;
-  const char *priority = level & G_LOG_LEVEL_WARNING ? "4" : level & G_LOG_LEVEL_MESSAGE ? "5" : "6";
+  /* syslog priorities, as GLib's own journald writer maps the levels. */
+  const char *priority = level & G_LOG_LEVEL_ERROR ? "3"
+                         : level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING) ? "4"
+                         : level & G_LOG_LEVEL_MESSAGE ? "5"
+                         : level & G_LOG_LEVEL_INFO ? "6" : "7";
   va_list args;
 
   va_start (args, format);
