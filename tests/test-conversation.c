@@ -309,7 +309,8 @@ test_live_append (Fixture       *fx,
   g_signal_connect (conv, "notify::unread-count", G_CALLBACK (count_notify), &unread_notes);
 
   /* alice spells it otherwise; the server's spelling wins, and she sends
-   * with it, as the signature covers the room name. */
+   * with it, as the signature covers the room name (also when she names the
+   * room her way, as the last one does). */
   session_connect (alice);
   session_join (alice, "lobby");
   mine = quipu_client_get_conversation (alice->client, "#lobby");
@@ -318,9 +319,11 @@ test_live_append (Fixture       *fx,
   for (guint i = 1; i <= 3; i++)
     {
       g_autofree char *body = g_strdup_printf ("message %u", i);
-      g_autoptr(QuipuMessage) msg = quipu_conversation_send (mine, body, NULL);
+      g_autoptr(QuipuMessage) msg = i < 3 ? quipu_conversation_send (mine, body, NULL)
+                                          : quipu_client_send_to_room (alice->client, "LOBBY", body, NULL);
 
       g_assert_nonnull (msg);
+      g_assert_cmpstr (quipu_message_get_room (msg), ==, "Lobby");
     }
   QUIPU_TEST_WAIT_FOR (g_list_model_get_n_items (G_LIST_MODEL (conv)) == 3);
   ASSERT_CHANGES (rec, { 0, 0, 1 }, { 1, 0, 1 }, { 2, 0, 1 });

@@ -1591,9 +1591,16 @@ quipu_client_send_to_room (QuipuClient *self,
                            const char  *body,
                            GError     **error)
 {
+  g_autofree char *key = NULL;
+  QuipuConversation *conv;
+
   g_return_val_if_fail (room != NULL, NULL);
 
-  return enqueue (self, room, NULL, body, error);
+  /* The server relays a room's messages under its own spelling of the name,
+   * which the signature must then cover: use it once the join told us. */
+  key = quipu_conversation_key_for_room (room);
+  conv = quipu_conversation_list_lookup (self->conversation_list, key);
+  return enqueue (self, conv ? quipu_conversation_get_room (conv) : room, NULL, body, error);
 }
 
 QuipuMessage *

@@ -293,6 +293,7 @@ quipu_conversation_new_direct (QuipuClient        *client,
   return self;
 }
 
+/* Ends the load in flight, if any, with `error` (taken) or TRUE. */
 static void
 finish_older (QuipuConversation *self,
               GError            *error)
@@ -300,7 +301,10 @@ finish_older (QuipuConversation *self,
   g_autoptr(GTask) task = g_steal_pointer (&self->older_task);
 
   if (task == NULL)
-    return;
+    {
+      g_clear_error (&error);
+      return;
+    }
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOADING_OLDER]);
   if (error != NULL)
     g_task_return_error (task, error);
