@@ -79,12 +79,13 @@ struct _QuipuClient {
   GQueue           outbox;          /* QuipuMessage *, oldest first */
   GHashTable      *conversations;   /* "#room" or "@" -> Conversation */
   GHashTable      *pins;            /* sender name -> Pin */
-  QuipuConversationList *conversation_list;   /* the app-facing models */
-  GStrv            room_directory;  /* ROOM_ENTRY of the last WELCOME */
 
   GNetworkMonitor *network_monitor;
   GDBusConnection *system_bus;
   guint            sleep_signal_id;
+
+  QuipuConversationList *conversation_list;   /* the app-facing models */
+  GStrv            room_directory;  /* ROOM_ENTRY of the last WELCOME */
 };
 
 G_DEFINE_FINAL_TYPE (QuipuClient, quipu_client, G_TYPE_OBJECT)
@@ -144,7 +145,8 @@ compare_seq (gconstpointer a, gconstpointer b, gpointer user_data)
 static Conversation *
 conversation_get (QuipuClient *self, const char *room)
 {
-  g_autofree char *key = room ? quipu_conversation_key_for_room (room) : g_strdup ("@");
+  g_autofree char *fold = room ? quipu_name_fold (room) : NULL;
+  g_autofree char *key = room ? g_strconcat ("#", fold, NULL) : g_strdup ("@");
   Conversation *conv = g_hash_table_lookup (self->conversations, key);
 
   if (conv == NULL)
@@ -653,9 +655,9 @@ handle_welcome (QuipuClient *self, QuipuFrame *frame)
       self->username = g_strdup (frame->username);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_USERNAME]);
     }
+  set_room_directory (self, frame->room_entries);
   if (quipu_frame_has (frame, QUIPU_FIELD_SEQ))
     conversation_baseline (conversation_get (self, NULL), frame->seq);
-  set_room_directory (self, frame->room_entries);
   self->ever_logged_in = TRUE;
   self->backoff_ms = 0;
   g_clear_error (&self->error);
@@ -1198,10 +1200,10 @@ quipu_client_finalize (GObject *object)
   g_free (self->known_users_path);
   g_free (self->pins_server);
   g_free (self->server_fingerprint);
+  g_strfreev (self->room_directory);
   g_clear_error (&self->error);
   g_hash_table_unref (self->conversations);
   g_hash_table_unref (self->pins);
-  g_strfreev (self->room_directory);
 
   G_OBJECT_CLASS (quipu_client_parent_class)->finalize (object);
 }
@@ -1348,6 +1350,7 @@ quipu_client_class_init (QuipuClientClass *klass)
 static void
 quipu_client_init (QuipuClient *self)
 {
+  self->conversation_list = quipu_conversation_list_new (self);
   self->auto_reconnect = TRUE;
   self->verify_signatures = TRUE;
   self->history_limit = 200;
@@ -1355,7 +1358,6 @@ quipu_client_init (QuipuClient *self)
   self->conversations = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, conversation_free);
   self->pins = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, pin_free);
   g_queue_init (&self->outbox);
-  self->conversation_list = quipu_conversation_list_new (self);
 
   self->network_monitor = g_object_ref (g_network_monitor_get_default ());
   g_signal_connect (self->network_monitor, "network-changed", G_CALLBACK (network_changed_cb), self);

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "quipu-conversation-private.h"
-#include "quipu-enums.h"
 #include "quipu-identity.h"
 #include "quipu-member-private.h"
 #include "quipu-names.h"
@@ -36,6 +35,12 @@ struct _QuipuConversation {
   guint64                synced_seq;
   gint64                 last_activity;
 };
+
+/* Registered here rather than through glib-mkenums (quipu-enums.h): the
+ * type lives with the one header that declares it. */
+G_DEFINE_ENUM_TYPE (QuipuConversationKind, quipu_conversation_kind,
+  G_DEFINE_ENUM_VALUE (QUIPU_CONVERSATION_ROOM, "room"),
+  G_DEFINE_ENUM_VALUE (QUIPU_CONVERSATION_DIRECT, "direct"))
 
 static void list_model_iface_init (GListModelInterface *iface);
 
