@@ -10,11 +10,14 @@
 #include "quipu-endpoint.h"
 #include "quipu-enums.h"
 #include "quipu-error.h"
-#include "quipu-known-users.h"
 #include "quipu-message-private.h"
 #include "quipu-names.h"
+#include "quipu-outbox.h"
+#include "quipu-pins.h"
+#include "quipu-sequencer.h"
 #include "quipu-signing.h"
 #include "quipu-state-machine.h"
+#include "quipu-timer.h"
 #include "quipu-tls.h"
 #include "quipu-wire.h"
 
@@ -29,28 +32,6 @@ G_STATIC_ASSERT (QUIPU_SEQ_MAX == QUIPU_VARINT_MAX);
 
 static const char * const offered_features[] = { "history", "presence", NULL };
 
-/* What we know of one conversation: a room, or the inbox (room NULL).
- * Sequences <= contiguous and >= lowest have all been received; `ahead`
- * holds the ones received above contiguous, so nothing is shown twice.
- * Messages above a gap wait in `held` (QuipuMessage * keys, by sequence)
- * until the gap fills, so each conversation is shown in sequence order. */
-typedef struct {
-  char       *room;
-  guint64     contiguous;
-  guint64     lowest;
-  GHashTable *ahead;
-  GTree      *held;
-  gboolean    joined;
-  gboolean    has_state;
-  gboolean    loading_older;
-  gboolean    syncing;        /* a request for what follows contiguous is on its way */
-} Conversation;
-
-typedef struct {
-  guint8  key[QUIPU_KEY_SIZE];
-  char   *user_id;
-} Pin;
-
 struct _QuipuClient {
   GObject          parent_instance;
 
@@ -60,28 +41,29 @@ struct _QuipuClient {
   char            *client_name;
   char            *pinned_fingerprint;
   char            *trust_store_path;
-  char            *known_users_path;
-  char            *pins_server;     /* the server `pins` were loaded for */
   char            *server_fingerprint;
   QuipuTrustVia    trust_via;
   gboolean         auto_reconnect;
   gboolean         verify_signatures;
   guint            history_limit;
 
+  /* Every source of the session is attached here: the thread-default
+   * context at construction, where the endpoint runs too. */
+  GMainContext    *context;
   QuipuState       state;
   GError          *error;
   QuipuConnection *conn;
   GCancellable    *cancellable;
-  guint            reconnect_id;
-  guint            login_timeout_id;
-  guint            probe_id;
-  guint            backoff_ms;
+  QuipuTimer       reconnect_timer;
+  QuipuTimer       login_timer;
+  QuipuTimer       probe_timer;
+  QuipuBackoff     backoff;
   gboolean         ever_logged_in;
   guint64          probe_token;
 
-  GQueue           outbox;          /* QuipuMessage *, oldest first */
-  GHashTable      *conversations;   /* "#room" or "@" -> Conversation */
-  GHashTable      *pins;            /* sender name -> Pin */
+  QuipuOutbox     *outbox;
+  GHashTable      *conversations;   /* quipu_sequencer_key () -> QuipuSequencer */
+  QuipuPins       *pins;
 
   GNetworkMonitor *network_monitor;
   GDBusConnection *system_bus;
@@ -119,169 +101,18 @@ static guint signals[N_SIGNALS];
 
 static void dispatch_event (QuipuClient *self, QuipuEvent event);
 
-/* Conversations. */
-
-static void
-conversation_free (gpointer data)
-{
-  Conversation *conv = data;
-
-  g_free (conv->room);
-  g_hash_table_unref (conv->ahead);
-  g_tree_unref (conv->held);
-  g_free (conv);
-}
-
-static int
-compare_seq (gconstpointer a, gconstpointer b, gpointer user_data)
-{
-  guint64 x = quipu_message_get_seq ((QuipuMessage *) a);
-  guint64 y = quipu_message_get_seq ((QuipuMessage *) b);
-
-  return x < y ? -1 : x > y;
-}
-
-static Conversation *
+static QuipuSequencer *
 conversation_get (QuipuClient *self, const char *room)
 {
-  g_autofree char *fold = room ? quipu_name_fold (room) : NULL;
-  g_autofree char *key = room ? g_strconcat ("#", fold, NULL) : g_strdup ("@");
-  Conversation *conv = g_hash_table_lookup (self->conversations, key);
+  g_autofree char *key = quipu_sequencer_key (room);
+  QuipuSequencer *conv = g_hash_table_lookup (self->conversations, key);
 
   if (conv == NULL)
     {
-      conv = g_new0 (Conversation, 1);
-      conv->room = g_strdup (room);
-      conv->lowest = G_MAXUINT64;
-      conv->ahead = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-      conv->held = g_tree_new_full (compare_seq, NULL, g_object_unref, NULL);
+      conv = quipu_sequencer_new (room);
       g_hash_table_insert (self->conversations, g_steal_pointer (&key), conv);
     }
   return conv;
-}
-
-/* First sight of the conversation in this session: everything up to `seq`
- * exists on the server; what we show of it comes as history. */
-static void
-conversation_baseline (Conversation *conv, guint64 seq)
-{
-  if (conv->has_state)
-    return;
-  conv->has_state = TRUE;
-  conv->contiguous = seq;
-  conv->lowest = seq + 1;
-}
-
-static void
-conversation_advance (Conversation *conv)
-{
-  guint64 next = conv->contiguous + 1;
-
-  while (g_hash_table_remove (conv->ahead, &next))
-    next++;
-  conv->contiguous = next - 1;
-}
-
-/* Records `seq` as shown; FALSE if it was shown before. */
-static gboolean
-conversation_mark (Conversation *conv, guint64 seq)
-{
-  if (seq < conv->lowest)
-    return TRUE;   /* older history, asked for and delivered once */
-  if (seq <= conv->contiguous)
-    return FALSE;
-  if (g_hash_table_contains (conv->ahead, &seq))
-    return FALSE;
-  g_hash_table_add (conv->ahead, g_memdup2 (&seq, sizeof seq));
-  conversation_advance (conv);
-  return TRUE;
-}
-
-static void
-conversation_complete_through (Conversation *conv, guint64 seq)
-{
-  GHashTableIter iter;
-  guint64 *key;
-
-  if (seq <= conv->contiguous)
-    return;
-  conv->contiguous = seq;
-  g_hash_table_iter_init (&iter, conv->ahead);
-  while (g_hash_table_iter_next (&iter, (gpointer *) &key, NULL))
-    if (*key <= seq)
-      g_hash_table_iter_remove (&iter);
-  conversation_advance (conv);
-}
-
-/* Pins: the first key seen for a sender name is the one expected after. */
-
-static void
-pin_free (gpointer data)
-{
-  Pin *pin = data;
-
-  g_free (pin->user_id);
-  g_free (pin);
-}
-
-static Pin *
-pin_insert (QuipuClient *self, const char *name, const guint8 *key)
-{
-  Pin *pin = g_new0 (Pin, 1);
-
-  memcpy (pin->key, key, QUIPU_KEY_SIZE);
-  pin->user_id = quipu_user_id_from_key (key);
-  g_hash_table_insert (self->pins, g_strdup (name), pin);
-  return pin;
-}
-
-static const char *
-known_users_path (QuipuClient *self)
-{
-  if (self->known_users_path == NULL)
-    self->known_users_path = quipu_known_users_default_path ();
-  return self->known_users_path;
-}
-
-/* Pins outlive the process: a key a server swaps between two runs shows up
- * as changed, not as a first sight. */
-static void
-load_pins (QuipuClient *self)
-{
-  g_autoptr(GHashTable) stored = NULL;
-  GHashTableIter iter;
-  const char *name;
-  GBytes *key;
-
-  if (g_strcmp0 (self->pins_server, self->server) == 0)
-    return;
-  g_free (self->pins_server);
-  self->pins_server = g_strdup (self->server);
-  g_hash_table_remove_all (self->pins);
-
-  stored = quipu_known_users_load (known_users_path (self), self->server);
-  g_hash_table_iter_init (&iter, stored);
-  while (g_hash_table_iter_next (&iter, (gpointer *) &name, (gpointer *) &key))
-    pin_insert (self, name, g_bytes_get_data (key, NULL));
-}
-
-static Pin *
-pin_lookup_or_add (QuipuClient *self, const char *name, const guint8 *key, gboolean *changed)
-{
-  Pin *pin = g_hash_table_lookup (self->pins, name);
-
-  *changed = FALSE;
-  if (pin == NULL)
-    {
-      g_autoptr(GError) error = NULL;
-
-      pin = pin_insert (self, name, key);
-      if (!quipu_known_users_add (known_users_path (self), self->server, name, key, &error))
-        g_warning ("cannot remember the key of %s: %s", name, error->message);
-    }
-  else if (memcmp (pin->key, key, QUIPU_KEY_SIZE) != 0)
-    *changed = TRUE;
-  return pin;
 }
 
 /* Sending. */
@@ -344,7 +175,7 @@ transmit (QuipuClient *self, QuipuMessage *msg)
 }
 
 static void
-send_join (QuipuClient *self, Conversation *conv)
+send_join (QuipuClient *self, QuipuSequencer *conv)
 {
   g_autoptr(QuipuFrame) frame = quipu_frame_new (QUIPU_FRAME_JOIN);
 
@@ -361,7 +192,7 @@ send_join (QuipuClient *self, Conversation *conv)
 }
 
 static void
-request_after (QuipuClient *self, Conversation *conv)
+request_after (QuipuClient *self, QuipuSequencer *conv)
 {
   g_autoptr(QuipuFrame) frame = quipu_frame_new (QUIPU_FRAME_HISTORY);
 
@@ -377,16 +208,14 @@ request_after (QuipuClient *self, Conversation *conv)
 
 /* Shows the held messages that no gap separates from the rest any more. */
 static void
-release_held (QuipuClient *self, Conversation *conv)
+release_held (QuipuClient *self, QuipuSequencer *conv)
 {
-  GTreeNode *first;
+  QuipuMessage *ready;
 
-  while ((first = g_tree_node_first (conv->held)) != NULL &&
-         quipu_message_get_seq (g_tree_node_key (first)) <= conv->contiguous)
+  while ((ready = quipu_sequencer_pop_ready (conv)) != NULL)
     {
-      g_autoptr(QuipuMessage) msg = g_tree_node_key (first);
+      g_autoptr(QuipuMessage) msg = ready;
 
-      g_tree_steal (conv->held, msg);
       g_signal_emit (self, signals[MESSAGE_RECEIVED], 0, msg);
     }
 }
@@ -397,14 +226,14 @@ static void
 resume_session (QuipuClient *self)
 {
   GHashTableIter iter;
-  Conversation *conv;
+  QuipuSequencer *conv;
 
   g_hash_table_iter_init (&iter, self->conversations);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &conv))
     if (conv->room != NULL && conv->joined)
       send_join (self, conv);
 
-  for (GList *l = self->outbox.head; l != NULL; l = l->next)
+  for (GList *l = quipu_outbox_peek (self->outbox); l != NULL; l = l->next)
     transmit (self, l->data);
 }
 
@@ -433,8 +262,8 @@ is_retryable (const GError *error)
 static void
 drop_connection (QuipuClient *self)
 {
-  g_clear_handle_id (&self->login_timeout_id, g_source_remove);
-  g_clear_handle_id (&self->probe_id, g_source_remove);
+  quipu_timer_stop (&self->login_timer);
+  quipu_timer_stop (&self->probe_timer);
   if (self->conn == NULL)
     return;
   quipu_connection_set_callbacks (self->conn, NULL, NULL);
@@ -456,26 +285,19 @@ reconnect_cb (gpointer data)
 {
   QuipuClient *self = data;
 
-  self->reconnect_id = 0;
   if (self->state == QUIPU_STATE_ERROR)
     quipu_client_connect (self);
   return G_SOURCE_REMOVE;
 }
 
-/* Exponential backoff with jitter, so a restarted server is not hit by every
- * client at the same instant. */
 static void
 schedule_reconnect (QuipuClient *self)
 {
-  guint delay;
-
   if (!self->auto_reconnect || !self->ever_logged_in || !is_retryable (self->error))
     return;
-
-  self->backoff_ms = self->backoff_ms ? MIN (self->backoff_ms * 2, BACKOFF_MAX_MS) : BACKOFF_MIN_MS;
-  delay = self->backoff_ms / 2 + g_random_int_range (0, self->backoff_ms / 2 + 1);
-  g_clear_handle_id (&self->reconnect_id, g_source_remove);
-  self->reconnect_id = g_timeout_add (delay, reconnect_cb, self);
+  quipu_timer_start (&self->reconnect_timer, self->context,
+                     quipu_backoff_next (&self->backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS),
+                     reconnect_cb, self);
 }
 
 static void open_transport (QuipuClient *self);
@@ -485,7 +307,7 @@ close_transport (QuipuClient *self)
 {
   g_autoptr(QuipuFrame) frame = quipu_frame_new (QUIPU_FRAME_DISCONNECT);
 
-  g_clear_handle_id (&self->login_timeout_id, g_source_remove);
+  quipu_timer_stop (&self->login_timer);
   if (self->conn == NULL)
     {
       dispatch_event (self, QUIPU_EVENT_CLOSED);
@@ -518,7 +340,7 @@ dispatch_event (QuipuClient *self, QuipuEvent event)
    * announced; the event that left it announced its own. */
   self->state = to;
   if (actions & QUIPU_ACTION_CANCEL_RECONNECT)
-    g_clear_handle_id (&self->reconnect_id, g_source_remove);
+    quipu_timer_stop (&self->reconnect_timer);
   if (actions & QUIPU_ACTION_ABORT_TRANSPORT)
     drop_connection (self);
   if (actions & QUIPU_ACTION_CLOSE_TRANSPORT)
@@ -541,7 +363,6 @@ login_timeout_cb (gpointer data)
 {
   QuipuClient *self = data;
 
-  self->login_timeout_id = 0;
   fail (self, g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_TIMED_OUT,
                            "%s did not answer the login", self->server));
   return G_SOURCE_REMOVE;
@@ -556,7 +377,7 @@ on_established (QuipuConnection *conn, gpointer user_data)
   const guint8 *key = quipu_identity_get_public_key (self->identity);
   guint8 exporter[QUIPU_LOGIN_EXPORTER_LEN];
   guint8 proof[QUIPU_SIGNATURE_SIZE];
-  Conversation *inbox = conversation_get (self, NULL);
+  QuipuSequencer *inbox = conversation_get (self, NULL);
 
   self->trust_via = quipu_connection_get_trust_via (conn);
   if (g_strcmp0 (self->server_fingerprint, quipu_connection_get_peer_fingerprint (conn)) != 0)
@@ -592,8 +413,7 @@ on_established (QuipuConnection *conn, gpointer user_data)
   quipu_frame_set_uint (frame, QUIPU_FIELD_LIMIT, self->history_limit);
   queue_frame (self, frame);
 
-  g_clear_handle_id (&self->login_timeout_id, g_source_remove);
-  self->login_timeout_id = g_timeout_add_seconds (LOGIN_TIMEOUT_S, login_timeout_cb, self);
+  quipu_timer_start (&self->login_timer, self->context, LOGIN_TIMEOUT_S * 1000, login_timeout_cb, self);
 }
 
 static void
@@ -622,7 +442,7 @@ handle_welcome (QuipuClient *self, QuipuFrame *frame)
       return;
     }
 
-  g_clear_handle_id (&self->login_timeout_id, g_source_remove);
+  quipu_timer_stop (&self->login_timer);
   if (g_strcmp0 (self->username, frame->username) != 0)
     {
       g_free (self->username);
@@ -630,9 +450,9 @@ handle_welcome (QuipuClient *self, QuipuFrame *frame)
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_USERNAME]);
     }
   if (quipu_frame_has (frame, QUIPU_FIELD_SEQ))
-    conversation_baseline (conversation_get (self, NULL), frame->seq);
+    quipu_sequencer_baseline (conversation_get (self, NULL), frame->seq);
   self->ever_logged_in = TRUE;
-  self->backoff_ms = 0;
+  quipu_backoff_reset (&self->backoff);
   g_clear_error (&self->error);
   dispatch_event (self, QUIPU_EVENT_ESTABLISHED);
 }
@@ -640,26 +460,19 @@ handle_welcome (QuipuClient *self, QuipuFrame *frame)
 static QuipuMessage *
 outbox_take (QuipuClient *self, guint64 client_msg_id)
 {
-  for (GList *l = self->outbox.head; l != NULL; l = l->next)
-    {
-      QuipuMessage *msg = l->data;
+  QuipuMessage *msg = quipu_outbox_take (self->outbox, client_msg_id);
 
-      if (quipu_message_get_client_msg_id (msg) == client_msg_id)
-        {
-          g_queue_delete_link (&self->outbox, l);
-          g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_PENDING]);
-          return msg;
-        }
-    }
-  return NULL;
+  if (msg != NULL)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_PENDING]);
+  return msg;
 }
 
 static void
 acknowledge (QuipuClient *self, QuipuMessage *msg, guint64 seq)
 {
-  Conversation *conv = conversation_get (self, quipu_message_get_room (msg));
+  QuipuSequencer *conv = conversation_get (self, quipu_message_get_room (msg));
 
-  conversation_mark (conv, seq);
+  quipu_sequencer_mark (conv, seq);
   quipu_message_set_seq (msg, seq);
   quipu_message_set_status (msg, QUIPU_MESSAGE_ACKED);
   g_signal_emit (self, signals[MESSAGE_ACKED], 0, msg);
@@ -677,7 +490,7 @@ handle_ack (QuipuClient *self, QuipuFrame *frame)
 }
 
 static QuipuVerification
-verify_message (QuipuClient *self, QuipuFrame *frame, Pin *pin, gboolean key_changed)
+verify_message (QuipuClient *self, QuipuFrame *frame, const QuipuPin *pin, gboolean key_changed)
 {
   if (key_changed)
     return QUIPU_VERIFICATION_KEY_CHANGED;
@@ -692,9 +505,9 @@ static void
 handle_message (QuipuClient *self, QuipuFrame *frame)
 {
   g_autoptr(QuipuMessage) msg = NULL;
-  Conversation *conv;
+  QuipuSequencer *conv;
   gboolean own, key_changed;
-  Pin *pin;
+  const QuipuPin *pin;
 
   if (!quipu_frame_has (frame, QUIPU_FIELD_SENDER) || !quipu_frame_has (frame, QUIPU_FIELD_KEY) ||
       !quipu_frame_has (frame, QUIPU_FIELD_SEQ))
@@ -705,7 +518,7 @@ handle_message (QuipuClient *self, QuipuFrame *frame)
     }
 
   conv = conversation_get (self, frame->room);
-  if (!conversation_mark (conv, frame->seq))
+  if (!quipu_sequencer_mark (conv, frame->seq))
     return;
 
   own = g_strcmp0 (frame->sender, self->username) == 0 &&
@@ -722,16 +535,16 @@ handle_message (QuipuClient *self, QuipuFrame *frame)
         }
     }
 
-  pin = pin_lookup_or_add (self, frame->sender, frame->key, &key_changed);
+  pin = quipu_pins_lookup_or_add (self->pins, frame->sender, frame->key, &key_changed);
   msg = quipu_message_new_from_frame (frame, pin->user_id, own);
   quipu_message_set_verification (msg, verify_message (self, frame, pin, key_changed));
 
   /* Live messages overtake a catch-up that needs more than one page; any
    * other gap is filled by asking for what follows the last complete
    * sequence. Either way the message waits for the ones before it. */
-  if (conv->has_state && frame->seq > conv->contiguous)
+  if (quipu_sequencer_must_hold (conv, frame->seq))
     {
-      g_tree_insert (conv->held, g_steal_pointer (&msg), NULL);
+      quipu_sequencer_hold (conv, msg);
       if (!conv->syncing)
         request_after (self, conv);
       return;
@@ -748,7 +561,7 @@ handle_presence (QuipuClient *self, QuipuFrame *frame)
   gboolean changed = FALSE;
 
   if (user->has_key)
-    user_id = g_strdup (pin_lookup_or_add (self, user->name, user->key, &changed)->user_id);
+    user_id = g_strdup (quipu_pins_lookup_or_add (self->pins, user->name, user->key, &changed)->user_id);
   if (changed)
     g_warning ("%s announced a different key for %s than it did before", self->server, user->name);
   g_signal_emit (self, signals[PRESENCE_CHANGED], 0, frame->room, user->name, user_id,
@@ -758,19 +571,19 @@ handle_presence (QuipuClient *self, QuipuFrame *frame)
 static void
 handle_join (QuipuClient *self, QuipuFrame *frame)
 {
-  Conversation *conv;
+  QuipuSequencer *conv;
   gboolean changed;
 
   if (!quipu_frame_has (frame, QUIPU_FIELD_SEQ))
     return;
   conv = conversation_get (self, frame->room);
-  conversation_baseline (conv, frame->seq);
+  quipu_sequencer_baseline (conv, frame->seq);
   for (guint i = 0; frame->users != NULL && i < frame->users->len; i++)
     {
       QuipuUserInfo *user = g_ptr_array_index (frame->users, i);
 
       if (user->has_key)
-        pin_lookup_or_add (self, user->name, user->key, &changed);
+        quipu_pins_lookup_or_add (self->pins, user->name, user->key, &changed);
     }
   g_signal_emit (self, signals[JOINED], 0, frame->room);
 }
@@ -778,7 +591,7 @@ handle_join (QuipuClient *self, QuipuFrame *frame)
 static void
 handle_history (QuipuClient *self, QuipuFrame *frame)
 {
-  Conversation *conv;
+  QuipuSequencer *conv;
   gboolean more = (frame->flags & QUIPU_FLAG_MORE) != 0;
 
   if (frame->room == NULL && !(frame->flags & QUIPU_FLAG_INBOX))
@@ -788,7 +601,7 @@ handle_history (QuipuClient *self, QuipuFrame *frame)
   if (quipu_frame_has (frame, QUIPU_FIELD_AFTER_SEQ))
     {
       /* Everything up to SEQ in that range was sent, pruned gaps included. */
-      conversation_complete_through (conv, frame->seq);
+      quipu_sequencer_complete_through (conv, frame->seq);
       release_held (self, conv);
       if (more)
         request_after (self, conv);
@@ -880,7 +693,7 @@ on_frame (QuipuConnection *conn, QuipuFrame *frame, gpointer user_data)
       break;
     case QUIPU_FRAME_PONG:
       if (frame->token == self->probe_token)
-        g_clear_handle_id (&self->probe_id, g_source_remove);
+        quipu_timer_stop (&self->probe_timer);
       break;
     case QUIPU_FRAME_DISCONNECT:
       if (frame->text != NULL)
@@ -987,7 +800,7 @@ static void
 forget_requests (QuipuClient *self)
 {
   GHashTableIter iter;
-  Conversation *conv;
+  QuipuSequencer *conv;
 
   g_hash_table_iter_init (&iter, self->conversations);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &conv))
@@ -1013,7 +826,7 @@ open_transport (QuipuClient *self)
       return;
     }
 
-  load_pins (self);
+  quipu_pins_load (self->pins, self->server);
   connectable = g_network_address_parse (self->server, QUIPU_DEFAULT_PORT, &error);
   if (connectable == NULL)
     {
@@ -1050,7 +863,6 @@ probe_timeout_cb (gpointer data)
 {
   QuipuClient *self = data;
 
-  self->probe_id = 0;
   fail (self, g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_TIMED_OUT,
                            "%s stopped answering", self->server));
   return G_SOURCE_REMOVE;
@@ -1059,20 +871,20 @@ probe_timeout_cb (gpointer data)
 static void
 check_connection_now (QuipuClient *self)
 {
-  if (self->state == QUIPU_STATE_ERROR && self->reconnect_id != 0)
+  if (self->state == QUIPU_STATE_ERROR && quipu_timer_is_active (&self->reconnect_timer))
     {
-      g_clear_handle_id (&self->reconnect_id, g_source_remove);
-      self->backoff_ms = 0;
+      quipu_timer_stop (&self->reconnect_timer);
+      quipu_backoff_reset (&self->backoff);
       quipu_client_connect (self);
     }
-  else if (self->state == QUIPU_STATE_CONNECTED && self->probe_id == 0)
+  else if (self->state == QUIPU_STATE_CONNECTED && !quipu_timer_is_active (&self->probe_timer))
     {
       g_autoptr(QuipuFrame) ping = quipu_frame_new (QUIPU_FRAME_PING);
 
       self->probe_token = random_msg_id ();
       quipu_frame_set_uint (ping, QUIPU_FIELD_TOKEN, self->probe_token);
       queue_frame (self, ping);
-      self->probe_id = g_timeout_add_seconds (PROBE_TIMEOUT_S, probe_timeout_cb, self);
+      quipu_timer_start (&self->probe_timer, self->context, PROBE_TIMEOUT_S * 1000, probe_timeout_cb, self);
     }
 }
 
@@ -1124,7 +936,7 @@ quipu_client_dispose (GObject *object)
 {
   QuipuClient *self = QUIPU_CLIENT (object);
 
-  g_clear_handle_id (&self->reconnect_id, g_source_remove);
+  quipu_timer_stop (&self->reconnect_timer);
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   if (self->conn != NULL)
@@ -1137,8 +949,8 @@ quipu_client_dispose (GObject *object)
         quipu_connection_abort (self->conn);
       g_clear_pointer (&self->conn, quipu_connection_unref);
     }
-  g_clear_handle_id (&self->login_timeout_id, g_source_remove);
-  g_clear_handle_id (&self->probe_id, g_source_remove);
+  quipu_timer_stop (&self->login_timer);
+  quipu_timer_stop (&self->probe_timer);
   if (self->network_monitor != NULL)
     g_signal_handlers_disconnect_by_data (self->network_monitor, self);
   g_clear_object (&self->network_monitor);
@@ -1146,7 +958,10 @@ quipu_client_dispose (GObject *object)
     g_dbus_connection_signal_unsubscribe (self->system_bus, self->sleep_signal_id);
   self->sleep_signal_id = 0;
   g_clear_object (&self->system_bus);
-  g_queue_clear_full (&self->outbox, g_object_unref);
+  if (self->outbox != NULL)
+    quipu_outbox_close (self->outbox);
+  g_clear_pointer (&self->outbox, quipu_outbox_unref);
+  g_clear_pointer (&self->pins, quipu_pins_free);
 
   G_OBJECT_CLASS (quipu_client_parent_class)->dispose (object);
 }
@@ -1162,12 +977,10 @@ quipu_client_finalize (GObject *object)
   g_free (self->client_name);
   g_free (self->pinned_fingerprint);
   g_free (self->trust_store_path);
-  g_free (self->known_users_path);
-  g_free (self->pins_server);
   g_free (self->server_fingerprint);
   g_clear_error (&self->error);
   g_hash_table_unref (self->conversations);
-  g_hash_table_unref (self->pins);
+  g_main_context_unref (self->context);
 
   G_OBJECT_CLASS (quipu_client_parent_class)->finalize (object);
 }
@@ -1207,7 +1020,7 @@ quipu_client_get_property (GObject    *object,
       g_value_set_string (value, self->server_fingerprint);
       break;
     case PROP_N_PENDING:
-      g_value_set_uint (value, self->outbox.length);
+      g_value_set_uint (value, quipu_outbox_get_length (self->outbox));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1312,9 +1125,11 @@ quipu_client_init (QuipuClient *self)
   self->verify_signatures = TRUE;
   self->history_limit = 200;
   self->client_name = g_strdup ("libquipu/" PACKAGE_VERSION);
-  self->conversations = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, conversation_free);
-  self->pins = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, pin_free);
-  g_queue_init (&self->outbox);
+  self->context = g_main_context_ref_thread_default ();
+  self->conversations = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                               (GDestroyNotify) quipu_sequencer_free);
+  self->pins = quipu_pins_new (self->context);
+  self->outbox = quipu_outbox_new (self->context);
 
   self->network_monitor = g_object_ref (g_network_monitor_get_default ());
   g_signal_connect (self->network_monitor, "network-changed", G_CALLBACK (network_changed_cb), self);
@@ -1394,7 +1209,7 @@ quipu_client_set_auto_reconnect (QuipuClient *self,
     return;
   self->auto_reconnect = auto_reconnect;
   if (!auto_reconnect)
-    g_clear_handle_id (&self->reconnect_id, g_source_remove);
+    quipu_timer_stop (&self->reconnect_timer);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_AUTO_RECONNECT]);
 }
 
@@ -1440,9 +1255,7 @@ void
 quipu_client_set_known_users_path (QuipuClient *self,
                                    const char  *path)
 {
-  g_free (self->known_users_path);
-  self->known_users_path = g_strdup (path);
-  g_clear_pointer (&self->pins_server, g_free);
+  quipu_pins_set_path (self->pins, path);
 }
 
 void
@@ -1476,7 +1289,7 @@ quipu_client_join (QuipuClient *self,
                    const char  *room,
                    GError     **error)
 {
-  Conversation *conv;
+  QuipuSequencer *conv;
 
   if (!quipu_name_validate (room, -1, error))
     {
@@ -1497,7 +1310,7 @@ quipu_client_leave (QuipuClient *self,
                     const char  *room)
 {
   g_autoptr(QuipuFrame) frame = NULL;
-  Conversation *conv = conversation_get (self, room);
+  QuipuSequencer *conv = conversation_get (self, room);
 
   if (!conv->joined)
     return;
@@ -1534,7 +1347,7 @@ enqueue (QuipuClient        *self,
       return NULL;
   }
 
-  g_queue_push_tail (&self->outbox, g_object_ref (msg));
+  quipu_outbox_push (self->outbox, msg);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_PENDING]);
   if (self->state == QUIPU_STATE_CONNECTED)
     queue_frame (self, frame);
@@ -1566,7 +1379,7 @@ quipu_client_send_direct (QuipuClient        *self,
 guint
 quipu_client_get_n_pending (QuipuClient *self)
 {
-  return self->outbox.length;
+  return quipu_outbox_get_length (self->outbox);
 }
 
 gboolean
@@ -1574,7 +1387,7 @@ quipu_client_load_older (QuipuClient *self,
                          const char  *room,
                          guint        limit)
 {
-  Conversation *conv = conversation_get (self, room);
+  QuipuSequencer *conv = conversation_get (self, room);
 
   return quipu_client_request_history (self, room,
                                        conv->lowest == G_MAXUINT64 ? (guint64) QUIPU_VARINT_MAX : conv->lowest,
@@ -1588,7 +1401,7 @@ quipu_client_request_history (QuipuClient *self,
                               guint        limit)
 {
   g_autoptr(QuipuFrame) frame = NULL;
-  Conversation *conv = conversation_get (self, room);
+  QuipuSequencer *conv = conversation_get (self, room);
 
   if (self->state != QUIPU_STATE_CONNECTED || conv->loading_older)
     return FALSE;
