@@ -9,7 +9,8 @@
 
 struct _QuipuPins {
   GMainContext *context;
-  char         *path;
+  char         *path;         /* as set; NULL: default_path */
+  char         *default_path;
   char         *server;       /* the server `table` was loaded for */
   GHashTable   *table;        /* name -> QuipuPin */
   GString      *unwritten;    /* known-users lines not yet on disk */
@@ -42,6 +43,7 @@ quipu_pins_free (QuipuPins *self)
   quipu_pins_flush (self);
   g_main_context_unref (self->context);
   g_free (self->path);
+  g_free (self->default_path);
   g_free (self->server);
   g_hash_table_unref (self->table);
   g_string_free (self->unwritten, TRUE);
@@ -51,8 +53,14 @@ quipu_pins_free (QuipuPins *self)
 static const char *
 get_path (QuipuPins *self)
 {
-  if (self->path == NULL)
-    self->path = quipu_known_users_default_path ();
+  if (self->path == NULL && self->default_path == NULL)
+    self->default_path = quipu_known_users_default_path ();
+  return self->path ? self->path : self->default_path;
+}
+
+const char *
+quipu_pins_get_path (QuipuPins *self)
+{
   return self->path;
 }
 

@@ -25,6 +25,8 @@ void            quipu_pins_free             (QuipuPins    *self);
 /* NULL: $XDG_DATA_HOME/quipu/known-users. Pins are loaded again. */
 void            quipu_pins_set_path         (QuipuPins    *self,
                                              const char   *path);
+/* The path set, NULL for the default. */
+const char     *quipu_pins_get_path         (QuipuPins    *self);
 /* Loads the pins stored for `server` unless they are loaded already. */
 void            quipu_pins_load             (QuipuPins    *self,
                                              const char   *server);

@@ -18,6 +18,7 @@ typedef struct {
   guint64     lowest;         /* G_MAXUINT64 before anything is known */
   gboolean    has_state;
   gboolean    joined;
+  gboolean    confirmed;      /* the server answered our JOIN on this connection */
   gboolean    loading_older;
   gboolean    syncing;        /* a request for what follows contiguous is on its way */
 
