@@ -867,6 +867,66 @@ test_members (Fixture       *fx,
   session_free (alice, conv, NULL);
 }
 
+/* Messages written offline and kept in the outbox file come back as
+ * pending in their conversations in the next run, then turn stored. */
+static void
+test_restored_outbox (Fixture       *fx,
+                      gconstpointer  data)
+{
+  g_autofree char *outbox = g_build_filename (fx->dir, "outbox-alice", NULL);
+  const char * const to_bob[] = { "bob", NULL };
+  Session *bob = session_new (fx, "bob", 0x12, 0);
+  Session *alice;
+  QuipuConversation *room, *direct;
+  Recorder *rec, *list_rec;
+
+  session_connect (bob);   /* so that the server knows him */
+  session_disconnect (bob);
+  session_free (bob, NULL);
+
+  alice = session_new (fx, "alice", 0x11, 0);
+  g_object_set (alice->client, "outbox-path", outbox, NULL);
+  g_assert_true (quipu_client_join (alice->client, "lobby", NULL));
+  room = quipu_client_get_conversation (alice->client, "#lobby");
+  g_object_unref (quipu_conversation_send (room, "written offline", NULL));
+  direct = quipu_client_open_direct (alice->client, to_bob, NULL);
+  g_object_unref (quipu_conversation_send (direct, "for bob", NULL));
+  g_assert_cmpuint (quipu_client_get_n_pending (alice->client), ==, 2);
+  /* Saved once the (missing) file was read. */
+  QUIPU_TEST_WAIT_FOR (g_file_test (outbox, G_FILE_TEST_EXISTS));
+  session_free (alice, NULL);
+
+  /* The next run: the direct conversation comes back with the outbox, the
+   * room's message once the room is joined again. */
+  alice = session_new (fx, "alice", 0x11, 0);
+  list_rec = recorder_new (quipu_client_get_conversations (alice->client));
+  g_object_set (alice->client, "outbox-path", outbox, NULL);
+  QUIPU_TEST_WAIT_FOR (quipu_client_get_n_pending (alice->client) == 2);
+  ASSERT_CHANGES (list_rec, { 0, 0, 1 });
+  direct = ref_conversation (alice, "@bob");
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (direct)), ==, 1);
+  g_assert_cmpstr (quipu_message_get_body (item (direct, 0)), ==, "for bob");
+  g_assert_cmpint (quipu_message_get_status (item (direct, 0)), ==, QUIPU_MESSAGE_PENDING);
+
+  g_assert_true (quipu_client_join (alice->client, "lobby", NULL));
+  room = ref_conversation (alice, "#lobby");
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (room)), ==, 1);
+  g_assert_cmpstr (quipu_message_get_body (item (room, 0)), ==, "written offline");
+  g_assert_cmpint (quipu_message_get_status (item (room, 0)), ==, QUIPU_MESSAGE_PENDING);
+  rec = recorder_new (G_LIST_MODEL (room));
+
+  session_connect (alice);
+  QUIPU_TEST_WAIT_FOR (quipu_client_get_n_pending (alice->client) == 0);
+  g_assert_cmpint (quipu_message_get_status (item (room, 0)), ==, QUIPU_MESSAGE_ACKED);
+  g_assert_cmpint (quipu_message_get_status (item (direct, 0)), ==, QUIPU_MESSAGE_ACKED);
+  ASSERT_NO_CHANGES (rec);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (room)), ==, 1);
+
+  recorder_free (rec);
+  recorder_free (list_rec);
+  session_free (alice, room, direct, NULL);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -882,6 +942,7 @@ main (int argc, char **argv)
   ADD ("/quipu/conversation/direct", test_direct);
   ADD ("/quipu/conversation/list-order", test_list_order);
   ADD ("/quipu/conversation/members", test_members);
+  ADD ("/quipu/conversation/restored-outbox", test_restored_outbox);
 #undef ADD
 
   return g_test_run ();

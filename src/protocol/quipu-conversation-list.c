@@ -359,16 +359,21 @@ quipu_conversation_list_lookup (QuipuConversationList *self,
 
 QuipuConversation *
 quipu_conversation_list_add_room (QuipuConversationList *self,
-                                  const char            *room)
+                                  const char            *room,
+                                  GList                 *pending)
 {
   g_autofree char *key = quipu_conversation_key_for_room (room);
   QuipuConversation *conv = quipu_conversation_list_lookup (self, key);
 
-  if (conv == NULL)
-    {
-      conv = quipu_conversation_new_room (self->client, room);
-      insert (self, conv);
-    }
+  if (conv != NULL)
+    return conv;
+  conv = quipu_conversation_new_room (self->client, room);
+  insert (self, conv);
+  /* Written before the room was joined in this run: a restored outbox. */
+  for (GList *l = pending; l != NULL; l = l->next)
+    if (g_strcmp0 (quipu_message_get_conversation (l->data), key) == 0)
+      quipu_conversation_add_pending (conv, l->data);
+  reposition (self, conv);
   return conv;
 }
 
