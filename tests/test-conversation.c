@@ -485,6 +485,43 @@ test_stored_moves (void)
   recorder_free (rec);
 }
 
+/* A JOIN reply after a reconnect lists who is online now: members who left
+ * meanwhile turn offline wherever the new ones sort, and the room takes
+ * the server's spelling. Fed directly, as the client would. */
+static void
+test_members_rejoin (void)
+{
+  g_autoptr(QuipuConversation) conv = quipu_conversation_new_room (NULL, "club");
+  g_autoptr(QuipuFrame) join = quipu_frame_new (QUIPU_FRAME_JOIN);
+  GListModel *members = quipu_conversation_get_members (conv);
+  const char * const names[] = { "alice", "bob", "zed" };
+  const gboolean online[] = { TRUE, TRUE, FALSE };
+  guint8 key[QUIPU_KEY_SIZE] = { 0x42 };
+  g_autofree char *bob_id = quipu_user_id_from_key (key);
+
+  quipu_conversation_set_presence (conv, "alice", NULL, TRUE);
+  quipu_conversation_set_presence (conv, "zed", NULL, TRUE);
+  quipu_frame_add_user (join, "alice", NULL);
+  quipu_frame_add_user (join, "Bob", key);
+  quipu_conversation_joined (conv, "Club", join->users);
+
+  g_assert_cmpstr (quipu_conversation_get_room (conv), ==, "Club");
+  g_assert_cmpstr (quipu_conversation_get_title (conv), ==, "#Club");
+  g_assert_cmpuint (g_list_model_get_n_items (members), ==, 3);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr(QuipuMember) member = g_list_model_get_item (members, i);
+      g_autofree char *fold = g_utf8_casefold (quipu_member_get_name (member), -1);
+
+      g_assert_cmpstr (fold, ==, names[i]);
+      g_assert_cmpint (quipu_member_get_online (member), ==, online[i]);
+      if (i == 1)
+        g_assert_cmpstr (quipu_member_get_user_id (member), ==, bob_id);
+      else
+        g_assert_null (quipu_member_get_short_id (member));
+    }
+}
+
 static void
 load_older_cb (GObject      *object,
                GAsyncResult *result,
@@ -934,6 +971,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/quipu/conversation/keys", test_keys);
   g_test_add_func ("/quipu/conversation/stored-moves", test_stored_moves);
+  g_test_add_func ("/quipu/conversation/members-rejoin", test_members_rejoin);
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("/quipu/conversation/live-append", test_live_append);
   ADD ("/quipu/conversation/pending-stored", test_pending_stored);

@@ -93,16 +93,6 @@ quipu_conversation_list_init (QuipuConversationList *self)
 
 /* Order. */
 
-static guint
-index_of (QuipuConversationList *self,
-          QuipuConversation     *conv)
-{
-  guint index = 0;
-
-  if (!g_ptr_array_find (self->items, conv, &index))
-    g_assert_not_reached ();
-  return index;
-}
 
 static guint
 sorted_position (QuipuConversationList *self,
@@ -122,9 +112,14 @@ static void
 reposition (QuipuConversationList *self,
             QuipuConversation     *conv)
 {
-  guint from = index_of (self, conv);
-  gpointer item = g_ptr_array_steal_index (self->items, from);
-  guint to = sorted_position (self, conv);
+  gpointer item;
+  guint from, to;
+
+  /* Gone meanwhile: a handler of the conversation's own signals left it. */
+  if (!g_ptr_array_find (self->items, conv, &from))
+    return;
+  item = g_ptr_array_steal_index (self->items, from);
+  to = sorted_position (self, conv);
 
   g_ptr_array_insert (self->items, to, item);
   if (to != from)
@@ -385,9 +380,8 @@ quipu_conversation_list_remove_room (QuipuConversationList *self,
   QuipuConversation *conv = quipu_conversation_list_lookup (self, key);
   guint index;
 
-  if (conv == NULL)
+  if (conv == NULL || !g_ptr_array_find (self->items, conv, &index))
     return;
-  index = index_of (self, conv);
   g_hash_table_remove (self->by_key, key);
   quipu_conversation_detach (conv);
   g_ptr_array_remove_index (self->items, index);

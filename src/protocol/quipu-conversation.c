@@ -630,7 +630,7 @@ quipu_conversation_joined (QuipuConversation *self,
                            GPtrArray         *users)
 {
   g_autoptr(GHashTable) online = g_hash_table_new (NULL, NULL);
-  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->members));
+  guint n;
 
   /* The server's spelling is the room's name for everyone. */
   if (room != NULL && g_strcmp0 (room, self->room) != 0)
@@ -653,6 +653,7 @@ quipu_conversation_joined (QuipuConversation *self,
       quipu_conversation_set_presence (self, user->name, user_id, TRUE);
       g_hash_table_add (online, member_ensure (self, user->name));
     }
+  n = g_list_model_get_n_items (G_LIST_MODEL (self->members));
   for (guint i = 0; i < n; i++)
     {
       g_autoptr(QuipuMember) member = g_list_model_get_item (G_LIST_MODEL (self->members), i);
