@@ -209,6 +209,20 @@ ensure_direct_for_message (QuipuConversationList *self,
   return ensure_direct (self, (const char * const *) people->pdata);
 }
 
+/* Where a message goes: a direct conversation is made on its first
+ * message; a room only by joining it (its late traffic after a leave, or a
+ * message to a room never joined, is not shown: NULL). */
+static QuipuConversation *
+conversation_for_message (QuipuConversationList *self,
+                          QuipuMessage          *msg)
+{
+  QuipuConversation *conv = quipu_conversation_list_lookup (self, quipu_message_get_conversation (msg));
+
+  if (conv == NULL && quipu_message_get_room (msg) == NULL)
+    conv = ensure_direct_for_message (self, msg);
+  return conv;
+}
+
 /* The client's signals. */
 
 static void
@@ -216,15 +230,10 @@ on_message_received (QuipuClient           *client,
                      QuipuMessage          *msg,
                      QuipuConversationList *self)
 {
-  QuipuConversation *conv = quipu_conversation_list_lookup (self, quipu_message_get_conversation (msg));
+  QuipuConversation *conv = conversation_for_message (self, msg);
 
   if (conv == NULL)
-    {
-      /* Late traffic of a room we left is not shown. */
-      if (quipu_message_get_room (msg) != NULL)
-        return;
-      conv = ensure_direct_for_message (self, msg);
-    }
+    return;
   quipu_conversation_add_message (conv, msg);
   reposition (self, conv);
 }
@@ -423,15 +432,10 @@ void
 quipu_conversation_list_add_pending (QuipuConversationList *self,
                                      QuipuMessage          *msg)
 {
-  QuipuConversation *conv = quipu_conversation_list_lookup (self, quipu_message_get_conversation (msg));
+  QuipuConversation *conv = conversation_for_message (self, msg);
 
   if (conv == NULL)
-    {
-      /* A room not joined is refused by the server; nothing to show. */
-      if (quipu_message_get_room (msg) != NULL)
-        return;
-      conv = ensure_direct_for_message (self, msg);
-    }
+    return;
   quipu_conversation_add_pending (conv, msg);
   reposition (self, conv);
 }
