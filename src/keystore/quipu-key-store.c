@@ -499,6 +499,11 @@ sync_call_wait (SyncCall *call)
 static void
 sync_call_end (SyncCall *call)
 {
+  /* What libsecret released on the way (D-Bus signal subscriptions of its
+   * item proxies) is freed from idles on this context: run them. */
+  g_clear_object (&call->result);
+  while (g_main_context_iteration (call->context, FALSE))
+    ;
   g_main_context_pop_thread_default (call->context);
   g_clear_object (&call->result);
   g_main_context_unref (call->context);
