@@ -230,6 +230,7 @@ search_cb (GObject      *object,
   g_autoptr(GTask) task = user_data;
   const char *username = g_task_get_task_data (task);
   g_autoptr(SecretValue) value = NULL;
+  QuipuIdentity *identity;
   GError *error = NULL;
   GList *items;
 
@@ -256,20 +257,32 @@ search_cb (GObject      *object,
       return;
     }
 
-  {
-    QuipuIdentity *identity = identity_from_secret (username, value, &error);
-
-    if (identity == NULL)
-      g_task_return_error (task, error);
-    else
-      g_task_return_pointer (task, identity, g_object_unref);
-  }
+  identity = identity_from_secret (username, value, &error);
+  if (identity == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, identity, g_object_unref);
 }
 
 static GHashTable *
 build_attributes (const char *username)
 {
   return secret_attributes_build (&identity_schema, "username", username, NULL);
+}
+
+/* A task that knows its username, for error messages. */
+static GTask *
+task_for_user (const char          *username,
+               GCancellable        *cancellable,
+               GAsyncReadyCallback  callback,
+               gpointer             user_data,
+               gpointer             source_tag)
+{
+  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, source_tag);
+  g_task_set_task_data (task, g_strdup (username), g_free);
+  return task;
 }
 
 void
@@ -279,10 +292,8 @@ quipu_key_secret_lookup_async (const char          *username,
                                gpointer             user_data)
 {
   g_autoptr(GHashTable) attributes = build_attributes (username);
-  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
+  GTask *task = task_for_user (username, cancellable, callback, user_data, quipu_key_secret_lookup_async);
 
-  g_task_set_source_tag (task, quipu_key_secret_lookup_async);
-  g_task_set_task_data (task, g_strdup (username), g_free);
   /* NULL service: libsecret gets the shared one asynchronously itself. */
   secret_service_search (NULL, &identity_schema, attributes,
                          SECRET_SEARCH_LOAD_SECRETS | SECRET_SEARCH_UNLOCK,
@@ -328,13 +339,10 @@ quipu_key_secret_store_async (QuipuIdentity       *identity,
   g_autoptr(SecretValue) value = NULL;
   g_autofree char *label = g_strdup_printf ("Quipu identity for %s", username);
   char encoded[ENCODED_SEED_BUFFER];
-  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
+  GTask *task = task_for_user (username, cancellable, callback, user_data, quipu_key_secret_store_async);
   int state = 0;
   int save = 0;
   gsize n;
-
-  g_task_set_source_tag (task, quipu_key_secret_store_async);
-  g_task_set_task_data (task, g_strdup (username), g_free);
 
   n = g_base64_encode_step (g_bytes_get_data (seed, NULL), g_bytes_get_size (seed),
                             FALSE, encoded, &state, &save);
@@ -381,10 +389,8 @@ quipu_key_secret_delete_async (const char          *username,
                                gpointer             user_data)
 {
   g_autoptr(GHashTable) attributes = build_attributes (username);
-  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
+  GTask *task = task_for_user (username, cancellable, callback, user_data, quipu_key_secret_delete_async);
 
-  g_task_set_source_tag (task, quipu_key_secret_delete_async);
-  g_task_set_task_data (task, g_strdup (username), g_free);
   secret_service_clear (NULL, &identity_schema, attributes, cancellable, clear_cb, task);
 }
 

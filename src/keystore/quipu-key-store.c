@@ -294,17 +294,29 @@ availability_cb (GObject      *object,
     }
 }
 
-/* Takes @request. */
 static void
-run_request (Request             *request,
+run_request (Op                   op,
              Where                where,
+             const char          *username,
+             QuipuIdentity       *identity,
              const char          *path,
              GCancellable        *cancellable,
              GAsyncReadyCallback  callback,
              gpointer             user_data,
              gpointer             source_tag)
 {
-  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
+  Request *request;
+  GTask *task;
+
+  g_return_if_fail (username != NULL && *username != '\0');
+  g_return_if_fail (identity == NULL || QUIPU_IS_IDENTITY (identity));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  request = g_new0 (Request, 1);
+  request->op = op;
+  request->username = g_strdup (username);
+  request->identity = identity ? g_object_ref (identity) : NULL;
+  task = g_task_new (NULL, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, source_tag);
   g_task_set_task_data (task, request, (GDestroyNotify) request_free);
@@ -319,17 +331,6 @@ run_request (Request             *request,
     start_on_keyring (task);
   else
     quipu_key_store_secret_service_available_async (cancellable, availability_cb, task);
-}
-
-static Request *
-request_new (Op          op,
-             const char *username)
-{
-  Request *request = g_new0 (Request, 1);
-
-  request->op = op;
-  request->username = g_strdup (username);
-  return request;
 }
 
 static gboolean
@@ -358,11 +359,8 @@ quipu_key_store_load_or_create_async (const char          *username,
                                       GAsyncReadyCallback  callback,
                                       gpointer             user_data)
 {
-  g_return_if_fail (username != NULL && *username != '\0');
-  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-
-  run_request (request_new (OP_LOAD_OR_CREATE, username), WHERE_ANY, path, cancellable,
-               callback, user_data, quipu_key_store_load_or_create_async);
+  run_request (OP_LOAD_OR_CREATE, WHERE_ANY, username, NULL, path, cancellable, callback, user_data,
+               quipu_key_store_load_or_create_async);
 }
 
 QuipuIdentity *
@@ -391,11 +389,8 @@ quipu_key_store_lookup_async (const char          *username,
                               GAsyncReadyCallback  callback,
                               gpointer             user_data)
 {
-  g_return_if_fail (username != NULL && *username != '\0');
-  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-
-  run_request (request_new (OP_LOOKUP, username), WHERE_ANY, path, cancellable,
-               callback, user_data, quipu_key_store_lookup_async);
+  run_request (OP_LOOKUP, WHERE_ANY, username, NULL, path, cancellable, callback, user_data,
+               quipu_key_store_lookup_async);
 }
 
 QuipuIdentity *
@@ -417,15 +412,10 @@ quipu_key_store_store_async (QuipuIdentity       *identity,
                              GAsyncReadyCallback  callback,
                              gpointer             user_data)
 {
-  Request *request;
-
   g_return_if_fail (QUIPU_IS_IDENTITY (identity));
-  g_return_if_fail (username != NULL && *username != '\0');
-  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  request = request_new (OP_STORE, username);
-  request->identity = g_object_ref (identity);
-  run_request (request, WHERE_ANY, path, cancellable, callback, user_data, quipu_key_store_store_async);
+  run_request (OP_STORE, WHERE_ANY, username, identity, path, cancellable, callback, user_data,
+               quipu_key_store_store_async);
 }
 
 gboolean
@@ -446,11 +436,8 @@ quipu_key_store_delete_async (const char          *username,
                               GAsyncReadyCallback  callback,
                               gpointer             user_data)
 {
-  g_return_if_fail (username != NULL && *username != '\0');
-  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-
-  run_request (request_new (OP_DELETE, username), WHERE_ANY, path, cancellable,
-               callback, user_data, quipu_key_store_delete_async);
+  run_request (OP_DELETE, WHERE_ANY, username, NULL, path, cancellable, callback, user_data,
+               quipu_key_store_delete_async);
 }
 
 gboolean
@@ -534,11 +521,11 @@ quipu_key_store_load_secret (const char  *username,
   GAsyncResult *result;
   SyncCall call;
 
-  g_return_val_if_fail (username != NULL, NULL);
+  g_return_val_if_fail (username != NULL && *username != '\0', NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   sync_call_begin (&call);
-  run_request (request_new (op, username), WHERE_KEYRING, NULL, NULL, sync_call_done, &call,
+  run_request (op, WHERE_KEYRING, username, NULL, NULL, NULL, sync_call_done, &call,
                quipu_key_store_load_secret);
   result = sync_call_wait (&call);
   identity = g_task_propagate_pointer (G_TASK (result), error);
