@@ -103,7 +103,13 @@ ask_terminal (int          tty,
 
       if (n < 0 && errno == EINTR)
         continue;
-      if (n <= 0 || c == '\n' || c == '\r')
+      if (n < 0)
+        {
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
+                       _("cannot read the passphrase: %s"), g_strerror (errno));
+          break;
+        }
+      if (n == 0 || c == '\n' || c == '\r')
         {
           buffer[len] = '\0';
           line = g_strdup (buffer);

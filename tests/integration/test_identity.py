@@ -10,8 +10,11 @@ with an unlocked gnome-keyring (QUIPU_PRIVATE_KEYRING is set there)."""
 
 import json
 import os
+import pty
+import select
 import shutil
 import subprocess
+import time
 
 import harness
 
@@ -213,6 +216,62 @@ class IdentityTest(harness.WorldTestCase):
                                "send", "hi"], env=env, capture_output=True, text=True, timeout=30)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertEqual(user_id_of(proc.stdout), user_id)
+
+
+    def run_on_terminal(self, world, argv, answers):
+        """Runs quipu-cli on a pseudo-terminal of its own, typing each answer
+        after the prompt before it; returns (exit code, everything shown)."""
+        pid, fd = pty.fork()
+        if pid == 0:
+            try:
+                os.execve(argv[0], argv, world.env)
+            finally:
+                os._exit(127)
+        shown = b""
+        deadline = time.monotonic() + 30
+        pending = list(answers)
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:         # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+            # A prompt is the last thing shown; once answered, the line ends.
+            if pending and shown.endswith(b": "):
+                os.write(fd, pending.pop(0).encode() + b"\n")
+        os.close(fd)
+        _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status), shown.decode()
+
+    def test_terminal_passphrase_without_echo(self):
+        server = harness.Server(self.world)
+        rc, out, err = harness.run_cli(self.world, server.address, "max", "--json", "send", "hi")
+        self.assertEqual(rc, 0, err)
+        user_id = user_id_of(out)
+        path = self.world.path("max.quipu-identity")
+        export = [harness.CLI, "--user", "max", "identity", "export", path]
+
+        rc, shown = self.run_on_terminal(self.world, export, ["tiger lily", "tiger lilly"])
+        self.assertEqual(rc, 1, shown)
+        self.assertIn("quipu-cli: the two passphrases differ", shown)
+        self.assertFalse(os.path.exists(path))
+
+        rc, shown = self.run_on_terminal(self.world, export, ["tiger lily", "tiger lily"])
+        self.assertEqual(rc, 0, shown)
+        self.assertIn("Passphrase: ", shown)
+        self.assertIn("Passphrase again: ", shown)
+        self.assertIn(user_id, shown)
+        self.assertNotIn("tiger", shown)       # never echoed
+
+        away = self.fresh_world()
+        rc, out, err = self.import_(away, "max", path, "tiger lily")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out, user_id + "\n")
 
 
 if __name__ == "__main__":
