@@ -11,6 +11,7 @@
 #include <glib/gi18n.h>
 
 #include "quipu.h"
+#include "quipu-cli-identity.h"
 #include "quipu-cli-output.h"
 #include "quipu-key-store.h"
 
@@ -26,12 +27,19 @@ typedef enum {
   COMMAND_LISTEN,
   COMMAND_CHAT,
   COMMAND_HISTORY,
+  COMMAND_IDENTITY,
 } Command;
 
 typedef struct {
   GMainLoop        *loop;
   QuipuClient      *client;
   Command           command;
+  QuipuCliIdentityAction identity_action;
+  const char       *identity_file;
+  char             *username;
+  char             *server;
+  char             *fingerprint;
+  int               history_limit;
   gboolean          json;
   char             *room;        /* NULL with --to or --inbox */
   GStrv             to;
@@ -56,7 +64,8 @@ finish (Cli *cli, int exit_code)
   if (cli->exit_code == 0)
     cli->exit_code = exit_code;
   g_cancellable_cancel (cli->cancellable);
-  if (quipu_client_get_state (cli->client) == QUIPU_STATE_DISCONNECTED)
+  /* No client yet while the identity loads. */
+  if (cli->client == NULL || quipu_client_get_state (cli->client) == QUIPU_STATE_DISCONNECTED)
     g_main_loop_quit (cli->loop);
   else
     quipu_client_disconnect (cli->client);
@@ -323,27 +332,73 @@ on_interrupt (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-static QuipuIdentity *
-load_identity (const char *username, const char *path, GError **error)
+static void
+start_session (Cli *cli, QuipuIdentity *identity)
 {
+  g_autoptr(GError) error = NULL;
+
+  cli->client = quipu_client_new (identity, cli->username);
+  quipu_client_set_server (cli->client, cli->server ? cli->server : DEFAULT_SERVER);
+  quipu_client_set_client_name (cli->client, "quipu-cli/" PACKAGE_VERSION);
+  quipu_client_set_pinned_fingerprint (cli->client, cli->fingerprint);
+  quipu_client_set_auto_reconnect (cli->client, cli->command == COMMAND_LISTEN || cli->command == COMMAND_CHAT);
+  quipu_client_set_history_limit (cli->client, cli->history_limit >= 0 ? (guint) cli->history_limit
+                                               : cli->command == COMMAND_CHAT ? CHAT_HISTORY : 0);
+
+  g_signal_connect (cli->client, "notify::state", G_CALLBACK (on_state), cli);
+  g_signal_connect (cli->client, "message-received", G_CALLBACK (on_message), cli);
+  g_signal_connect (cli->client, "message-acked", G_CALLBACK (on_acked), cli);
+  g_signal_connect (cli->client, "message-failed", G_CALLBACK (on_failed), cli);
+  g_signal_connect (cli->client, "history-loaded", G_CALLBACK (on_history_loaded), cli);
+  g_signal_connect (cli->client, "joined", G_CALLBACK (on_joined), cli);
+
+  if (cli->room != NULL && !quipu_client_join (cli->client, cli->room, &error))
+    {
+      say ("%s", error->message);
+      finish (cli, 2);
+      return;
+    }
+  if (cli->command == COMMAND_SEND && !send_text (cli, cli->text))
+    {
+      finish (cli, 2);
+      return;
+    }
+
+  if (cli->timeout_s > 0)
+    g_timeout_add_seconds (cli->timeout_s, on_timeout, cli);
+
+  quipu_client_connect (cli->client);
+  if (quipu_client_get_state (cli->client) == QUIPU_STATE_DISCONNECTED)
+    g_main_loop_quit (cli->loop);
+}
+
+/* The key store answers from the main loop: a keyring that is slow to
+ * start, or waits to be unlocked, does not stop Ctrl+C. */
+static void
+identity_loaded_cb (GObject *object, GAsyncResult *result, gpointer user_data)
+{
+  Cli *cli = user_data;
   g_autoptr(QuipuIdentity) identity = NULL;
+  g_autoptr(GError) error = NULL;
   g_autofree char *file = NULL;
   gboolean created = FALSE;
 
-  if (path == NULL && quipu_key_store_secret_service_available ())
+  identity = quipu_key_store_load_or_create_finish (result, &created, &file, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (identity == NULL)
     {
-      identity = quipu_key_store_load_secret (username, TRUE, &created, error);
-      if (identity != NULL && created)
-        say (_("created a new identity for %s in the keyring"), username);
-      return g_steal_pointer (&identity);
+      fail (cli, "%s", error->message);
+      return;
     }
 
-  file = path ? g_strdup (path) : quipu_key_store_default_file (username);
-  identity = quipu_key_store_load_file (file, TRUE, &created, error);
-  if (identity != NULL && created)
+  if (created && file == NULL)
+    say (_("created a new identity for %s in the keyring"), cli->username);
+  else if (created)
     /* Translators: the first %s is a username, the second a file name */
-    say (_("created a new identity for %s in %s"), username, file);
-  return g_steal_pointer (&identity);
+    say (_("created a new identity for %s in %s"), cli->username, file);
+
+  start_session (cli, identity);
 }
 
 static gboolean
@@ -352,8 +407,8 @@ parse_command (Cli *cli, int argc, char **argv, GError **error)
   if (argc < 2)
     {
       g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                           /* Translators: send, listen, chat and history are commands: keep them in English */
-                           _("a command is needed: send, listen, chat or history"));
+                           /* Translators: send, listen, chat, history and identity are commands: keep them in English */
+                           _("a command is needed: send, listen, chat, history or identity"));
       return FALSE;
     }
   if (g_str_equal (argv[1], "send"))
@@ -367,6 +422,21 @@ parse_command (Cli *cli, int argc, char **argv, GError **error)
         }
       cli->command = COMMAND_SEND;
       cli->text = argv[2];
+      return TRUE;
+    }
+  if (g_str_equal (argv[1], "identity"))
+    {
+      if (argc != 4 || !(g_str_equal (argv[2], "export") || g_str_equal (argv[2], "import")))
+        {
+          g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                               /* Translators: identity, export and import are a command: keep them in English */
+                               _("identity takes export FILE or import FILE"));
+          return FALSE;
+        }
+      cli->command = COMMAND_IDENTITY;
+      cli->identity_action = g_str_equal (argv[2], "export") ? QUIPU_CLI_IDENTITY_EXPORT
+                                                             : QUIPU_CLI_IDENTITY_IMPORT;
+      cli->identity_file = argv[3];
       return TRUE;
     }
   if (argc > 2)
@@ -383,8 +453,8 @@ parse_command (Cli *cli, int argc, char **argv, GError **error)
   else
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                   /* Translators: send, listen, chat and history are commands: keep them in English */
-                   _("unknown command '%s' (send, listen, chat or history)"), argv[1]);
+                   /* Translators: send, listen, chat, history and identity are commands: keep them in English */
+                   _("unknown command '%s' (send, listen, chat, history or identity)"), argv[1]);
       return FALSE;
     }
   return TRUE;
@@ -431,6 +501,9 @@ cli_clear (Cli *cli)
   g_clear_object (&cli->cancellable);
   g_clear_pointer (&cli->to, g_strfreev);
   g_clear_pointer (&cli->room, g_free);
+  g_clear_pointer (&cli->username, g_free);
+  g_clear_pointer (&cli->server, g_free);
+  g_clear_pointer (&cli->fingerprint, g_free);
   g_clear_pointer (&cli->loop, g_main_loop_unref);
 }
 
@@ -441,22 +514,21 @@ main (int argc, char **argv)
 {
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(QuipuIdentity) identity = NULL;
-  g_autofree char *server = NULL, *user = NULL, *room = NULL, *to = NULL, *identity_path = NULL;
-  g_autofree char *fingerprint = NULL, *username = NULL;
+  g_autofree char *user = NULL, *room = NULL, *to = NULL, *identity_path = NULL;
+  g_autofree char *passphrase_file = NULL;
   gint count = 0, timeout = 0, history = -1, limit = 50;
   gint64 before = 0;
   gboolean json = FALSE, inbox = FALSE, version = FALSE;
   g_auto(Cli) cli = { 0 };
   const GOptionEntry entries[] = {
-    { "server", 's', 0, G_OPTION_ARG_STRING, &server, N_("Server to use (default localhost:7447)"), N_("HOST:PORT") },
+    { "server", 's', 0, G_OPTION_ARG_STRING, &cli.server, N_("Server to use (default localhost:7447)"), N_("HOST:PORT") },
     { "user", 'u', 0, G_OPTION_ARG_STRING, &user, N_("Your username on that server"), N_("NAME") },
     { "room", 'r', 0, G_OPTION_ARG_STRING, &room, N_("Room to use (default general)"), N_("ROOM") },
     { "to", 't', 0, G_OPTION_ARG_STRING, &to, N_("Send directly to these users instead of a room"), N_("USER[,USER]") },
     /* Translators: "history:" names the command the option is for: keep it in English */
     { "inbox", 0, 0, G_OPTION_ARG_NONE, &inbox, N_("history: read your direct messages"), NULL },
     { "identity", 'i', 0, G_OPTION_ARG_FILENAME, &identity_path, N_("Identity key file (default: the keyring, else a 0600 file)"), N_("FILE") },
-    { "server-fingerprint", 0, 0, G_OPTION_ARG_STRING, &fingerprint, N_("Only accept a server certificate with this fingerprint"), "SHA256:..." },
+    { "server-fingerprint", 0, 0, G_OPTION_ARG_STRING, &cli.fingerprint, N_("Only accept a server certificate with this fingerprint"), "SHA256:..." },
     /* Translators: "listen:" names a command: keep it in English; N is the placeholder translated as "N" */
     { "count", 'n', 0, G_OPTION_ARG_INT, &count, N_("listen: exit after N live messages"), N_("N") },
     /* Translators: S is the placeholder translated as "S" */
@@ -467,6 +539,8 @@ main (int argc, char **argv)
     { "before", 0, 0, G_OPTION_ARG_INT64, &before, N_("history: messages before sequence N (default: the latest)"), N_("N") },
     /* Translators: "history:" names a command: keep it in English; M is the placeholder translated as "M" */
     { "limit", 0, 0, G_OPTION_ARG_INT, &limit, N_("history: at most M messages (default 50)"), N_("M") },
+    /* Translators: "identity:" names a command: keep it in English */
+    { "passphrase-file", 0, 0, G_OPTION_ARG_FILENAME, &passphrase_file, N_("identity: read the passphrase from the first line of FILE"), N_("FILE") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("One JSON object per line on stdout"), NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Print the version and exit"), NULL },
     { NULL }
@@ -477,8 +551,8 @@ main (int argc, char **argv)
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 
-  /* Translators: send, listen, chat and history are commands: keep them in English */
-  context = g_option_context_new (N_("send TEXT | listen | chat | history"));
+  /* Translators: send, listen, chat, history, identity, export and import are commands: keep them in English */
+  context = g_option_context_new (N_("send TEXT | listen | chat | history | identity export|import FILE"));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
   g_option_context_set_summary (context, N_("Terminal client for Quipu chat servers."));
@@ -502,12 +576,15 @@ main (int argc, char **argv)
       g_printerr ("quipu-cli: %s\n", _("--user NAME is required"));
       return 2;
     }
-  username = quipu_name_normalize (user, &error);
-  if (username == NULL)
+  cli.username = quipu_name_normalize (user, &error);
+  if (cli.username == NULL)
     {
       g_printerr ("quipu-cli: --user: %s\n", error->message);
       return 2;
     }
+  if (cli.command == COMMAND_IDENTITY)
+    return quipu_cli_identity_run (cli.identity_action, cli.username, identity_path, cli.identity_file,
+                                   passphrase_file);
   if (count < 0 || timeout < 0 || limit <= 0 || limit > 1000 || before < 0 || history > 1000)
     {
       g_printerr ("quipu-cli: %s\n", _("--count, --timeout and --before must not be negative; --limit is 1 to 1000 and --history at most 1000"));
@@ -537,52 +614,22 @@ main (int argc, char **argv)
         }
     }
 
-  identity = load_identity (username, identity_path, &error);
-  if (identity == NULL)
-    {
-      g_printerr ("quipu-cli: %s\n", error->message);
-      return 1;
-    }
-
   cli.json = json;
   cli.inbox = inbox;
   cli.count = count;
   cli.timeout_s = timeout ? timeout : (cli.command == COMMAND_SEND ? SEND_TIMEOUT_S : 0);
   cli.before = before > 0 ? (guint64) before : QUIPU_SEQ_MAX;
   cli.limit = limit;
+  cli.history_limit = history;
   cli.loop = g_main_loop_new (NULL, FALSE);
   cli.cancellable = g_cancellable_new ();
-  cli.client = quipu_client_new (identity, username);
-  quipu_client_set_server (cli.client, server ? server : DEFAULT_SERVER);
-  quipu_client_set_client_name (cli.client, "quipu-cli/" PACKAGE_VERSION);
-  quipu_client_set_pinned_fingerprint (cli.client, fingerprint);
-  quipu_client_set_auto_reconnect (cli.client, cli.command == COMMAND_LISTEN || cli.command == COMMAND_CHAT);
-  quipu_client_set_history_limit (cli.client, history >= 0 ? (guint) history
-                                              : cli.command == COMMAND_CHAT ? CHAT_HISTORY : 0);
 
-  g_signal_connect (cli.client, "notify::state", G_CALLBACK (on_state), &cli);
-  g_signal_connect (cli.client, "message-received", G_CALLBACK (on_message), &cli);
-  g_signal_connect (cli.client, "message-acked", G_CALLBACK (on_acked), &cli);
-  g_signal_connect (cli.client, "message-failed", G_CALLBACK (on_failed), &cli);
-  g_signal_connect (cli.client, "history-loaded", G_CALLBACK (on_history_loaded), &cli);
-  g_signal_connect (cli.client, "joined", G_CALLBACK (on_joined), &cli);
-
-  if (cli.room != NULL && !quipu_client_join (cli.client, cli.room, &error))
-    {
-      g_printerr ("quipu-cli: %s\n", error->message);
-      return 2;
-    }
-  if (cli.command == COMMAND_SEND && !send_text (&cli, cli.text))
-    return 2;
-
-  if (cli.timeout_s > 0)
-    g_timeout_add_seconds (cli.timeout_s, on_timeout, &cli);
   g_unix_signal_add (SIGINT, on_interrupt, &cli);
   g_unix_signal_add (SIGTERM, on_interrupt, &cli);
 
-  quipu_client_connect (cli.client);
-  if (quipu_client_get_state (cli.client) != QUIPU_STATE_DISCONNECTED)
-    g_main_loop_run (cli.loop);
+  quipu_key_store_load_or_create_async (cli.username, identity_path, cli.cancellable,
+                                        identity_loaded_cb, &cli);
+  g_main_loop_run (cli.loop);
 
   return cli.exit_code;
 }
