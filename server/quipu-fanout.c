@@ -5,6 +5,7 @@
 #include "quipu-error.h"
 #include "quipu-fanout.h"
 #include "quipu-identity.h"
+#include "quipu-signing.h"
 
 /* Sends a stored direct message to the online sessions of one user. */
 static void
@@ -99,7 +100,6 @@ quipu_fanout_handle_message (QuipuRequest *request,
   QuipuSession *session = request->session;
   g_autoptr(QuipuFrame) ack = quipu_frame_new (QUIPU_FRAME_ACK);
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) input = NULL;
   g_autofree gint64 *uids = NULL;
   g_autofree guint64 *seqs = NULL;
   QuipuRoom *room = NULL;
@@ -125,9 +125,7 @@ quipu_fanout_handle_message (QuipuRequest *request,
   /* The sender is who logged in on this connection, whatever the frame says;
    * the signature must hold for that name and the login key. */
   quipu_frame_set_string (frame, QUIPU_FIELD_SENDER, session->username);
-  input = quipu_message_signing_input (frame);
-  if (!quipu_signature_verify (session->key, g_bytes_get_data (input, NULL), g_bytes_get_size (input),
-                               frame->signature))
+  if (!quipu_message_frame_verify (frame, session->key))
     {
       quipu_session_log (session, G_LOG_LEVEL_WARNING, "bad-signature",
                          "message %" G_GUINT64_FORMAT " from %s refused: its signature does not verify",

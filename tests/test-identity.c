@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "quipu-identity.h"
+#include "quipu-signing.h"
+#include "quipu-test-frames.h"
 
 /* RFC 8032 §7.1, TEST 1: the empty message. */
 static const guint8 rfc8032_seed[QUIPU_SEED_SIZE] = {
@@ -141,6 +143,50 @@ test_verify_other_key (void)
   g_assert_finalize_object (other);
 }
 
+/* The server relays a room or recipient in the spelling it stored first, so
+ * a signature must hold whatever the case of those names, and only that. */
+static void
+test_message_signature_folds_destinations (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QuipuFrame) frame = quipu_test_frame_message_room ();
+  g_autoptr(QuipuFrame) direct = quipu_test_frame_message_direct ();
+  g_autoptr(GBytes) legacy_input = NULL;
+  QuipuIdentity *signer = new_random_identity ();
+  const guint8 *key = quipu_identity_get_public_key (signer);
+  guint8 legacy[QUIPU_SIGNATURE_SIZE];
+
+  quipu_frame_set_string (frame, QUIPU_FIELD_ROOM, "lobby");
+  g_assert_true (quipu_identity_sign_message (signer, frame, &error));
+  g_assert_no_error (error);
+  quipu_frame_set_string (frame, QUIPU_FIELD_ROOM, "LOBBY");
+  g_assert_true (quipu_message_frame_verify (frame, key));
+  quipu_frame_set_string (frame, QUIPU_FIELD_ROOM, "lobbies");
+  g_assert_false (quipu_message_frame_verify (frame, key));
+
+  quipu_frame_set_string (direct, QUIPU_FIELD_SENDER, "alice");
+  g_assert_true (quipu_identity_sign_message (signer, direct, &error));
+  g_free (direct->recipients->pdata[1]);
+  direct->recipients->pdata[1] = g_strdup ("CAROL");
+  g_assert_true (quipu_message_frame_verify (direct, key));
+  g_ptr_array_remove_index (direct->recipients, 0);
+  quipu_frame_add_string (direct, QUIPU_FIELD_RECIPIENT, "BOB");
+  g_assert_false (quipu_message_frame_verify (direct, key));  /* order still counts */
+
+  /* Signed as spelled, before the folding rule: still genuine as spelled,
+   * and nothing else. */
+  quipu_frame_set_string (frame, QUIPU_FIELD_ROOM, "Kitchen");
+  legacy_input = quipu_message_signing_input_full (frame, FALSE);
+  g_assert_true (quipu_identity_sign (signer, g_bytes_get_data (legacy_input, NULL),
+                                      g_bytes_get_size (legacy_input), legacy, &error));
+  quipu_frame_set_bytes (frame, QUIPU_FIELD_SIGNATURE, legacy, sizeof legacy);
+  g_assert_true (quipu_message_frame_verify (frame, key));
+  quipu_frame_set_string (frame, QUIPU_FIELD_BODY, "altered");
+  g_assert_false (quipu_message_frame_verify (frame, key));
+
+  g_assert_finalize_object (signer);
+}
+
 static void
 test_bad_seed_length (void)
 {
@@ -276,6 +322,7 @@ main (int   argc,
   g_test_add_func ("/quipu/identity/verify/flipped-data", test_verify_flipped_data);
   g_test_add_func ("/quipu/identity/verify/flipped-signature", test_verify_flipped_signature);
   g_test_add_func ("/quipu/identity/verify/other-key", test_verify_other_key);
+  g_test_add_func ("/quipu/identity/message/folds-destinations", test_message_signature_folds_destinations);
   g_test_add_func ("/quipu/identity/seed/bad-length", test_bad_seed_length);
   g_test_add_func ("/quipu/identity/seed/round-trip", test_dup_seed_round_trip);
   g_test_add_func ("/quipu/identity/user-id/known-value", test_user_id_known_value);

@@ -39,7 +39,16 @@ quipu_message_frame_verify (const QuipuFrame *frame,
                             const guint8      key[QUIPU_KEY_SIZE])
 {
   g_autoptr(GBytes) input = quipu_message_signing_input (frame);
+  g_autoptr(GBytes) as_spelled = NULL;
 
-  return quipu_signature_verify (key, g_bytes_get_data (input, NULL), g_bytes_get_size (input),
+  if (quipu_signature_verify (key, g_bytes_get_data (input, NULL), g_bytes_get_size (input),
+                              frame->signature))
+    return TRUE;
+  /* Stored before destinations were signed folded: those name the room or
+   * people as the sender spelled them. Either way the sender's key signed
+   * this body for this destination. */
+  as_spelled = quipu_message_signing_input_full (frame, FALSE);
+  return !g_bytes_equal (input, as_spelled) &&
+         quipu_signature_verify (key, g_bytes_get_data (as_spelled, NULL), g_bytes_get_size (as_spelled),
                                  frame->signature);
 }

@@ -1111,8 +1111,19 @@ append_prefixed_string (GByteArray *out,
 static const char message_context[] = "quipu/1 message";
 static const char login_context[] = "quipu/1 login";
 
+static void
+append_prefixed_name (GByteArray *out,
+                      const char *name,
+                      gboolean    fold)
+{
+  g_autofree char *folded = fold ? quipu_name_fold (name) : NULL;
+
+  append_prefixed_string (out, folded != NULL ? folded : name);
+}
+
 GBytes *
-quipu_message_signing_input (const QuipuFrame *frame)
+quipu_message_signing_input_full (const QuipuFrame *frame,
+                                  gboolean          fold)
 {
   GByteArray *out;
   guint n_recipients;
@@ -1125,10 +1136,10 @@ quipu_message_signing_input (const QuipuFrame *frame)
   out = g_byte_array_new ();
   g_byte_array_append (out, (const guint8 *) message_context, sizeof message_context);
   append_prefixed_string (out, frame->sender);
-  append_prefixed_string (out, frame->room != NULL ? frame->room : "");
+  append_prefixed_name (out, frame->room != NULL ? frame->room : "", fold);
   quipu_varint_append (out, n_recipients);
   for (guint i = 0; i < n_recipients; i++)
-    append_prefixed_string (out, g_ptr_array_index (frame->recipients, i));
+    append_prefixed_name (out, g_ptr_array_index (frame->recipients, i), fold);
   quipu_varint_append (out, frame->client_msg_id);
   quipu_varint_append (out, frame->timestamp);
   append_prefixed_string (out, frame->body);
