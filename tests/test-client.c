@@ -8,7 +8,7 @@
 
 #include "quipu-client.h"
 #include "quipu-error.h"
-#include "quipu-tls.h"
+#include "quipu-tls-private.h"
 #include "quipu-wire.h"
 #include "quipu-test-util.h"
 
@@ -640,6 +640,58 @@ test_outbox_persists (Fixture       *fx,
   session_free (s);
 }
 
+/* Loading the system CAs takes ~20-30 ms here: a server pinned by
+ * fingerprint or already in known-servers never waits for it. In a child
+ * process, so that nothing earlier in this one has loaded them. */
+static void
+test_ca_loaded_only_when_needed (Fixture       *fx,
+                                 gconstpointer  data)
+{
+  Session *s;
+  g_autoptr(QuipuTrustStore) store = NULL;
+  g_autoptr(GError) error = NULL;
+  Outcome o = { 0 };
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  s = session_new (fx, "zoe", 0x68, 0);
+  quipu_client_set_pinned_fingerprint (s->client, quipu_server_get_fingerprint (fx->server));
+  quipu_client_connect_async (s->client, NULL, connect_done, &o);
+  QUIPU_TEST_WAIT_FOR (o.done);
+  g_assert_no_error (o.error);
+  g_assert_cmpint (quipu_client_get_trust_via (s->client), ==, QUIPU_TRUST_VIA_PIN);
+  g_assert_false (quipu_tls_system_trust_loaded ());
+  session_free (s);
+  outcome_clear (&o);
+
+  store = quipu_trust_store_new (fx->trust_path);
+  g_assert_true (quipu_trust_store_pin (store, fx->address, quipu_server_get_fingerprint (fx->server), &error));
+  g_assert_no_error (error);
+  s = session_new (fx, "zoe", 0x68, 0);
+  quipu_client_connect_async (s->client, NULL, connect_done, &o);
+  QUIPU_TEST_WAIT_FOR (o.done);
+  g_assert_no_error (o.error);
+  g_assert_cmpint (quipu_client_get_trust_via (s->client), ==, QUIPU_TRUST_VIA_KNOWN);
+  g_assert_false (quipu_tls_system_trust_loaded ());
+  session_free (s);
+  outcome_clear (&o);
+
+  /* An unknown server is checked against the CAs before it is pinned. */
+  g_assert_cmpint (g_unlink (fx->trust_path), ==, 0);
+  s = session_new (fx, "zoe", 0x68, 0);
+  quipu_client_connect_async (s->client, NULL, connect_done, &o);
+  QUIPU_TEST_WAIT_FOR (o.done);
+  g_assert_cmpint (quipu_client_get_trust_via (s->client), ==, QUIPU_TRUST_VIA_NEW_PIN);
+  g_assert_true (quipu_tls_system_trust_loaded ());
+  session_free (s);
+  outcome_clear (&o);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -657,6 +709,7 @@ main (int argc, char **argv)
   ADD ("/quipu/client/unknown-server", test_unknown_server);
   ADD ("/quipu/client/changed-certificate", test_changed_certificate);
   ADD ("/quipu/client/outbox-persists", test_outbox_persists);
+  ADD ("/quipu/client/ca-loaded-only-when-needed", test_ca_loaded_only_when_needed);
 #undef ADD
 
   return g_test_run ();
