@@ -597,10 +597,14 @@ test_outbox_persists (Fixture       *fx,
   GStatBuf st;
   const char * const bodies[] = { "written offline", "and another" };
   const char * const to[] = { "yara", NULL };
+  g_autoptr(QuipuMessage) first = NULL;
+  g_autoptr(QuipuMessage) second = NULL;
 
   quipu_client_set_outbox_path (s->client, path);
-  g_assert_nonnull (quipu_client_send_to_room (s->client, "porch", bodies[0], NULL));
-  g_assert_nonnull (quipu_client_send_direct (s->client, to, bodies[1], NULL));
+  first = quipu_client_send_to_room (s->client, "porch", bodies[0], NULL);
+  second = quipu_client_send_direct (s->client, to, bodies[1], NULL);
+  g_assert_nonnull (first);
+  g_assert_nonnull (second);
   QUIPU_TEST_WAIT_FOR (g_file_test (path, G_FILE_TEST_EXISTS));
   g_assert_cmpint (g_stat (path, &st), ==, 0);
   g_assert_cmpint (st.st_mode & 0777, ==, 0600);
