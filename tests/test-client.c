@@ -516,6 +516,23 @@ test_connect_async_fails (Fixture       *fx,
   session_free (s);
 }
 
+/* The user accepts the fingerprint: the next connect goes through, as known. */
+static void
+accept_and_connect (Session *s, const char *fingerprint)
+{
+  g_autoptr(GError) error = NULL;
+  Outcome o = { 0 };
+
+  g_assert_true (quipu_client_trust_fingerprint (s->client, fingerprint, &error));
+  g_assert_no_error (error);
+  quipu_client_connect_async (s->client, NULL, connect_done, &o);
+  QUIPU_TEST_WAIT_FOR (o.done);
+  g_assert_no_error (o.error);
+  g_assert_true (o.ok);
+  g_assert_cmpint (quipu_client_get_trust_via (s->client), ==, QUIPU_TRUST_VIA_KNOWN);
+  outcome_clear (&o);
+}
+
 static void
 test_unknown_server (Fixture       *fx,
                      gconstpointer  data)
@@ -536,17 +553,10 @@ test_unknown_server (Fixture       *fx,
   g_assert_false (g_file_test (fx->trust_path, G_FILE_TEST_EXISTS));
   outcome_clear (&o);
 
-  /* The user accepts it: the next connect goes through, as known. */
   g_assert_false (quipu_client_trust_fingerprint (s->client, "nonsense", &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
-  g_assert_true (quipu_client_trust_fingerprint (s->client, real, &error));
-  g_assert_no_error (error);
-  quipu_client_connect_async (s->client, NULL, connect_done, &o);
-  QUIPU_TEST_WAIT_FOR (o.done);
-  g_assert_no_error (o.error);
-  g_assert_cmpint (quipu_client_get_trust_via (s->client), ==, QUIPU_TRUST_VIA_KNOWN);
-  outcome_clear (&o);
+  accept_and_connect (s, real);
   session_free (s);
 }
 
@@ -575,13 +585,7 @@ test_changed_certificate (Fixture       *fx,
   g_assert_cmpint (quipu_client_get_state (s->client), ==, QUIPU_STATE_ERROR);
   outcome_clear (&o);
 
-  g_assert_true (quipu_client_trust_fingerprint (s->client, real, &error));
-  g_assert_no_error (error);
-  quipu_client_connect_async (s->client, NULL, connect_done, &o);
-  QUIPU_TEST_WAIT_FOR (o.done);
-  g_assert_no_error (o.error);
-  g_assert_cmpint (quipu_client_get_trust_via (s->client), ==, QUIPU_TRUST_VIA_KNOWN);
-  outcome_clear (&o);
+  accept_and_connect (s, real);
   session_free (s);
 }
 
