@@ -6,7 +6,7 @@
 
 #include <glib/gstdio.h>
 
-#include "quipu-client.h"
+#include "quipu-client-private.h"
 #include "quipu-error.h"
 #include "quipu-tls-private.h"
 #include "quipu-wire.h"
@@ -700,6 +700,54 @@ test_ca_loaded_only_when_needed (Fixture       *fx,
   outcome_clear (&o);
 }
 
+static void
+iterate_both (GMainContext *context)
+{
+  g_main_context_iteration (context, FALSE);
+  g_main_context_iteration (NULL, FALSE);
+  g_usleep (500);
+}
+
+/* A session made while another context is thread-default runs there: its
+ * endpoint and all its timers, never the global default context (where
+ * this test's server runs). */
+static void
+test_thread_default_context (Fixture       *fx,
+                             gconstpointer  data)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  Session *s;
+  gint64 deadline = g_get_monotonic_time () + QUIPU_TEST_WAIT_US;
+
+  g_main_context_push_thread_default (context);
+  s = session_new (fx, "xena", 0x69, 0);
+  quipu_client_connect (s->client);
+  while (quipu_client_get_state (s->client) != QUIPU_STATE_CONNECTED && g_get_monotonic_time () < deadline)
+    iterate_both (context);
+  g_assert_cmpint (quipu_client_get_state (s->client), ==, QUIPU_STATE_CONNECTED);
+
+  /* A wake-up (network back, resume) probes the connection with a timer. */
+  g_signal_emit_by_name (s->client->wakeup, "wake");
+  g_assert_true (quipu_timer_is_active (&s->client->probe_timer));
+  g_assert_true (g_source_get_context (s->client->probe_timer.source) == context);
+  while (quipu_timer_is_active (&s->client->probe_timer) && g_get_monotonic_time () < deadline)
+    iterate_both (context);
+  g_assert_false (quipu_timer_is_active (&s->client->probe_timer));
+  g_assert_cmpint (quipu_client_get_state (s->client), ==, QUIPU_STATE_CONNECTED);
+
+  quipu_client_disconnect (s->client);
+  while (quipu_client_get_state (s->client) != QUIPU_STATE_DISCONNECTED && g_get_monotonic_time () < deadline)
+    iterate_both (context);
+  g_assert_cmpint (quipu_client_get_state (s->client), ==, QUIPU_STATE_DISCONNECTED);
+  session_free (s);
+  /* What finishes after the session object (the endpoint's closing period,
+   * the system bus lookup) finishes on this context too: run it out. */
+  deadline = g_get_monotonic_time () + G_USEC_PER_SEC;
+  while (g_get_monotonic_time () < deadline)
+    iterate_both (context);
+  g_main_context_pop_thread_default (context);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -718,6 +766,7 @@ main (int argc, char **argv)
   ADD ("/quipu/client/changed-certificate", test_changed_certificate);
   ADD ("/quipu/client/outbox-persists", test_outbox_persists);
   ADD ("/quipu/client/ca-loaded-only-when-needed", test_ca_loaded_only_when_needed);
+  ADD ("/quipu/client/thread-default-context", test_thread_default_context);
 #undef ADD
 
   return g_test_run ();
