@@ -262,6 +262,7 @@ user_free (User *user)
 /* ---- the attacker: a raw connection and hand-made frames ---- */
 
 typedef struct {
+  QuipuEndpoint   *endpoint;
   QuipuConnection *conn;
   gboolean         established;
   gboolean         closed;
@@ -333,7 +334,9 @@ raw_peer_new (Fixture *fx)
   RawPeer *peer = g_new0 (RawPeer, 1);
 
   peer->frames = g_ptr_array_new_with_free_func ((GDestroyNotify) quipu_frame_free);
-  peer->conn = quipu_endpoint_connect (G_INET_SOCKET_ADDRESS (address), &policy, 0, &error);
+  peer->endpoint = quipu_endpoint_new_client (&error);
+  g_assert_no_error (error);
+  peer->conn = quipu_endpoint_connect (peer->endpoint, G_INET_SOCKET_ADDRESS (address), &policy, 0, &error);
   g_assert_no_error (error);
   g_assert_nonnull (peer->conn);
   quipu_connection_set_callbacks (peer->conn, &raw_callbacks, peer);
@@ -349,10 +352,11 @@ raw_peer_free (RawPeer *peer)
       quipu_connection_close (peer->conn, 0, "done", 0);
       QUIPU_TEST_WAIT_FOR (peer->closed);
     }
-  /* Skip the closing period so the endpoint goes with the connection. */
+  /* Skip the closing period: the endpoint goes now. */
   quipu_connection_set_callbacks (peer->conn, NULL, NULL);
   quipu_connection_abort (peer->conn);
   quipu_connection_unref (peer->conn);
+  quipu_endpoint_free (peer->endpoint);
   g_clear_error (&peer->close_error);
   g_ptr_array_unref (peer->frames);
   g_free (peer);

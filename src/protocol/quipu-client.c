@@ -66,6 +66,7 @@ struct _QuipuClient {
 
   QuipuState       state;
   GError          *error;
+  QuipuEndpoint   *endpoint;        /* made on the first connect, kept for the next */
   QuipuConnection *conn;
   GCancellable    *cancellable;
   guint            reconnect_id;
@@ -945,7 +946,10 @@ start_connection (QuipuClient *self, GInetAddress *address, const char *hostname
     .store = store,
   };
 
-  self->conn = quipu_endpoint_connect (G_INET_SOCKET_ADDRESS (sockaddr), &policy, 0, &error);
+  if (self->endpoint == NULL)
+    self->endpoint = quipu_endpoint_new_client (&error);
+  if (self->endpoint != NULL)
+    self->conn = quipu_endpoint_connect (self->endpoint, G_INET_SOCKET_ADDRESS (sockaddr), &policy, 0, &error);
   if (self->conn == NULL)
     {
       fail (self, g_steal_pointer (&error));
@@ -1147,6 +1151,7 @@ quipu_client_dispose (GObject *object)
         quipu_connection_abort (self->conn);
       g_clear_pointer (&self->conn, quipu_connection_unref);
     }
+  g_clear_pointer (&self->endpoint, quipu_endpoint_release);
   g_clear_handle_id (&self->login_timeout_id, g_source_remove);
   g_clear_handle_id (&self->probe_id, g_source_remove);
   if (self->network_monitor != NULL)

@@ -3,6 +3,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <time.h>               /* linux/errqueue.h needs struct timespec */
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -12,9 +14,11 @@
 #include <gnutls/x509.h>
 #include <glib-unix.h>
 
+#include "quipu-connection-private.h"
+#include "quipu-endpoint.h"
 #include "quipu-error.h"
-#include "quipu-transport-private.h"
 
+#define SEND_BATCH       64
 #define RECV_BATCH       32
 #define RECV_SLOT        2048
 /* Datagrams read per dispatch before timers and writes get their turn. */
@@ -23,6 +27,25 @@
 #define RETRY_TOKEN_LIFE (10 * NGTCP2_SECONDS)
 #define MAX_CONNECTIONS  100000
 #define STATIC_KEY_LABEL "quipu/1 stateless reset and retry key"
+
+typedef struct {
+  guint8 len;
+  guint8 data[NGTCP2_MAX_CIDLEN];
+} QuipuCid;
+
+/* The endpoint's record of one connection: what it needs to route packets
+ * to it and to wake it up. The connection knows it only as its sink data. */
+typedef struct {
+  QuipuEndpoint   *endpoint;
+  QuipuConnection *conn;          /* a ref; NULL while it is being made */
+  guint            heap_index;    /* G_MAXUINT while off the heap */
+  gint64           wake_us;
+  gboolean         dirty;
+  GList            dirty_link;    /* in endpoint->dirty while dirty */
+  GPtrArray       *cids;          /* QuipuCid *, keys of cid_map */
+  char            *remote_key;    /* client: its key in by_remote */
+  GList            remote_link;
+} Route;
 
 struct _QuipuEndpoint {
   GSource                       source;
@@ -37,17 +60,19 @@ struct _QuipuEndpoint {
   const QuipuEndpointCallbacks *callbacks;
   gpointer                      user_data;
 
-  GHashTable                   *cid_map;   /* QuipuCid * (owned by the connection) -> conn */
-  GPtrArray                    *heap;      /* every connection, min-heap on wake_us; holds a ref */
-  GQueue                        dirty;     /* connections with something to write */
+  GHashTable                   *cid_map;   /* QuipuCid * (owned by the route) -> Route */
+  GHashTable                   *by_remote; /* client: address text -> GQueue of Route */
+  GPtrArray                    *heap;      /* every route, min-heap on wake_us; owns them */
+  GQueue                        dirty;     /* routes with something to write */
   gboolean                      in_dispatch;
+  gboolean                      released;  /* goes once its connections have */
   guint8                        secret[QUIPU_SECRET_LEN];
 
   /* Outgoing packets, sent with one sendmmsg per batch. */
-  struct mmsghdr                msgs[QUIPU_SEND_BATCH];
-  struct iovec                  iovs[QUIPU_SEND_BATCH];
-  struct sockaddr_storage       addrs[QUIPU_SEND_BATCH];
-  guint8                        bufs[QUIPU_SEND_BATCH][QUIPU_MAX_PACKET];
+  struct mmsghdr                msgs[SEND_BATCH];
+  struct iovec                  iovs[SEND_BATCH];
+  struct sockaddr_storage       addrs[SEND_BATCH];
+  guint8                        bufs[SEND_BATCH][QUIPU_MAX_PACKET];
   guint                         n_batch;
   gboolean                      write_blocked;
 
@@ -62,40 +87,12 @@ struct _QuipuEndpoint {
   gpointer                      shutdown_data;
 };
 
-ngtcp2_tstamp
-quipu_endpoint_now (void)
-{
-  return (ngtcp2_tstamp) g_get_monotonic_time () * 1000;
-}
-
-void
-quipu_cid_random (ngtcp2_cid *cid, gsize len)
+static void
+cid_random (ngtcp2_cid *cid, gsize len)
 {
   cid->datalen = len;
   if (gnutls_rnd (GNUTLS_RND_NONCE, cid->data, len) != 0)
     g_error ("gnutls_rnd failed");
-}
-
-char *
-quipu_sockaddr_to_string (const struct sockaddr *addr)
-{
-  g_autoptr(GSocketAddress) gaddr = NULL;
-  g_autofree char *ip = NULL;
-  GInetAddress *inet;
-  guint16 port;
-
-  gaddr = g_socket_address_new_from_native ((gpointer) addr,
-                                            addr->sa_family == AF_INET6 ? sizeof (struct sockaddr_in6)
-                                                                       : sizeof (struct sockaddr_in));
-  if (gaddr == NULL || !G_IS_INET_SOCKET_ADDRESS (gaddr))
-    return g_strdup ("(unknown)");
-
-  inet = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (gaddr));
-  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (gaddr));
-  ip = g_inet_address_to_string (inet);
-  if (g_inet_address_get_family (inet) == G_SOCKET_FAMILY_IPV6)
-    return g_strdup_printf ("[%s]:%u", ip, port);
-  return g_strdup_printf ("%s:%u", ip, port);
 }
 
 /* Connection ids as hash keys. */
@@ -126,58 +123,14 @@ cid_from_raw (QuipuCid *cid, const guint8 *data, gsize len)
   memcpy (cid->data, data, cid->len);
 }
 
-void
-quipu_endpoint_add_cid (QuipuEndpoint    *endpoint,
-                        QuipuConnection  *conn,
-                        const ngtcp2_cid *cid)
-{
-  QuipuCid *key = g_new (QuipuCid, 1);
+/* The timer heap: every route, ordered by when its connection next needs us. */
 
-  cid_from_raw (key, cid->data, cid->datalen);
-  g_ptr_array_add (conn->cids, key);
-  g_hash_table_insert (endpoint->cid_map, key, conn);
-}
-
-void
-quipu_endpoint_remove_cid (QuipuEndpoint    *endpoint,
-                           const ngtcp2_cid *cid)
-{
-  QuipuCid key;
-  QuipuConnection *conn;
-
-  cid_from_raw (&key, cid->data, cid->datalen);
-  conn = g_hash_table_lookup (endpoint->cid_map, &key);
-  if (conn == NULL)
-    return;
-  g_hash_table_remove (endpoint->cid_map, &key);
-  for (guint i = 0; i < conn->cids->len; i++)
-    if (cid_equal (g_ptr_array_index (conn->cids, i), &key))
-      {
-        g_ptr_array_remove_index_fast (conn->cids, i);
-        break;
-      }
-}
-
-const guint8 *
-quipu_endpoint_get_secret (QuipuEndpoint *endpoint)
-{
-  return endpoint->secret;
-}
-
-const struct sockaddr *
-quipu_endpoint_get_sockaddr (QuipuEndpoint *endpoint,
-                             socklen_t     *len)
-{
-  *len = endpoint->local_len;
-  return (const struct sockaddr *) &endpoint->local;
-}
-
-/* The timer heap: every connection, ordered by when it next needs us. */
+#define WAKE(heap, i) (((Route *) (heap)->pdata[i])->wake_us)
 
 static void
 heap_swap (GPtrArray *heap, guint i, guint j)
 {
-  QuipuConnection *a = heap->pdata[i], *b = heap->pdata[j];
+  Route *a = heap->pdata[i], *b = heap->pdata[j];
 
   heap->pdata[i] = b;
   heap->pdata[j] = a;
@@ -192,7 +145,7 @@ heap_sift (GPtrArray *heap, guint i)
     {
       guint parent = (i - 1) / 2;
 
-      if (((QuipuConnection *) heap->pdata[parent])->wake_us <= ((QuipuConnection *) heap->pdata[i])->wake_us)
+      if (WAKE (heap, parent) <= WAKE (heap, i))
         break;
       heap_swap (heap, i, parent);
       i = parent;
@@ -202,9 +155,9 @@ heap_sift (GPtrArray *heap, guint i)
     {
       guint l = 2 * i + 1, r = l + 1, m = i;
 
-      if (l < heap->len && ((QuipuConnection *) heap->pdata[l])->wake_us < ((QuipuConnection *) heap->pdata[m])->wake_us)
+      if (l < heap->len && WAKE (heap, l) < WAKE (heap, m))
         m = l;
-      if (r < heap->len && ((QuipuConnection *) heap->pdata[r])->wake_us < ((QuipuConnection *) heap->pdata[m])->wake_us)
+      if (r < heap->len && WAKE (heap, r) < WAKE (heap, m))
         m = r;
       if (m == i)
         break;
@@ -214,88 +167,124 @@ heap_sift (GPtrArray *heap, guint i)
 }
 
 static void
-heap_insert (QuipuEndpoint *endpoint, QuipuConnection *conn)
+heap_insert (QuipuEndpoint *endpoint, Route *route)
 {
-  conn->heap_index = endpoint->heap->len;
-  g_ptr_array_add (endpoint->heap, quipu_connection_ref (conn));
-  heap_sift (endpoint->heap, conn->heap_index);
+  route->heap_index = endpoint->heap->len;
+  g_ptr_array_add (endpoint->heap, route);
+  heap_sift (endpoint->heap, route->heap_index);
 }
 
 static void
-heap_remove (QuipuEndpoint *endpoint, QuipuConnection *conn)
+heap_remove (QuipuEndpoint *endpoint, Route *route)
 {
   GPtrArray *heap = endpoint->heap;
-  guint i = conn->heap_index;
+  guint i = route->heap_index;
   guint last = heap->len - 1;
 
   if (i != last)
     heap_swap (heap, i, last);
-  g_ptr_array_set_size (heap, last);   /* no free func: the ref moves to us */
-  conn->heap_index = G_MAXUINT;
+  g_ptr_array_set_size (heap, last);
+  route->heap_index = G_MAXUINT;
   if (i < heap->len)
     heap_sift (heap, i);
 }
 
 static void
-update_wake (QuipuEndpoint *endpoint, QuipuConnection *conn)
+update_wake (Route *route)
 {
-  gint64 wake = quipu_connection_next_wake (conn);
+  gint64 wake = quipu_connection_get_expiry (route->conn);
 
-  if (wake != conn->wake_us && conn->heap_index != G_MAXUINT)
+  if (wake != route->wake_us && route->heap_index != G_MAXUINT)
     {
-      conn->wake_us = wake;
-      heap_sift (endpoint->heap, conn->heap_index);
+      route->wake_us = wake;
+      heap_sift (route->endpoint->heap, route->heap_index);
     }
+}
+
+/* Routes. */
+
+static Route *
+route_new (QuipuEndpoint *endpoint)
+{
+  Route *route = g_new0 (Route, 1);
+
+  route->endpoint = endpoint;
+  route->heap_index = G_MAXUINT;
+  route->wake_us = G_MAXINT64;
+  route->dirty_link.data = route;
+  route->remote_link.data = route;
+  route->cids = g_ptr_array_new_with_free_func (g_free);
+  return route;
 }
 
 static void
-remove_connection (QuipuEndpoint *endpoint, QuipuConnection *conn)
+route_add_cid (Route *route, const guint8 *data, gsize len)
 {
-  for (guint i = 0; i < conn->cids->len; i++)
-    g_hash_table_remove (endpoint->cid_map, g_ptr_array_index (conn->cids, i));
-  g_ptr_array_set_size (conn->cids, 0);
-  if (conn->dirty)
-    {
-      g_queue_remove (&endpoint->dirty, conn);
-      conn->dirty = FALSE;
-    }
-  heap_remove (endpoint, conn);
-  quipu_connection_unref (conn);
+  QuipuCid *key = g_new (QuipuCid, 1);
+
+  cid_from_raw (key, data, len);
+  g_ptr_array_add (route->cids, key);
+  g_hash_table_insert (route->endpoint->cid_map, key, route);
 }
 
-void
-quipu_endpoint_mark_dirty (QuipuEndpoint   *endpoint,
-                           QuipuConnection *conn)
+static void
+route_set_remote (Route *route, const struct sockaddr *remote)
 {
-  if (endpoint == NULL || conn->dirty || conn->heap_index == G_MAXUINT)
+  QuipuEndpoint *endpoint = route->endpoint;
+  GQueue *routes;
+
+  route->remote_key = quipu_sockaddr_to_string (remote);
+  routes = g_hash_table_lookup (endpoint->by_remote, route->remote_key);
+  if (routes == NULL)
+    {
+      routes = g_queue_new ();
+      g_hash_table_insert (endpoint->by_remote, g_strdup (route->remote_key), routes);
+    }
+  g_queue_push_tail_link (routes, &route->remote_link);
+}
+
+/* Only the endpoint drops a route, never from inside a call into its
+ * connection, and the connection forgets its sink first. */
+static void
+route_free (Route *route)
+{
+  QuipuEndpoint *endpoint = route->endpoint;
+
+  for (guint i = 0; i < route->cids->len; i++)
+    g_hash_table_remove (endpoint->cid_map, g_ptr_array_index (route->cids, i));
+  g_ptr_array_unref (route->cids);
+  if (route->dirty)
+    g_queue_unlink (&endpoint->dirty, &route->dirty_link);
+  if (route->remote_key != NULL)
+    {
+      GQueue *routes = g_hash_table_lookup (endpoint->by_remote, route->remote_key);
+
+      g_queue_unlink (routes, &route->remote_link);
+      if (g_queue_is_empty (routes))
+        g_hash_table_remove (endpoint->by_remote, route->remote_key);
+      g_free (route->remote_key);
+    }
+  if (route->heap_index != G_MAXUINT)
+    heap_remove (endpoint, route);
+  if (route->conn != NULL)
+    {
+      quipu_connection_detach (route->conn);
+      quipu_connection_unref (route->conn);
+    }
+  g_free (route);
+}
+
+static void
+mark_dirty (Route *route)
+{
+  QuipuEndpoint *endpoint = route->endpoint;
+
+  if (route->dirty)
     return;
-  conn->dirty = TRUE;
-  g_queue_push_tail (&endpoint->dirty, conn);
+  route->dirty = TRUE;
+  g_queue_push_tail_link (&endpoint->dirty, &route->dirty_link);
   if (!endpoint->in_dispatch && !g_source_is_destroyed (&endpoint->source))
     g_source_set_ready_time (&endpoint->source, 0);
-}
-
-void
-quipu_endpoint_notify_accepted (QuipuEndpoint   *endpoint,
-                                QuipuConnection *conn)
-{
-  if (endpoint->callbacks != NULL && endpoint->callbacks->accepted != NULL)
-    endpoint->callbacks->accepted (endpoint, conn, endpoint->user_data);
-}
-
-void
-quipu_endpoint_notify_failed (QuipuEndpoint   *endpoint,
-                              QuipuConnection *conn)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (endpoint->callbacks == NULL || endpoint->callbacks->handshake_failed == NULL)
-    return;
-  if (conn->error == NULL)
-    error = g_error_new_literal (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_HANDSHAKE,
-                                 "the handshake did not complete");
-  endpoint->callbacks->handshake_failed (endpoint, conn->peer, conn->error ? conn->error : error,
-                                         endpoint->user_data);
 }
 
 /* Sending. */
@@ -345,31 +334,28 @@ flush_batch (QuipuEndpoint *endpoint)
   endpoint->write_blocked = TRUE;
 }
 
-gboolean
-quipu_endpoint_send_packet (QuipuEndpoint     *endpoint,
-                            const ngtcp2_path *path,
-                            const guint8      *data,
-                            gsize              len)
+static gboolean
+send_packet (QuipuEndpoint     *endpoint,
+             const ngtcp2_path *path,
+             const guint8      *data,
+             gsize              len)
 {
   guint slot;
 
-  if (endpoint == NULL || len > QUIPU_MAX_PACKET)
+  if (len > QUIPU_MAX_PACKET || g_source_is_destroyed (&endpoint->source))
     return FALSE;
-  if (endpoint->n_batch == QUIPU_SEND_BATCH)
+  if (endpoint->n_batch == SEND_BATCH)
     {
       flush_batch (endpoint);
-      if (endpoint->n_batch == QUIPU_SEND_BATCH)
+      if (endpoint->n_batch == SEND_BATCH)
         return FALSE;
     }
 
   slot = endpoint->n_batch++;
   memcpy (endpoint->bufs[slot], data, len);
   endpoint->iovs[slot].iov_len = len;
-  if (endpoint->is_server)
-    {
-      memcpy (&endpoint->addrs[slot], path->remote.addr, path->remote.addrlen);
-      endpoint->msgs[slot].msg_hdr.msg_namelen = path->remote.addrlen;
-    }
+  memcpy (&endpoint->addrs[slot], path->remote.addr, path->remote.addrlen);
+  endpoint->msgs[slot].msg_hdr.msg_namelen = path->remote.addrlen;
   if (!endpoint->in_dispatch)
     flush_batch (endpoint);
   return TRUE;
@@ -381,7 +367,74 @@ send_raw (QuipuEndpoint *endpoint, const struct sockaddr *remote, socklen_t remo
 {
   ngtcp2_path path = { .remote = { (ngtcp2_sockaddr *) remote, remote_len } };
 
-  quipu_endpoint_send_packet (endpoint, &path, data, len);
+  send_packet (endpoint, &path, data, len);
+}
+
+/* The sink: all a connection can ask of its endpoint. */
+
+static gboolean
+sink_send_packet (gpointer sink_data, const ngtcp2_path *path, const guint8 *data, gsize len)
+{
+  Route *route = sink_data;
+
+  return send_packet (route->endpoint, path, data, len);
+}
+
+static void
+sink_mark_dirty (gpointer sink_data)
+{
+  mark_dirty (sink_data);
+}
+
+static gboolean
+sink_new_cid (gpointer    sink_data,
+              ngtcp2_cid *cid,
+              gsize       len,
+              guint8      token[NGTCP2_STATELESS_RESET_TOKENLEN])
+{
+  Route *route = sink_data;
+
+  cid_random (cid, len);
+  if (ngtcp2_crypto_generate_stateless_reset_token (token, route->endpoint->secret,
+                                                    QUIPU_SECRET_LEN, cid) != 0)
+    return FALSE;
+  route_add_cid (route, cid->data, cid->datalen);
+  return TRUE;
+}
+
+static void
+sink_retire_cid (gpointer sink_data, const ngtcp2_cid *cid)
+{
+  Route *route = sink_data;
+  QuipuCid key;
+
+  cid_from_raw (&key, cid->data, cid->datalen);
+  for (guint i = 0; i < route->cids->len; i++)
+    if (cid_equal (g_ptr_array_index (route->cids, i), &key))
+      {
+        g_hash_table_remove (route->endpoint->cid_map, &key);
+        g_ptr_array_remove_index_fast (route->cids, i);
+        break;
+      }
+}
+
+static const QuipuConnectionSink route_sink = {
+  .send_packet = sink_send_packet,
+  .mark_dirty = sink_mark_dirty,
+  .new_cid = sink_new_cid,
+  .retire_cid = sink_retire_cid,
+};
+
+static void
+setup_for_route (QuipuConnectionSetup *setup, Route *route,
+                 const struct sockaddr *remote, socklen_t remote_len)
+{
+  setup->sink = &route_sink;
+  setup->sink_data = route;
+  setup->local = (const struct sockaddr *) &route->endpoint->local;
+  setup->local_len = route->endpoint->local_len;
+  setup->remote = remote;
+  setup->remote_len = remote_len;
 }
 
 /* Server-side answers to packets that belong to no connection. */
@@ -411,7 +464,7 @@ send_retry (QuipuEndpoint *endpoint, const ngtcp2_pkt_hd *hd,
   ngtcp2_cid scid;
   ngtcp2_ssize token_len, n;
 
-  quipu_cid_random (&scid, QUIPU_CID_LEN);
+  cid_random (&scid, QUIPU_CID_LEN);
   token_len = ngtcp2_crypto_generate_retry_token2 (token, endpoint->secret, QUIPU_SECRET_LEN, hd->version,
                                                    (const ngtcp2_sockaddr *) remote, remote_len,
                                                    &scid, &hd->dcid, ts);
@@ -451,15 +504,49 @@ send_stateless_reset (QuipuEndpoint *endpoint, const ngtcp2_version_cid *vc,
     send_raw (endpoint, remote, remote_len, buf, n);
 }
 
+/* Until a server connection is accepted, the endpoint listens to it: the
+ * owner learns of it only once its handshake is done. */
+
+static void
+on_handshake_done (QuipuConnection *conn, gpointer user_data)
+{
+  QuipuEndpoint *endpoint = user_data;
+
+  quipu_connection_set_callbacks (conn, NULL, NULL);
+  if (endpoint->callbacks != NULL && endpoint->callbacks->accepted != NULL)
+    endpoint->callbacks->accepted (endpoint, conn, endpoint->user_data);
+}
+
+static void
+on_handshake_failed (QuipuConnection *conn, const GError *error, gpointer user_data)
+{
+  QuipuEndpoint *endpoint = user_data;
+  g_autoptr(GError) fallback = NULL;
+
+  if (endpoint->callbacks == NULL || endpoint->callbacks->handshake_failed == NULL)
+    return;
+  if (error == NULL)
+    error = fallback = g_error_new_literal (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_HANDSHAKE,
+                                            "the handshake did not complete");
+  endpoint->callbacks->handshake_failed (endpoint, quipu_connection_get_peer (conn), error,
+                                         endpoint->user_data);
+}
+
+static const QuipuConnectionCallbacks handshake_callbacks = {
+  .established = on_handshake_done,
+  .closed = on_handshake_failed,
+};
+
 static void
 accept_connection (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
                    const struct sockaddr *remote, socklen_t remote_len, ngtcp2_tstamp ts)
 {
   g_autoptr(GError) error = NULL;
+  QuipuConnectionSetup setup = { 0 };
   ngtcp2_pkt_hd hd;
   ngtcp2_cid original_dcid;
   const ngtcp2_cid *retry_scid = NULL;
-  QuipuConnection *conn;
+  Route *route;
 
   if (ngtcp2_accept (&hd, data, len) != 0 || hd.type == NGTCP2_PKT_0RTT)
     return;
@@ -489,18 +576,22 @@ accept_connection (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
   else
     hd.tokenlen = 0;
 
-  conn = quipu_connection_new_server (endpoint, &hd, &original_dcid, retry_scid, remote, remote_len,
-                                      quipu_server_credentials_get_gnutls (endpoint->credentials),
-                                      endpoint->options.idle_timeout_ms, ts, &error);
-  if (conn == NULL)
+  route = route_new (endpoint);
+  setup_for_route (&setup, route, remote, remote_len);
+  setup.creds = quipu_server_credentials_get_gnutls (endpoint->credentials);
+  setup.idle_timeout_ms = endpoint->options.idle_timeout_ms;
+  route->conn = quipu_connection_new_server (&setup, &hd, &original_dcid, retry_scid, ts, &error);
+  if (route->conn == NULL)
     {
       g_warning ("cannot accept a connection: %s", error->message);
+      route_free (route);
       return;
     }
-
-  heap_insert (endpoint, conn);
-  quipu_connection_unref (conn);
-  quipu_connection_read_packet (conn, remote, remote_len, data, len, ts);
+  /* Until the client switches to our id, its Initials carry the one it chose. */
+  route_add_cid (route, hd.dcid.data, hd.dcid.datalen);
+  quipu_connection_set_callbacks (route->conn, &handshake_callbacks, endpoint);
+  heap_insert (endpoint, route);
+  quipu_connection_read_packet (route->conn, remote, remote_len, data, len, ts);
 }
 
 static void
@@ -508,34 +599,95 @@ route_datagram (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
                 const struct sockaddr *remote, socklen_t remote_len, ngtcp2_tstamp ts)
 {
   ngtcp2_version_cid vc;
-  QuipuConnection *conn;
+  Route *route;
   QuipuCid key;
   int rv;
 
-  if (!endpoint->is_server)
-    {
-      if (endpoint->heap->len > 0)
-        quipu_connection_read_packet (endpoint->heap->pdata[0], remote, remote_len, data, len, ts);
-      return;
-    }
-
+  /* Both sides pick QUIPU_CID_LEN-byte ids, so short headers parse alike. */
   rv = ngtcp2_pkt_decode_version_cid (&vc, data, len, QUIPU_CID_LEN);
   if (rv == NGTCP2_ERR_VERSION_NEGOTIATION)
     {
-      send_version_negotiation (endpoint, &vc, remote, remote_len);
+      if (endpoint->is_server)
+        send_version_negotiation (endpoint, &vc, remote, remote_len);
       return;
     }
   if (rv != 0)
     return;
 
   cid_from_raw (&key, vc.dcid, vc.dcidlen);
-  conn = g_hash_table_lookup (endpoint->cid_map, &key);
-  if (conn != NULL)
-    quipu_connection_read_packet (conn, remote, remote_len, data, len, ts);
+  route = g_hash_table_lookup (endpoint->cid_map, &key);
+  if (route != NULL)
+    quipu_connection_read_packet (route->conn, remote, remote_len, data, len, ts);
+  else if (!endpoint->is_server)
+    return;
   else if (data[0] & 0x80)
     accept_connection (endpoint, data, len, remote, remote_len, ts);
   else
     send_stateless_reset (endpoint, &vc, remote, remote_len, len);
+}
+
+/* Client: the server's port answered with ICMP "port unreachable". Ends
+ * every connection to that address (a copy: a closed callback may connect
+ * again). */
+static void
+refuse_remote (QuipuEndpoint *endpoint, const struct sockaddr *remote)
+{
+  g_autofree char *remote_key = quipu_sockaddr_to_string (remote);
+  g_autoptr(GPtrArray) conns = g_ptr_array_new_with_free_func ((GDestroyNotify) quipu_connection_unref);
+  GQueue *routes = g_hash_table_lookup (endpoint->by_remote, remote_key);
+
+  if (routes == NULL)
+    return;
+  for (GList *l = routes->head; l != NULL; l = l->next)
+    g_ptr_array_add (conns, quipu_connection_ref (((Route *) l->data)->conn));
+  for (guint i = 0; i < conns->len; i++)
+    {
+      QuipuConnection *conn = conns->pdata[i];
+
+      quipu_connection_die (conn, g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNREACHABLE,
+                                               "cannot reach %s: connection refused (is quipu-server running there?)",
+                                               quipu_connection_get_peer (conn)));
+    }
+}
+
+/* Client: the kernel queues ICMP errors (IP_RECVERR) with the address they
+ * were sent to, since an unconnected socket serves many servers. */
+static void
+read_errors (QuipuEndpoint *endpoint)
+{
+  while (!g_source_is_destroyed (&endpoint->source))
+    {
+      struct sockaddr_storage remote;
+      guint8 control[512];
+      guint8 payload[64];
+      struct iovec iov = { payload, sizeof payload };
+      struct msghdr msg = {
+        .msg_name = &remote,
+        .msg_namelen = sizeof remote,
+        .msg_iov = &iov,
+        .msg_iovlen = 1,
+        .msg_control = control,
+        .msg_controllen = sizeof control,
+      };
+
+      if (recvmsg (endpoint->fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return;
+        }
+      for (struct cmsghdr *cmsg = CMSG_FIRSTHDR (&msg); cmsg != NULL; cmsg = CMSG_NXTHDR (&msg, cmsg))
+        {
+          struct sock_extended_err ee;
+
+          if (!((cmsg->cmsg_level == IPPROTO_IP && cmsg->cmsg_type == IP_RECVERR) ||
+                (cmsg->cmsg_level == IPPROTO_IPV6 && cmsg->cmsg_type == IPV6_RECVERR)))
+            continue;
+          memcpy (&ee, CMSG_DATA (cmsg), sizeof ee);
+          if (ee.ee_errno == ECONNREFUSED && msg.msg_namelen > 0)
+            refuse_remote (endpoint, (const struct sockaddr *) &remote);
+        }
+    }
 }
 
 /* Reads until the socket is empty or the budget is spent; returns the number
@@ -547,7 +699,7 @@ read_datagrams (QuipuEndpoint *endpoint)
 
   while (total < RECV_BUDGET && !g_source_is_destroyed (&endpoint->source))
     {
-      ngtcp2_tstamp ts = quipu_endpoint_now ();
+      ngtcp2_tstamp ts = quipu_transport_now ();
       int n;
 
       for (guint i = 0; i < RECV_BATCH; i++)
@@ -561,14 +713,9 @@ read_datagrams (QuipuEndpoint *endpoint)
         {
           if (errno == EINTR)
             continue;
-          if (errno == ECONNREFUSED && !endpoint->is_server && endpoint->heap->len > 0)
+          if (errno == ECONNREFUSED && !endpoint->is_server)
             {
-              /* ICMP port unreachable on the connected client socket. */
-              QuipuConnection *conn = endpoint->heap->pdata[0];
-
-              quipu_connection_die (conn, g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNREACHABLE,
-                                                       "cannot reach %s: connection refused (is quipu-server running there?)",
-                                                       conn->peer));
+              read_errors (endpoint);
               continue;
             }
           break;
@@ -594,52 +741,49 @@ read_datagrams (QuipuEndpoint *endpoint)
 static void
 handle_timers (QuipuEndpoint *endpoint)
 {
-  ngtcp2_tstamp ts = quipu_endpoint_now ();
+  ngtcp2_tstamp ts = quipu_transport_now ();
   gint64 now = g_get_monotonic_time ();
-  g_autoptr(GPtrArray) due = g_ptr_array_new_with_free_func ((GDestroyNotify) quipu_connection_unref);
+  g_autoptr(GPtrArray) due = g_ptr_array_new ();
   GPtrArray *heap = endpoint->heap;
 
   /* Take the due ones off the heap first, so a connection whose next wake is
    * still in the past cannot keep this loop going. */
-  while (heap->len > 0 && ((QuipuConnection *) heap->pdata[0])->wake_us <= now)
+  while (heap->len > 0 && WAKE (heap, 0) <= now)
     {
-      QuipuConnection *conn = heap->pdata[0];
+      Route *route = heap->pdata[0];
 
-      heap_remove (endpoint, conn);
-      g_ptr_array_add (due, conn);
+      heap_remove (endpoint, route);
+      g_ptr_array_add (due, route);
     }
 
   for (guint i = 0; i < due->len; i++)
     {
-      QuipuConnection *conn = due->pdata[i];
+      Route *route = due->pdata[i];
 
-      quipu_connection_handle_timer (conn, ts);
-      conn->wake_us = quipu_connection_next_wake (conn);
-      heap_insert (endpoint, conn);
-      quipu_endpoint_mark_dirty (endpoint, conn);
+      quipu_connection_handle_expiry (route->conn, ts);
+      route->wake_us = quipu_connection_get_expiry (route->conn);
+      heap_insert (endpoint, route);
+      mark_dirty (route);
     }
 }
 
 static void
 write_connections (QuipuEndpoint *endpoint)
 {
-  QuipuConnection *conn;
+  GList *link;
 
-  while (!endpoint->write_blocked && (conn = g_queue_pop_head (&endpoint->dirty)) != NULL)
+  while (!endpoint->write_blocked && (link = g_queue_pop_head_link (&endpoint->dirty)) != NULL)
     {
-      conn->dirty = FALSE;
-      quipu_connection_ref (conn);
-      quipu_connection_write (conn, quipu_endpoint_now ());
-      if (conn->phase == CONN_DEAD)
-        {
-          if (conn->heap_index != G_MAXUINT)
-            remove_connection (endpoint, conn);
-        }
-      else
-        update_wake (endpoint, conn);
-      quipu_connection_unref (conn);
+      Route *route = link->data;
+
+      route->dirty = FALSE;
+      quipu_connection_write_packets (route->conn, quipu_transport_now ());
       if (g_source_is_destroyed (&endpoint->source))
         return;
+      if (quipu_connection_is_dead (route->conn))
+        route_free (route);
+      else
+        update_wake (route);
     }
 }
 
@@ -654,6 +798,9 @@ endpoint_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 
   if (cond & G_IO_OUT)
     flush_batch (endpoint);
+
+  if ((cond & G_IO_ERR) && !endpoint->is_server)
+    read_errors (endpoint);
 
   if ((cond & (G_IO_IN | G_IO_ERR)) && read_datagrams (endpoint) > 0 &&
       endpoint->callbacks != NULL && endpoint->callbacks->batch_end != NULL &&
@@ -671,10 +818,18 @@ endpoint_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
   if (g_source_is_destroyed (source))
     return G_SOURCE_REMOVE;
 
+  if (endpoint->released && endpoint->heap->len == 0)
+    {
+      /* The owner let go and the last connection has closed: the main
+       * context's ref is the last one, and it goes with this. */
+      g_source_destroy (source);
+      return G_SOURCE_REMOVE;
+    }
+
   if (!g_queue_is_empty (&endpoint->dirty) && !endpoint->write_blocked)
     ready = 0;
   else if (endpoint->heap->len > 0)
-    ready = ((QuipuConnection *) endpoint->heap->pdata[0])->wake_us;
+    ready = WAKE (endpoint->heap, 0);
   else
     ready = G_MAXINT64;
   g_source_set_ready_time (source, ready == G_MAXINT64 ? -1 : ready);
@@ -698,20 +853,11 @@ endpoint_finalize (GSource *source)
 
   /* Connections still here die with the socket; owners holding refs keep
    * harmless husks that refuse to send. */
-  for (guint i = 0; i < endpoint->heap->len; i++)
-    {
-      QuipuConnection *conn = endpoint->heap->pdata[i];
-
-      conn->phase = CONN_DEAD;
-      conn->endpoint = NULL;
-      conn->heap_index = G_MAXUINT;
-      conn->dirty = FALSE;
-      g_ptr_array_set_size (conn->cids, 0);
-      quipu_connection_unref (conn);
-    }
+  while (endpoint->heap->len > 0)
+    route_free (endpoint->heap->pdata[endpoint->heap->len - 1]);
   g_ptr_array_unref (endpoint->heap);
-  g_queue_clear (&endpoint->dirty);
   g_hash_table_unref (endpoint->cid_map);
+  g_hash_table_unref (endpoint->by_remote);
   gnutls_memset (endpoint->secret, 0, sizeof endpoint->secret);
   if (endpoint->fd >= 0)
     close (endpoint->fd);
@@ -730,17 +876,20 @@ endpoint_new (int fd, gboolean is_server)
   g_source_set_static_name (&endpoint->source, is_server ? "quipu server endpoint" : "quipu client endpoint");
   endpoint->fd = fd;
   endpoint->is_server = is_server;
+  endpoint->local_len = sizeof endpoint->local;
+  getsockname (fd, (struct sockaddr *) &endpoint->local, &endpoint->local_len);
   endpoint->cid_map = g_hash_table_new (cid_hash, cid_equal);
+  endpoint->by_remote = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_queue_free);
   endpoint->heap = g_ptr_array_new ();
   g_queue_init (&endpoint->dirty);
   gnutls_rnd (GNUTLS_RND_KEY, endpoint->secret, sizeof endpoint->secret);
 
-  for (guint i = 0; i < QUIPU_SEND_BATCH; i++)
+  for (guint i = 0; i < SEND_BATCH; i++)
     {
       endpoint->iovs[i].iov_base = endpoint->bufs[i];
       endpoint->msgs[i].msg_hdr.msg_iov = &endpoint->iovs[i];
       endpoint->msgs[i].msg_hdr.msg_iovlen = 1;
-      endpoint->msgs[i].msg_hdr.msg_name = is_server ? &endpoint->addrs[i] : NULL;
+      endpoint->msgs[i].msg_hdr.msg_name = &endpoint->addrs[i];
     }
   for (guint i = 0; i < RECV_BATCH; i++)
     {
@@ -756,21 +905,15 @@ endpoint_new (int fd, gboolean is_server)
   return endpoint;
 }
 
+/* A non-blocking UDP socket bound to `native`; an IPv6 one also carries
+ * IPv4 (as mapped addresses). */
 static int
-open_socket (GInetSocketAddress *address, gboolean server, struct sockaddr_storage *native,
-             socklen_t *native_len, GError **error)
+open_socket (const struct sockaddr *native, socklen_t native_len, GError **error)
 {
-  g_autofree char *text = NULL;
-  int family = g_socket_address_get_family (G_SOCKET_ADDRESS (address)) == G_SOCKET_FAMILY_IPV6
-               ? AF_INET6 : AF_INET;
   int size = SOCKET_BUFFER;
   int fd;
 
-  *native_len = g_socket_address_get_native_size (G_SOCKET_ADDRESS (address));
-  if (!g_socket_address_to_native (G_SOCKET_ADDRESS (address), native, sizeof *native, error))
-    return -1;
-
-  fd = socket (family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  fd = socket (native->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
     {
       int saved = errno;
@@ -782,31 +925,24 @@ open_socket (GInetSocketAddress *address, gboolean server, struct sockaddr_stora
 
   setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
   setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-
-  if (server)
+  if (native->sa_family == AF_INET6)
     {
-      if (family == AF_INET6)
-        {
-          int off = 0;
+      int off = 0;
 
-          /* [::] serves IPv4 clients too. */
-          setsockopt (fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
-        }
-      if (bind (fd, (struct sockaddr *) native, *native_len) == 0)
-        return fd;
+      setsockopt (fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
     }
-  else if (connect (fd, (struct sockaddr *) native, *native_len) == 0)
-    return fd;
 
-  {
-    int saved = errno;
+  if (bind (fd, native, native_len) != 0)
+    {
+      int saved = errno;
+      g_autofree char *text = quipu_sockaddr_to_string (native);
 
-    text = quipu_sockaddr_to_string ((struct sockaddr *) native);
-    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                 server ? "cannot listen on %s: %s" : "cannot reach %s: %s", text, g_strerror (saved));
-    close (fd);
-    return -1;
-  }
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "cannot listen on %s: %s", text, g_strerror (saved));
+      close (fd);
+      return -1;
+    }
+  return fd;
 }
 
 /* The key behind stateless reset and Retry tokens, derived from the TLS
@@ -846,18 +982,18 @@ quipu_endpoint_new_server (GInetSocketAddress           *address,
                            GError                      **error)
 {
   struct sockaddr_storage native;
-  socklen_t native_len;
   guint8 static_key[QUIPU_SECRET_LEN];
   QuipuEndpoint *endpoint;
   int fd;
 
-  fd = open_socket (address, TRUE, &native, &native_len, error);
+  if (!g_socket_address_to_native (G_SOCKET_ADDRESS (address), &native, sizeof native, error))
+    return NULL;
+  fd = open_socket ((struct sockaddr *) &native, g_socket_address_get_native_size (G_SOCKET_ADDRESS (address)),
+                    error);
   if (fd < 0)
     return NULL;
 
   endpoint = endpoint_new (fd, TRUE);
-  endpoint->local_len = sizeof endpoint->local;
-  getsockname (fd, (struct sockaddr *) &endpoint->local, &endpoint->local_len);
   endpoint->credentials = credentials;
   if (derive_static_key (credentials, static_key))
     memcpy (endpoint->secret, static_key, sizeof static_key);
@@ -874,52 +1010,117 @@ quipu_endpoint_new_server (GInetSocketAddress           *address,
   return endpoint;
 }
 
+QuipuEndpoint *
+quipu_endpoint_new_client (GError **error)
+{
+  struct sockaddr_in6 any6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
+  struct sockaddr_in any4 = { .sin_family = AF_INET, .sin_addr.s_addr = INADDR_ANY };
+  g_autoptr(GError) error6 = NULL;
+  int on = 1;
+  int fd;
+
+  /* One dual-stack socket reaches servers of both families; a machine
+   * without IPv6 gets an IPv4 one. */
+  fd = open_socket ((struct sockaddr *) &any6, sizeof any6, &error6);
+  if (fd < 0)
+    fd = open_socket ((struct sockaddr *) &any4, sizeof any4, error);
+  if (fd < 0)
+    return NULL;
+
+  /* Unconnected, it learns of ICMP errors only through its error queue. */
+  setsockopt (fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
+  setsockopt (fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on);
+  return endpoint_new (fd, FALSE);
+}
+
+/* The address in the socket's family: IPv4 as an IPv4-mapped IPv6 address
+ * on a dual-stack socket. */
+static gboolean
+remote_to_native (QuipuEndpoint           *endpoint,
+                  GInetSocketAddress      *address,
+                  struct sockaddr_storage *native,
+                  socklen_t               *native_len,
+                  GError                 **error)
+{
+  GInetAddress *inet = g_inet_socket_address_get_address (address);
+  GSocketFamily family = g_inet_address_get_family (inet);
+
+  if (endpoint->local.ss_family == AF_INET6 && family == G_SOCKET_FAMILY_IPV4)
+    {
+      struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) native;
+
+      memset (native, 0, sizeof *native);
+      sin6->sin6_family = AF_INET6;
+      sin6->sin6_port = g_htons (g_inet_socket_address_get_port (address));
+      sin6->sin6_addr.s6_addr[10] = 0xff;
+      sin6->sin6_addr.s6_addr[11] = 0xff;
+      memcpy (&sin6->sin6_addr.s6_addr[12], g_inet_address_to_bytes (inet), 4);
+      *native_len = sizeof *sin6;
+      return TRUE;
+    }
+  if (endpoint->local.ss_family == AF_INET && family == G_SOCKET_FAMILY_IPV6)
+    {
+      g_autofree char *text = quipu_socket_address_to_string (address);
+
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE,
+                   "cannot reach %s: this machine has no IPv6", text);
+      return FALSE;
+    }
+  *native_len = g_socket_address_get_native_size (G_SOCKET_ADDRESS (address));
+  return g_socket_address_to_native (G_SOCKET_ADDRESS (address), native, sizeof *native, error);
+}
+
 QuipuConnection *
-quipu_endpoint_connect (GInetSocketAddress     *address,
+quipu_endpoint_connect (QuipuEndpoint          *endpoint,
+                        GInetSocketAddress     *address,
                         const QuipuTrustPolicy *policy,
                         guint                   idle_timeout_ms,
                         GError                **error)
 {
-  gnutls_certificate_credentials_t creds;
+  QuipuConnectionSetup setup = { 0 };
   struct sockaddr_storage remote;
   socklen_t remote_len;
-  QuipuEndpoint *endpoint;
-  QuipuConnection *conn;
-  int fd;
+  Route *route;
 
-  creds = quipu_tls_client_credentials (error);
-  if (creds == NULL)
+  g_return_val_if_fail (!endpoint->is_server, NULL);
+  g_return_val_if_fail (!endpoint->released, NULL);
+
+  setup.creds = quipu_tls_client_credentials (error);
+  if (setup.creds == NULL || !remote_to_native (endpoint, address, &remote, &remote_len, error))
     return NULL;
 
-  fd = open_socket (address, FALSE, &remote, &remote_len, error);
-  if (fd < 0)
-    return NULL;
-
-  endpoint = endpoint_new (fd, FALSE);
-  endpoint->local_len = sizeof endpoint->local;
-  getsockname (fd, (struct sockaddr *) &endpoint->local, &endpoint->local_len);
-
-  /* On failure the connection's last unref has released the endpoint. */
-  conn = quipu_connection_new_client (endpoint, (struct sockaddr *) &remote, remote_len, policy, creds,
-                                      idle_timeout_ms ? idle_timeout_ms : 15000, error);
-  if (conn == NULL)
-    return NULL;
-
-  heap_insert (endpoint, conn);
-  quipu_endpoint_mark_dirty (endpoint, conn);
-  return conn;
-}
-
-void
-quipu_endpoint_release_client (QuipuEndpoint *endpoint)
-{
-  quipu_endpoint_free (endpoint);
+  route = route_new (endpoint);
+  setup_for_route (&setup, route, (struct sockaddr *) &remote, remote_len);
+  setup.idle_timeout_ms = idle_timeout_ms ? idle_timeout_ms : 15000;
+  route->conn = quipu_connection_new_client (&setup, policy, error);
+  if (route->conn == NULL)
+    {
+      route_free (route);
+      return NULL;
+    }
+  route_set_remote (route, (struct sockaddr *) &remote);
+  heap_insert (endpoint, route);
+  mark_dirty (route);
+  return quipu_connection_ref (route->conn);
 }
 
 void
 quipu_endpoint_free (QuipuEndpoint *endpoint)
 {
   g_source_destroy (&endpoint->source);
+  g_source_unref (&endpoint->source);
+}
+
+void
+quipu_endpoint_release (QuipuEndpoint *endpoint)
+{
+  endpoint->released = TRUE;
+  for (guint i = 0; i < endpoint->heap->len; i++)
+    quipu_connection_close (((Route *) endpoint->heap->pdata[i])->conn, 0, NULL, 0);
+  if (endpoint->heap->len == 0)
+    g_source_destroy (&endpoint->source);
+  else if (!endpoint->in_dispatch)
+    g_source_set_ready_time (&endpoint->source, 0);
   g_source_unref (&endpoint->source);
 }
 
@@ -953,7 +1154,7 @@ quipu_endpoint_shutdown (QuipuEndpoint *endpoint,
   endpoint->shutdown_data = done_data;
 
   for (guint i = 0; i < endpoint->heap->len; i++)
-    quipu_connection_close (endpoint->heap->pdata[i], app_error, reason, linger_ms);
+    quipu_connection_close (((Route *) endpoint->heap->pdata[i])->conn, app_error, reason, linger_ms);
 
   if (endpoint->heap->len == 0)
     g_idle_add (shutdown_done_idle, endpoint);
