@@ -33,6 +33,11 @@ typedef struct {
                            guint8 token[NGTCP2_STATELESS_RESET_TOKENLEN]);
   /* The peer retired `cid`: it no longer routes here. */
   void     (*retire_cid)  (gpointer sink_data, const ngtcp2_cid *cid);
+  /* Client: the peer's stateless reset token for a connection ID it gave
+   * us starts (or stops) being valid. A reset carries a random connection
+   * ID, so the endpoint routes it by this token instead. */
+  void     (*reset_token) (gpointer sink_data, const guint8 token[NGTCP2_STATELESS_RESET_TOKENLEN],
+                           gboolean valid);
 } QuipuConnectionSink;
 
 typedef struct {

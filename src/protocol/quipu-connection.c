@@ -207,7 +207,11 @@ close_with_liberr (QuipuConnection *conn, int liberr, ngtcp2_tstamp ts)
                                 "QUIC error with %s: %s", conn->peer, ngtcp2_strerror (liberr)));
 
   ngtcp2_ccerr_default (&ccerr);
-  ngtcp2_ccerr_set_liberr (&ccerr, liberr, NULL, 0);
+  /* A failed handshake tells the peer which TLS alert ended it. */
+  if (liberr == NGTCP2_ERR_CRYPTO)
+    ngtcp2_ccerr_set_tls_alert (&ccerr, ngtcp2_conn_get_tls_alert (conn->conn), NULL, 0);
+  else
+    ngtcp2_ccerr_set_liberr (&ccerr, liberr, NULL, 0);
   send_close (conn, &ccerr, ts);
 }
 
@@ -233,7 +237,9 @@ static GError *
 error_from_peer_close (QuipuConnection *conn)
 {
   const ngtcp2_ccerr *ccerr = ngtcp2_conn_get_ccerr (conn->conn);
-  g_autofree char *reason = g_strndup ((const char *) ccerr->reason, ccerr->reasonlen);
+  /* A close without a reason phrase has none at all, not an empty one. */
+  g_autofree char *reason = g_strndup (ccerr->reason != NULL ? (const char *) ccerr->reason : "",
+                                       ccerr->reasonlen);
 
   if (ccerr->type == NGTCP2_CCERR_TYPE_APPLICATION)
     {
@@ -373,6 +379,17 @@ on_recv_stateless_reset (ngtcp2_conn *c, const ngtcp2_pkt_stateless_reset *sr, v
   return 0;
 }
 
+static int
+on_dcid_status (ngtcp2_conn *c, ngtcp2_connection_id_status_type type, uint64_t seq,
+                const ngtcp2_cid *cid, const uint8_t *token, void *user_data)
+{
+  QuipuConnection *conn = user_data;
+
+  if (token != NULL && conn->sink != NULL)
+    conn->sink->reset_token (conn->sink_data, token, type == NGTCP2_CONNECTION_ID_STATUS_TYPE_ACTIVATE);
+  return 0;
+}
+
 static void
 init_callbacks (ngtcp2_callbacks *cb, gboolean is_server)
 {
@@ -383,6 +400,7 @@ init_callbacks (ngtcp2_callbacks *cb, gboolean is_server)
     {
       cb->client_initial = ngtcp2_crypto_client_initial_cb;
       cb->recv_retry = ngtcp2_crypto_recv_retry_cb;
+      cb->dcid_status = on_dcid_status;
     }
   cb->recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
   cb->encrypt = ngtcp2_crypto_encrypt_cb;

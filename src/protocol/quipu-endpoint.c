@@ -28,10 +28,13 @@
 #define MAX_CONNECTIONS  100000
 #define STATIC_KEY_LABEL "quipu/1 stateless reset and retry key"
 
+/* A connection ID or a stateless reset token, as a hash key. */
 typedef struct {
   guint8 len;
   guint8 data[NGTCP2_MAX_CIDLEN];
 } QuipuCid;
+
+G_STATIC_ASSERT (NGTCP2_STATELESS_RESET_TOKENLEN <= NGTCP2_MAX_CIDLEN);
 
 /* The endpoint's record of one connection: what it needs to route packets
  * to it and to wake it up. The connection knows it only as its sink data. */
@@ -43,6 +46,7 @@ typedef struct {
   gboolean         dirty;
   GList            dirty_link;    /* in endpoint->dirty while dirty */
   GPtrArray       *cids;          /* QuipuCid *, keys of cid_map */
+  GPtrArray       *tokens;        /* client: QuipuCid *, keys of token_map */
   char            *remote_key;    /* client: its key in by_remote */
   GList            remote_link;
 } Route;
@@ -61,6 +65,7 @@ struct _QuipuEndpoint {
   gpointer                      user_data;
 
   GHashTable                   *cid_map;   /* QuipuCid * (owned by the route) -> Route */
+  GHashTable                   *token_map; /* client: reset token (a QuipuCid *) -> Route */
   GHashTable                   *by_remote; /* client: address text -> GQueue of Route */
   GPtrArray                    *heap;      /* every route, min-heap on wake_us; owns them */
   GQueue                        dirty;     /* routes with something to write */
@@ -214,17 +219,50 @@ route_new (QuipuEndpoint *endpoint)
   route->dirty_link.data = route;
   route->remote_link.data = route;
   route->cids = g_ptr_array_new_with_free_func (g_free);
+  route->tokens = g_ptr_array_new_with_free_func (g_free);
   return route;
+}
+
+/* `keys` holds the route's keys in `map`, so it can take them all out. */
+static void
+route_add_key (Route *route, GHashTable *map, GPtrArray *keys, const guint8 *data, gsize len)
+{
+  QuipuCid *key = g_new (QuipuCid, 1);
+
+  cid_from_raw (key, data, len);
+  g_ptr_array_add (keys, key);
+  g_hash_table_replace (map, key, route);
+}
+
+static void
+route_remove_key (Route *route, GHashTable *map, GPtrArray *keys, const guint8 *data, gsize len)
+{
+  QuipuCid key;
+
+  cid_from_raw (&key, data, len);
+  for (guint i = 0; i < keys->len; i++)
+    if (cid_equal (g_ptr_array_index (keys, i), &key))
+      {
+        if (g_hash_table_lookup (map, &key) == route)
+          g_hash_table_remove (map, &key);
+        g_ptr_array_remove_index_fast (keys, i);
+        break;
+      }
+}
+
+static void
+route_remove_keys (Route *route, GHashTable *map, GPtrArray *keys)
+{
+  for (guint i = 0; i < keys->len; i++)
+    if (g_hash_table_lookup (map, keys->pdata[i]) == route)
+      g_hash_table_remove (map, keys->pdata[i]);
+  g_ptr_array_unref (keys);
 }
 
 static void
 route_add_cid (Route *route, const guint8 *data, gsize len)
 {
-  QuipuCid *key = g_new (QuipuCid, 1);
-
-  cid_from_raw (key, data, len);
-  g_ptr_array_add (route->cids, key);
-  g_hash_table_insert (route->endpoint->cid_map, key, route);
+  route_add_key (route, route->endpoint->cid_map, route->cids, data, len);
 }
 
 static void
@@ -250,9 +288,8 @@ route_free (Route *route)
 {
   QuipuEndpoint *endpoint = route->endpoint;
 
-  for (guint i = 0; i < route->cids->len; i++)
-    g_hash_table_remove (endpoint->cid_map, g_ptr_array_index (route->cids, i));
-  g_ptr_array_unref (route->cids);
+  route_remove_keys (route, endpoint->cid_map, route->cids);
+  route_remove_keys (route, endpoint->token_map, route->tokens);
   if (route->dirty)
     g_queue_unlink (&endpoint->dirty, &route->dirty_link);
   if (route->remote_key != NULL)
@@ -406,16 +443,21 @@ static void
 sink_retire_cid (gpointer sink_data, const ngtcp2_cid *cid)
 {
   Route *route = sink_data;
-  QuipuCid key;
 
-  cid_from_raw (&key, cid->data, cid->datalen);
-  for (guint i = 0; i < route->cids->len; i++)
-    if (cid_equal (g_ptr_array_index (route->cids, i), &key))
-      {
-        g_hash_table_remove (route->endpoint->cid_map, &key);
-        g_ptr_array_remove_index_fast (route->cids, i);
-        break;
-      }
+  route_remove_key (route, route->endpoint->cid_map, route->cids, cid->data, cid->datalen);
+}
+
+static void
+sink_reset_token (gpointer     sink_data,
+                  const guint8 token[NGTCP2_STATELESS_RESET_TOKENLEN],
+                  gboolean     valid)
+{
+  Route *route = sink_data;
+  QuipuEndpoint *endpoint = route->endpoint;
+
+  route_remove_key (route, endpoint->token_map, route->tokens, token, NGTCP2_STATELESS_RESET_TOKENLEN);
+  if (valid)
+    route_add_key (route, endpoint->token_map, route->tokens, token, NGTCP2_STATELESS_RESET_TOKENLEN);
 }
 
 static const QuipuConnectionSink route_sink = {
@@ -423,6 +465,7 @@ static const QuipuConnectionSink route_sink = {
   .mark_dirty = sink_mark_dirty,
   .new_cid = sink_new_cid,
   .retire_cid = sink_retire_cid,
+  .reset_token = sink_reset_token,
 };
 
 static void
@@ -616,6 +659,13 @@ route_datagram (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
 
   cid_from_raw (&key, vc.dcid, vc.dcidlen);
   route = g_hash_table_lookup (endpoint->cid_map, &key);
+  if (route == NULL && !endpoint->is_server && !(data[0] & 0x80) &&
+      len >= NGTCP2_MIN_STATELESS_RESET_RANDLEN + 1 + NGTCP2_STATELESS_RESET_TOKENLEN)
+    {
+      /* Perhaps a stateless reset: its token is its last bytes. */
+      cid_from_raw (&key, data + len - NGTCP2_STATELESS_RESET_TOKENLEN, NGTCP2_STATELESS_RESET_TOKENLEN);
+      route = g_hash_table_lookup (endpoint->token_map, &key);
+    }
   if (route != NULL)
     quipu_connection_read_packet (route->conn, remote, remote_len, data, len, ts);
   else if (!endpoint->is_server)
@@ -857,6 +907,7 @@ endpoint_finalize (GSource *source)
     route_free (endpoint->heap->pdata[endpoint->heap->len - 1]);
   g_ptr_array_unref (endpoint->heap);
   g_hash_table_unref (endpoint->cid_map);
+  g_hash_table_unref (endpoint->token_map);
   g_hash_table_unref (endpoint->by_remote);
   gnutls_memset (endpoint->secret, 0, sizeof endpoint->secret);
   if (endpoint->fd >= 0)
@@ -879,6 +930,7 @@ endpoint_new (int fd, gboolean is_server)
   endpoint->local_len = sizeof endpoint->local;
   getsockname (fd, (struct sockaddr *) &endpoint->local, &endpoint->local_len);
   endpoint->cid_map = g_hash_table_new (cid_hash, cid_equal);
+  endpoint->token_map = g_hash_table_new (cid_hash, cid_equal);
   endpoint->by_remote = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_queue_free);
   endpoint->heap = g_ptr_array_new ();
   g_queue_init (&endpoint->dirty);
