@@ -16,9 +16,6 @@ G_BEGIN_DECLS
 
 #define QUIPU_CID_LEN        18
 #define QUIPU_MAX_PACKET     1452
-#define QUIPU_SECRET_LEN     32
-/* A peer that leaves this much queued and unacknowledged is not reading. */
-#define QUIPU_MAX_BACKLOG    (8 * 1024 * 1024)
 
 typedef struct {
   /* Queues one datagram for path->remote. FALSE when it cannot be queued
@@ -87,8 +84,5 @@ void     quipu_connection_die           (QuipuConnection *conn, GError *error);
 /* The endpoint is going away: forget the sink and stay a dead husk for
  * whoever still holds a ref. No callback is called. */
 void     quipu_connection_detach        (QuipuConnection *conn);
-
-/* "[::1]:50412" or "127.0.0.1:7447". */
-char    *quipu_sockaddr_to_string       (const struct sockaddr *addr);
 
 G_END_DECLS

@@ -2,12 +2,12 @@
 
 #include "config.h"
 
-#include <netinet/in.h>
 #include <string.h>
 
 #include <gnutls/crypto.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 
+#include "quipu-address.h"
 #include "quipu-connection-private.h"
 #include "quipu-error.h"
 
@@ -18,6 +18,8 @@
 #define CLIENT_STREAM_WINDOW   (2 * 1024 * 1024)
 #define CLIENT_CONN_WINDOW     (4 * 1024 * 1024)
 #define HANDSHAKE_TIMEOUT      (10 * NGTCP2_SECONDS)
+/* A peer that leaves this much queued and unacknowledged is not reading. */
+#define MAX_BACKLOG            (8 * 1024 * 1024)
 
 /* Queued stream data is copied into blocks: memory that stays put until
  * acknowledged, as ngtcp2 needs, and contiguous, so no STREAM frame (and no
@@ -137,7 +139,14 @@ notify_closed (QuipuConnection *conn)
     return;
   conn->closed_notified = TRUE;
   if (conn->callbacks != NULL && conn->callbacks->closed != NULL)
-    conn->callbacks->closed (conn, conn->error, conn->user_data);
+    {
+      /* The owner may drop its ref and free the endpoint (and with it the
+       * endpoint's ref) in there: `error` must outlive the call. This is
+       * always the last thing its callers do with the connection. */
+      g_autoptr(QuipuConnection) alive = quipu_connection_ref (conn);
+
+      conn->callbacks->closed (conn, conn->error, conn->user_data);
+    }
 }
 
 static void
@@ -688,7 +697,7 @@ quipu_connection_queue_bytes (QuipuConnection *conn,
 
   if (conn->phase != CONN_ACTIVE)
     return FALSE;
-  if (conn->queued_offset - conn->acked_offset > QUIPU_MAX_BACKLOG)
+  if (conn->queued_offset - conn->acked_offset > MAX_BACKLOG)
     return FALSE;
 
   while (size > 0)
@@ -834,29 +843,6 @@ quipu_connection_export_keying_material (QuipuConnection *conn,
       return FALSE;
     }
   return TRUE;
-}
-
-char *
-quipu_socket_address_to_string (GInetSocketAddress *address)
-{
-  GInetAddress *inet = g_inet_socket_address_get_address (address);
-  g_autofree char *ip = g_inet_address_to_string (inet);
-  guint16 port = g_inet_socket_address_get_port (address);
-
-  if (g_inet_address_get_family (inet) == G_SOCKET_FAMILY_IPV6)
-    return g_strdup_printf ("[%s]:%u", ip, port);
-  return g_strdup_printf ("%s:%u", ip, port);
-}
-
-char *
-quipu_sockaddr_to_string (const struct sockaddr *addr)
-{
-  gsize len = addr->sa_family == AF_INET6 ? sizeof (struct sockaddr_in6) : sizeof (struct sockaddr_in);
-  g_autoptr(GSocketAddress) gaddr = g_socket_address_new_from_native ((gpointer) addr, len);
-
-  if (gaddr == NULL || !G_IS_INET_SOCKET_ADDRESS (gaddr))
-    return g_strdup ("(unknown)");
-  return quipu_socket_address_to_string (G_INET_SOCKET_ADDRESS (gaddr));
 }
 
 const char *

@@ -74,9 +74,6 @@ const char *quipu_connection_get_peer      (QuipuConnection *conn);
 const char *quipu_connection_get_peer_fingerprint (QuipuConnection *conn);
 QuipuTrustVia quipu_connection_get_trust_via (QuipuConnection *conn);
 
-/* "[::1]:50412" or "127.0.0.1:7447", the one way addresses are written. */
-char       *quipu_socket_address_to_string (GInetSocketAddress *address);
-
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (QuipuConnection, quipu_connection_unref)
 
 G_END_DECLS

@@ -2,28 +2,22 @@
 
 #include "config.h"
 
-#include <errno.h>
-#include <time.h>               /* linux/errqueue.h needs struct timespec */
-#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 #include <glib-unix.h>
 
+#include "quipu-address.h"
 #include "quipu-connection-private.h"
+#include "quipu-datagram-socket.h"
 #include "quipu-endpoint.h"
 #include "quipu-error.h"
 
-#define SEND_BATCH       64
-#define RECV_BATCH       32
-#define RECV_SLOT        2048
+#define SECRET_LEN       32
 /* Datagrams read per dispatch before timers and writes get their turn. */
 #define RECV_BUDGET      1024
-#define SOCKET_BUFFER    (4 * 1024 * 1024)
 #define RETRY_TOKEN_LIFE (10 * NGTCP2_SECONDS)
 #define MAX_CONNECTIONS  100000
 #define STATIC_KEY_LABEL "quipu/1 stateless reset and retry key"
@@ -35,6 +29,7 @@ typedef struct {
 } QuipuCid;
 
 G_STATIC_ASSERT (NGTCP2_STATELESS_RESET_TOKENLEN <= NGTCP2_MAX_CIDLEN);
+G_STATIC_ASSERT (QUIPU_MAX_PACKET <= QUIPU_DATAGRAM_MAX);
 
 /* The endpoint's record of one connection: what it needs to route packets
  * to it and to wake it up. The connection knows it only as its sink data. */
@@ -54,10 +49,8 @@ typedef struct {
 struct _QuipuEndpoint {
   GSource                       source;
   gpointer                      fd_tag;
-  int                           fd;
+  QuipuDatagramSocket          *socket;
   gboolean                      is_server;
-  struct sockaddr_storage       local;
-  socklen_t                     local_len;
 
   QuipuServerCredentials       *credentials;
   QuipuServerOptions            options;
@@ -71,21 +64,7 @@ struct _QuipuEndpoint {
   GQueue                        dirty;     /* routes with something to write */
   gboolean                      in_dispatch;
   gboolean                      released;  /* goes once its connections have */
-  guint8                        secret[QUIPU_SECRET_LEN];
-
-  /* Outgoing packets, sent with one sendmmsg per batch. */
-  struct mmsghdr                msgs[SEND_BATCH];
-  struct iovec                  iovs[SEND_BATCH];
-  struct sockaddr_storage       addrs[SEND_BATCH];
-  guint8                        bufs[SEND_BATCH][QUIPU_MAX_PACKET];
-  guint                         n_batch;
-  gboolean                      write_blocked;
-
-  /* Incoming datagrams, read with recvmmsg. */
-  struct mmsghdr                rmsgs[RECV_BATCH];
-  struct iovec                  riovs[RECV_BATCH];
-  struct sockaddr_storage       raddrs[RECV_BATCH];
-  guint8                        rbufs[RECV_BATCH][RECV_SLOT];
+  guint8                        secret[SECRET_LEN];
 
   gboolean                      shutting_down;
   GSourceFunc                   shutdown_done;
@@ -324,52 +303,7 @@ mark_dirty (Route *route)
     g_source_set_ready_time (&endpoint->source, 0);
 }
 
-/* Sending. */
-
-static void
-flush_batch (QuipuEndpoint *endpoint)
-{
-  guint sent = 0;
-
-  while (sent < endpoint->n_batch)
-    {
-      int rv = sendmmsg (endpoint->fd, endpoint->msgs + sent, endpoint->n_batch - sent, 0);
-
-      if (rv >= 0)
-        {
-          sent += rv;
-          continue;
-        }
-      if (errno == EINTR)
-        continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
-        break;
-      /* This datagram cannot go (unreachable, too big): QUIC recovers from
-       * its loss like any other. */
-      g_debug ("sendmmsg: %s", g_strerror (errno));
-      sent++;
-    }
-
-  if (sent == endpoint->n_batch)
-    {
-      endpoint->n_batch = 0;
-      endpoint->write_blocked = FALSE;
-      return;
-    }
-
-  /* Keep what is left at the front and wait for G_IO_OUT. */
-  for (guint i = sent; i < endpoint->n_batch; i++)
-    {
-      guint j = i - sent;
-
-      memmove (endpoint->bufs[j], endpoint->bufs[i], endpoint->iovs[i].iov_len);
-      endpoint->iovs[j].iov_len = endpoint->iovs[i].iov_len;
-      endpoint->addrs[j] = endpoint->addrs[i];
-      endpoint->msgs[j].msg_hdr.msg_namelen = endpoint->msgs[i].msg_hdr.msg_namelen;
-    }
-  endpoint->n_batch -= sent;
-  endpoint->write_blocked = TRUE;
-}
+/* Sending: batched while dispatching, at once otherwise. */
 
 static gboolean
 send_packet (QuipuEndpoint     *endpoint,
@@ -377,24 +311,12 @@ send_packet (QuipuEndpoint     *endpoint,
              const guint8      *data,
              gsize              len)
 {
-  guint slot;
-
-  if (len > QUIPU_MAX_PACKET || g_source_is_destroyed (&endpoint->source))
+  if (g_source_is_destroyed (&endpoint->source) ||
+      !quipu_datagram_socket_queue (endpoint->socket, (const struct sockaddr *) path->remote.addr,
+                                    path->remote.addrlen, data, len))
     return FALSE;
-  if (endpoint->n_batch == SEND_BATCH)
-    {
-      flush_batch (endpoint);
-      if (endpoint->n_batch == SEND_BATCH)
-        return FALSE;
-    }
-
-  slot = endpoint->n_batch++;
-  memcpy (endpoint->bufs[slot], data, len);
-  endpoint->iovs[slot].iov_len = len;
-  memcpy (&endpoint->addrs[slot], path->remote.addr, path->remote.addrlen);
-  endpoint->msgs[slot].msg_hdr.msg_namelen = path->remote.addrlen;
   if (!endpoint->in_dispatch)
-    flush_batch (endpoint);
+    quipu_datagram_socket_flush (endpoint->socket);
   return TRUE;
 }
 
@@ -433,7 +355,7 @@ sink_new_cid (gpointer    sink_data,
 
   cid_random (cid, len);
   if (ngtcp2_crypto_generate_stateless_reset_token (token, route->endpoint->secret,
-                                                    QUIPU_SECRET_LEN, cid) != 0)
+                                                    SECRET_LEN, cid) != 0)
     return FALSE;
   route_add_cid (route, cid->data, cid->datalen);
   return TRUE;
@@ -474,8 +396,7 @@ setup_for_route (QuipuConnectionSetup *setup, Route *route,
 {
   setup->sink = &route_sink;
   setup->sink_data = route;
-  setup->local = (const struct sockaddr *) &route->endpoint->local;
-  setup->local_len = route->endpoint->local_len;
+  setup->local = quipu_datagram_socket_get_local (route->endpoint->socket, &setup->local_len);
   setup->remote = remote;
   setup->remote_len = remote_len;
 }
@@ -508,7 +429,7 @@ send_retry (QuipuEndpoint *endpoint, const ngtcp2_pkt_hd *hd,
   ngtcp2_ssize token_len, n;
 
   cid_random (&scid, QUIPU_CID_LEN);
-  token_len = ngtcp2_crypto_generate_retry_token2 (token, endpoint->secret, QUIPU_SECRET_LEN, hd->version,
+  token_len = ngtcp2_crypto_generate_retry_token2 (token, endpoint->secret, SECRET_LEN, hd->version,
                                                    (const ngtcp2_sockaddr *) remote, remote_len,
                                                    &scid, &hd->dcid, ts);
   if (token_len < 0)
@@ -539,7 +460,7 @@ send_stateless_reset (QuipuEndpoint *endpoint, const ngtcp2_version_cid *vc,
   rand_len = MIN (sizeof random, trigger_len - 1 - NGTCP2_STATELESS_RESET_TOKENLEN);
 
   ngtcp2_cid_init (&dcid, vc->dcid, vc->dcidlen);
-  if (ngtcp2_crypto_generate_stateless_reset_token (token, endpoint->secret, QUIPU_SECRET_LEN, &dcid) != 0)
+  if (ngtcp2_crypto_generate_stateless_reset_token (token, endpoint->secret, SECRET_LEN, &dcid) != 0)
     return;
   gnutls_rnd (GNUTLS_RND_NONCE, random, rand_len);
   n = ngtcp2_pkt_write_stateless_reset (buf, sizeof buf, token, random, rand_len);
@@ -606,7 +527,7 @@ accept_connection (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
         }
       if (hd.token[0] != NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY2 ||
           ngtcp2_crypto_verify_retry_token2 (&original_dcid, hd.token, hd.tokenlen, endpoint->secret,
-                                             QUIPU_SECRET_LEN, hd.version,
+                                             SECRET_LEN, hd.version,
                                              (const ngtcp2_sockaddr *) remote, remote_len,
                                              &hd.dcid, RETRY_TOKEN_LIFE, ts) != 0)
         {
@@ -680,13 +601,14 @@ route_datagram (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
  * every connection to that address (a copy: a closed callback may connect
  * again). */
 static void
-refuse_remote (QuipuEndpoint *endpoint, const struct sockaddr *remote)
+refuse_remote (const struct sockaddr *remote, gpointer user_data)
 {
+  QuipuEndpoint *endpoint = user_data;
   g_autofree char *remote_key = quipu_sockaddr_to_string (remote);
   g_autoptr(GPtrArray) conns = g_ptr_array_new_with_free_func ((GDestroyNotify) quipu_connection_unref);
   GQueue *routes = g_hash_table_lookup (endpoint->by_remote, remote_key);
 
-  if (routes == NULL)
+  if (routes == NULL || g_source_is_destroyed (&endpoint->source))
     return;
   for (GList *l = routes->head; l != NULL; l = l->next)
     g_ptr_array_add (conns, quipu_connection_ref (((Route *) l->data)->conn));
@@ -700,92 +622,14 @@ refuse_remote (QuipuEndpoint *endpoint, const struct sockaddr *remote)
     }
 }
 
-/* Client: the kernel queues ICMP errors (IP_RECVERR) with the address they
- * were sent to, since an unconnected socket serves many servers. */
-static void
-read_errors (QuipuEndpoint *endpoint)
+static gboolean
+on_datagram (const guint8 *data, gsize len, const struct sockaddr *remote, socklen_t remote_len,
+             gpointer user_data)
 {
-  while (!g_source_is_destroyed (&endpoint->source))
-    {
-      struct sockaddr_storage remote;
-      guint8 control[512];
-      guint8 payload[64];
-      struct iovec iov = { payload, sizeof payload };
-      struct msghdr msg = {
-        .msg_name = &remote,
-        .msg_namelen = sizeof remote,
-        .msg_iov = &iov,
-        .msg_iovlen = 1,
-        .msg_control = control,
-        .msg_controllen = sizeof control,
-      };
+  QuipuEndpoint *endpoint = user_data;
 
-      if (recvmsg (endpoint->fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          return;
-        }
-      for (struct cmsghdr *cmsg = CMSG_FIRSTHDR (&msg); cmsg != NULL; cmsg = CMSG_NXTHDR (&msg, cmsg))
-        {
-          struct sock_extended_err ee;
-
-          if (!((cmsg->cmsg_level == IPPROTO_IP && cmsg->cmsg_type == IP_RECVERR) ||
-                (cmsg->cmsg_level == IPPROTO_IPV6 && cmsg->cmsg_type == IPV6_RECVERR)))
-            continue;
-          memcpy (&ee, CMSG_DATA (cmsg), sizeof ee);
-          if (ee.ee_errno == ECONNREFUSED && msg.msg_namelen > 0)
-            refuse_remote (endpoint, (const struct sockaddr *) &remote);
-        }
-    }
-}
-
-/* Reads until the socket is empty or the budget is spent; returns the number
- * of datagrams processed. */
-static guint
-read_datagrams (QuipuEndpoint *endpoint)
-{
-  guint total = 0;
-
-  while (total < RECV_BUDGET && !g_source_is_destroyed (&endpoint->source))
-    {
-      ngtcp2_tstamp ts = quipu_transport_now ();
-      int n;
-
-      for (guint i = 0; i < RECV_BATCH; i++)
-        {
-          endpoint->rmsgs[i].msg_hdr.msg_namelen = sizeof endpoint->raddrs[i];
-          endpoint->rmsgs[i].msg_hdr.msg_flags = 0;
-        }
-
-      n = recvmmsg (endpoint->fd, endpoint->rmsgs, RECV_BATCH, MSG_DONTWAIT, NULL);
-      if (n < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          if (errno == ECONNREFUSED && !endpoint->is_server)
-            {
-              read_errors (endpoint);
-              continue;
-            }
-          break;
-        }
-
-      for (int i = 0; i < n; i++)
-        {
-          struct msghdr *hdr = &endpoint->rmsgs[i].msg_hdr;
-
-          if (hdr->msg_flags & MSG_TRUNC)
-            continue;
-          route_datagram (endpoint, endpoint->rbufs[i], endpoint->rmsgs[i].msg_len,
-                          (const struct sockaddr *) &endpoint->raddrs[i], hdr->msg_namelen, ts);
-        }
-      total += n;
-      if (n < RECV_BATCH)
-        break;
-    }
-
-  return total;
+  route_datagram (endpoint, data, len, remote, remote_len, quipu_transport_now ());
+  return !g_source_is_destroyed (&endpoint->source);
 }
 
 static void
@@ -822,7 +666,8 @@ write_connections (QuipuEndpoint *endpoint)
 {
   GList *link;
 
-  while (!endpoint->write_blocked && (link = g_queue_pop_head_link (&endpoint->dirty)) != NULL)
+  while (!quipu_datagram_socket_is_blocked (endpoint->socket) &&
+         (link = g_queue_pop_head_link (&endpoint->dirty)) != NULL)
     {
       Route *route = link->data;
 
@@ -842,17 +687,20 @@ endpoint_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 {
   QuipuEndpoint *endpoint = (QuipuEndpoint *) source;
   GIOCondition cond = g_source_query_unix_fd (source, endpoint->fd_tag);
+  gboolean blocked;
   gint64 ready;
 
   endpoint->in_dispatch = TRUE;
 
   if (cond & G_IO_OUT)
-    flush_batch (endpoint);
+    quipu_datagram_socket_flush (endpoint->socket);
 
   if ((cond & G_IO_ERR) && !endpoint->is_server)
-    read_errors (endpoint);
+    quipu_datagram_socket_read_errors (endpoint->socket, refuse_remote, endpoint);
 
-  if ((cond & (G_IO_IN | G_IO_ERR)) && read_datagrams (endpoint) > 0 &&
+  if ((cond & (G_IO_IN | G_IO_ERR)) && !g_source_is_destroyed (source) &&
+      quipu_datagram_socket_receive (endpoint->socket, RECV_BUDGET, on_datagram,
+                                     endpoint->is_server ? NULL : refuse_remote, endpoint) > 0 &&
       endpoint->callbacks != NULL && endpoint->callbacks->batch_end != NULL &&
       !g_source_is_destroyed (source))
     endpoint->callbacks->batch_end (endpoint, endpoint->user_data);
@@ -862,7 +710,7 @@ endpoint_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
   if (!g_source_is_destroyed (source))
     write_connections (endpoint);
   if (!g_source_is_destroyed (source))
-    flush_batch (endpoint);
+    quipu_datagram_socket_flush (endpoint->socket);
 
   endpoint->in_dispatch = FALSE;
   if (g_source_is_destroyed (source))
@@ -876,15 +724,15 @@ endpoint_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
       return G_SOURCE_REMOVE;
     }
 
-  if (!g_queue_is_empty (&endpoint->dirty) && !endpoint->write_blocked)
+  blocked = quipu_datagram_socket_is_blocked (endpoint->socket);
+  if (!g_queue_is_empty (&endpoint->dirty) && !blocked)
     ready = 0;
   else if (endpoint->heap->len > 0)
     ready = WAKE (endpoint->heap, 0);
   else
     ready = G_MAXINT64;
   g_source_set_ready_time (source, ready == G_MAXINT64 ? -1 : ready);
-  g_source_modify_unix_fd (source, endpoint->fd_tag,
-                           G_IO_IN | (endpoint->write_blocked ? G_IO_OUT : 0));
+  g_source_modify_unix_fd (source, endpoint->fd_tag, G_IO_IN | (blocked ? G_IO_OUT : 0));
 
   if (endpoint->shutting_down && endpoint->heap->len == 0 && endpoint->shutdown_done != NULL)
     {
@@ -910,8 +758,7 @@ endpoint_finalize (GSource *source)
   g_hash_table_unref (endpoint->token_map);
   g_hash_table_unref (endpoint->by_remote);
   gnutls_memset (endpoint->secret, 0, sizeof endpoint->secret);
-  if (endpoint->fd >= 0)
-    close (endpoint->fd);
+  quipu_datagram_socket_free (endpoint->socket);
 }
 
 static GSourceFuncs endpoint_funcs = {
@@ -920,15 +767,22 @@ static GSourceFuncs endpoint_funcs = {
 };
 
 static QuipuEndpoint *
-endpoint_new (int fd, gboolean is_server)
+endpoint_new (const struct sockaddr *local,
+              socklen_t              local_len,
+              gboolean               is_server,
+              GError               **error)
 {
-  QuipuEndpoint *endpoint = (QuipuEndpoint *) g_source_new (&endpoint_funcs, sizeof (QuipuEndpoint));
+  /* Unconnected, a client learns of ICMP errors only when it asks. */
+  QuipuDatagramSocket *socket = quipu_datagram_socket_new (local, local_len, !is_server, error);
+  QuipuEndpoint *endpoint;
 
+  if (socket == NULL)
+    return NULL;
+
+  endpoint = (QuipuEndpoint *) g_source_new (&endpoint_funcs, sizeof (QuipuEndpoint));
   g_source_set_static_name (&endpoint->source, is_server ? "quipu server endpoint" : "quipu client endpoint");
-  endpoint->fd = fd;
+  endpoint->socket = socket;
   endpoint->is_server = is_server;
-  endpoint->local_len = sizeof endpoint->local;
-  getsockname (fd, (struct sockaddr *) &endpoint->local, &endpoint->local_len);
   endpoint->cid_map = g_hash_table_new (cid_hash, cid_equal);
   endpoint->token_map = g_hash_table_new (cid_hash, cid_equal);
   endpoint->by_remote = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_queue_free);
@@ -936,65 +790,9 @@ endpoint_new (int fd, gboolean is_server)
   g_queue_init (&endpoint->dirty);
   gnutls_rnd (GNUTLS_RND_KEY, endpoint->secret, sizeof endpoint->secret);
 
-  for (guint i = 0; i < SEND_BATCH; i++)
-    {
-      endpoint->iovs[i].iov_base = endpoint->bufs[i];
-      endpoint->msgs[i].msg_hdr.msg_iov = &endpoint->iovs[i];
-      endpoint->msgs[i].msg_hdr.msg_iovlen = 1;
-      endpoint->msgs[i].msg_hdr.msg_name = &endpoint->addrs[i];
-    }
-  for (guint i = 0; i < RECV_BATCH; i++)
-    {
-      endpoint->riovs[i].iov_base = endpoint->rbufs[i];
-      endpoint->riovs[i].iov_len = RECV_SLOT;
-      endpoint->rmsgs[i].msg_hdr.msg_iov = &endpoint->riovs[i];
-      endpoint->rmsgs[i].msg_hdr.msg_iovlen = 1;
-      endpoint->rmsgs[i].msg_hdr.msg_name = &endpoint->raddrs[i];
-    }
-
-  endpoint->fd_tag = g_source_add_unix_fd (&endpoint->source, fd, G_IO_IN);
+  endpoint->fd_tag = g_source_add_unix_fd (&endpoint->source, quipu_datagram_socket_get_fd (socket), G_IO_IN);
   g_source_attach (&endpoint->source, g_main_context_get_thread_default ());
   return endpoint;
-}
-
-/* A non-blocking UDP socket bound to `native`; an IPv6 one also carries
- * IPv4 (as mapped addresses). */
-static int
-open_socket (const struct sockaddr *native, socklen_t native_len, GError **error)
-{
-  int size = SOCKET_BUFFER;
-  int fd;
-
-  fd = socket (native->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    {
-      int saved = errno;
-
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "cannot create a UDP socket: %s", g_strerror (saved));
-      return -1;
-    }
-
-  setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-  setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-  if (native->sa_family == AF_INET6)
-    {
-      int off = 0;
-
-      setsockopt (fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
-    }
-
-  if (bind (fd, native, native_len) != 0)
-    {
-      int saved = errno;
-      g_autofree char *text = quipu_sockaddr_to_string (native);
-
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "cannot listen on %s: %s", text, g_strerror (saved));
-      close (fd);
-      return -1;
-    }
-  return fd;
 }
 
 /* The key behind stateless reset and Retry tokens, derived from the TLS
@@ -1004,13 +802,13 @@ open_socket (const struct sockaddr *native, socklen_t native_len, GError **error
  * waiting out their idle timeout. FALSE if the key cannot be exported. */
 static gboolean
 derive_static_key (QuipuServerCredentials *credentials,
-                   guint8                  out[QUIPU_SECRET_LEN])
+                   guint8                  out[SECRET_LEN])
 {
   gnutls_x509_privkey_t key = NULL;
   gnutls_datum_t der = { NULL, 0 };
   gboolean ok;
 
-  G_STATIC_ASSERT (QUIPU_SECRET_LEN == 32);   /* one SHA-256 output */
+  G_STATIC_ASSERT (SECRET_LEN == 32);   /* one SHA-256 output */
   ok = gnutls_certificate_get_x509_key (quipu_server_credentials_get_gnutls (credentials), 0, &key) == 0 &&
        gnutls_x509_privkey_export2 (key, GNUTLS_X509_FMT_DER, &der) == 0 &&
        gnutls_hmac_fast (GNUTLS_MAC_SHA256, der.data, der.size,
@@ -1034,18 +832,16 @@ quipu_endpoint_new_server (GInetSocketAddress           *address,
                            GError                      **error)
 {
   struct sockaddr_storage native;
-  guint8 static_key[QUIPU_SECRET_LEN];
+  guint8 static_key[SECRET_LEN];
   QuipuEndpoint *endpoint;
-  int fd;
 
   if (!g_socket_address_to_native (G_SOCKET_ADDRESS (address), &native, sizeof native, error))
     return NULL;
-  fd = open_socket ((struct sockaddr *) &native, g_socket_address_get_native_size (G_SOCKET_ADDRESS (address)),
-                    error);
-  if (fd < 0)
+  endpoint = endpoint_new ((struct sockaddr *) &native,
+                           g_socket_address_get_native_size (G_SOCKET_ADDRESS (address)), TRUE, error);
+  if (endpoint == NULL)
     return NULL;
 
-  endpoint = endpoint_new (fd, TRUE);
   endpoint->credentials = credentials;
   if (derive_static_key (credentials, static_key))
     memcpy (endpoint->secret, static_key, sizeof static_key);
@@ -1068,21 +864,14 @@ quipu_endpoint_new_client (GError **error)
   struct sockaddr_in6 any6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
   struct sockaddr_in any4 = { .sin_family = AF_INET, .sin_addr.s_addr = INADDR_ANY };
   g_autoptr(GError) error6 = NULL;
-  int on = 1;
-  int fd;
+  QuipuEndpoint *endpoint;
 
   /* One dual-stack socket reaches servers of both families; a machine
    * without IPv6 gets an IPv4 one. */
-  fd = open_socket ((struct sockaddr *) &any6, sizeof any6, &error6);
-  if (fd < 0)
-    fd = open_socket ((struct sockaddr *) &any4, sizeof any4, error);
-  if (fd < 0)
-    return NULL;
-
-  /* Unconnected, it learns of ICMP errors only through its error queue. */
-  setsockopt (fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
-  setsockopt (fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on);
-  return endpoint_new (fd, FALSE);
+  endpoint = endpoint_new ((struct sockaddr *) &any6, sizeof any6, FALSE, &error6);
+  if (endpoint == NULL)
+    endpoint = endpoint_new ((struct sockaddr *) &any4, sizeof any4, FALSE, error);
+  return endpoint;
 }
 
 /* The address in the socket's family: IPv4 as an IPv4-mapped IPv6 address
@@ -1096,8 +885,10 @@ remote_to_native (QuipuEndpoint           *endpoint,
 {
   GInetAddress *inet = g_inet_socket_address_get_address (address);
   GSocketFamily family = g_inet_address_get_family (inet);
+  socklen_t local_len;
+  int local_family = quipu_datagram_socket_get_local (endpoint->socket, &local_len)->sa_family;
 
-  if (endpoint->local.ss_family == AF_INET6 && family == G_SOCKET_FAMILY_IPV4)
+  if (local_family == AF_INET6 && family == G_SOCKET_FAMILY_IPV4)
     {
       struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) native;
 
@@ -1110,7 +901,7 @@ remote_to_native (QuipuEndpoint           *endpoint,
       *native_len = sizeof *sin6;
       return TRUE;
     }
-  if (endpoint->local.ss_family == AF_INET && family == G_SOCKET_FAMILY_IPV6)
+  if (local_family == AF_INET && family == G_SOCKET_FAMILY_IPV6)
     {
       g_autofree char *text = quipu_socket_address_to_string (address);
 
@@ -1179,7 +970,10 @@ quipu_endpoint_release (QuipuEndpoint *endpoint)
 GInetSocketAddress *
 quipu_endpoint_get_local_address (QuipuEndpoint *endpoint)
 {
-  return G_INET_SOCKET_ADDRESS (g_socket_address_new_from_native (&endpoint->local, endpoint->local_len));
+  socklen_t len;
+  const struct sockaddr *local = quipu_datagram_socket_get_local (endpoint->socket, &len);
+
+  return G_INET_SOCKET_ADDRESS (g_socket_address_new_from_native ((gpointer) local, len));
 }
 
 static gboolean
