@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include <gnutls/crypto.h>
-#include <gnutls/x509.h>
 #include <glib-unix.h>
 
 #include "quipu-address.h"
@@ -14,13 +13,12 @@
 #include "quipu-datagram-socket.h"
 #include "quipu-endpoint.h"
 #include "quipu-error.h"
+#include "quipu-stateless.h"
 
-#define SECRET_LEN       32
+#define SECRET_LEN       QUIPU_STATELESS_SECRET_LEN
 /* Datagrams read per dispatch before timers and writes get their turn. */
 #define RECV_BUDGET      1024
-#define RETRY_TOKEN_LIFE (10 * NGTCP2_SECONDS)
 #define MAX_CONNECTIONS  100000
-#define STATIC_KEY_LABEL "quipu/1 stateless reset and retry key"
 
 /* A connection ID or a stateless reset token, as a hash key. */
 typedef struct {
@@ -320,13 +318,15 @@ send_packet (QuipuEndpoint     *endpoint,
   return TRUE;
 }
 
+/* An answer from quipu-stateless, if it wrote one. */
 static void
 send_raw (QuipuEndpoint *endpoint, const struct sockaddr *remote, socklen_t remote_len,
           const guint8 *data, gsize len)
 {
   ngtcp2_path path = { .remote = { (ngtcp2_sockaddr *) remote, remote_len } };
 
-  send_packet (endpoint, &path, data, len);
+  if (len > 0)
+    send_packet (endpoint, &path, data, len);
 }
 
 /* The sink: all a connection can ask of its endpoint. */
@@ -401,73 +401,6 @@ setup_for_route (QuipuConnectionSetup *setup, Route *route,
   setup->remote_len = remote_len;
 }
 
-/* Server-side answers to packets that belong to no connection. */
-
-static void
-send_version_negotiation (QuipuEndpoint *endpoint, const ngtcp2_version_cid *vc,
-                          const struct sockaddr *remote, socklen_t remote_len)
-{
-  static const guint32 versions[] = { NGTCP2_PROTO_VER_V1 };
-  guint8 buf[QUIPU_MAX_PACKET];
-  guint8 unused;
-  ngtcp2_ssize n;
-
-  gnutls_rnd (GNUTLS_RND_NONCE, &unused, 1);
-  n = ngtcp2_pkt_write_version_negotiation (buf, sizeof buf, unused, vc->scid, vc->scidlen,
-                                            vc->dcid, vc->dcidlen, versions, G_N_ELEMENTS (versions));
-  if (n > 0)
-    send_raw (endpoint, remote, remote_len, buf, n);
-}
-
-static void
-send_retry (QuipuEndpoint *endpoint, const ngtcp2_pkt_hd *hd,
-            const struct sockaddr *remote, socklen_t remote_len, ngtcp2_tstamp ts)
-{
-  guint8 token[NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN2];
-  guint8 buf[QUIPU_MAX_PACKET];
-  ngtcp2_cid scid;
-  ngtcp2_ssize token_len, n;
-
-  cid_random (&scid, QUIPU_CID_LEN);
-  token_len = ngtcp2_crypto_generate_retry_token2 (token, endpoint->secret, SECRET_LEN, hd->version,
-                                                   (const ngtcp2_sockaddr *) remote, remote_len,
-                                                   &scid, &hd->dcid, ts);
-  if (token_len < 0)
-    return;
-  n = ngtcp2_crypto_write_retry (buf, sizeof buf, hd->version, &hd->scid, &scid, &hd->dcid,
-                                 token, token_len);
-  if (n > 0)
-    send_raw (endpoint, remote, remote_len, buf, n);
-}
-
-static void
-send_stateless_reset (QuipuEndpoint *endpoint, const ngtcp2_version_cid *vc,
-                      const struct sockaddr *remote, socklen_t remote_len, gsize trigger_len)
-{
-  guint8 token[NGTCP2_STATELESS_RESET_TOKENLEN];
-  guint8 random[64];
-  guint8 buf[QUIPU_MAX_PACKET];
-  ngtcp2_cid dcid;
-  gsize rand_len;
-  ngtcp2_ssize n;
-
-  /* Smaller than what triggered it, so two endpoints can never keep
-   * resetting each other (RFC 9000 §10.3.3); one byte smaller for a short
-   * trigger such as a keep-alive PING (§10.3), as long as the token and the
-   * unpredictable bits still fit. */
-  if (trigger_len <= NGTCP2_MIN_STATELESS_RESET_RANDLEN + NGTCP2_STATELESS_RESET_TOKENLEN)
-    return;
-  rand_len = MIN (sizeof random, trigger_len - 1 - NGTCP2_STATELESS_RESET_TOKENLEN);
-
-  ngtcp2_cid_init (&dcid, vc->dcid, vc->dcidlen);
-  if (ngtcp2_crypto_generate_stateless_reset_token (token, endpoint->secret, SECRET_LEN, &dcid) != 0)
-    return;
-  gnutls_rnd (GNUTLS_RND_NONCE, random, rand_len);
-  n = ngtcp2_pkt_write_stateless_reset (buf, sizeof buf, token, random, rand_len);
-  if (n > 0)
-    send_raw (endpoint, remote, remote_len, buf, n);
-}
-
 /* Until a server connection is accepted, the endpoint listens to it: the
  * owner learns of it only once its handshake is done. */
 
@@ -510,6 +443,7 @@ accept_connection (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
   ngtcp2_pkt_hd hd;
   ngtcp2_cid original_dcid;
   const ngtcp2_cid *retry_scid = NULL;
+  guint8 buf[QUIPU_MAX_PACKET];
   Route *route;
 
   if (ngtcp2_accept (&hd, data, len) != 0 || hd.type == NGTCP2_PKT_0RTT)
@@ -520,19 +454,11 @@ accept_connection (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
   original_dcid = hd.dcid;
   if (endpoint->options.require_retry)
     {
-      if (hd.tokenlen == 0)
+      /* No token, or a stale or forged one: ask again rather than trust it. */
+      if (!quipu_stateless_verify_retry (endpoint->secret, &hd, remote, remote_len, ts, &original_dcid))
         {
-          send_retry (endpoint, &hd, remote, remote_len, ts);
-          return;
-        }
-      if (hd.token[0] != NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY2 ||
-          ngtcp2_crypto_verify_retry_token2 (&original_dcid, hd.token, hd.tokenlen, endpoint->secret,
-                                             SECRET_LEN, hd.version,
-                                             (const ngtcp2_sockaddr *) remote, remote_len,
-                                             &hd.dcid, RETRY_TOKEN_LIFE, ts) != 0)
-        {
-          /* A stale or forged token: ask again rather than trust it. */
-          send_retry (endpoint, &hd, remote, remote_len, ts);
+          send_raw (endpoint, remote, remote_len, buf,
+                    quipu_stateless_write_retry (buf, endpoint->secret, &hd, remote, remote_len, ts));
           return;
         }
       retry_scid = &hd.dcid;
@@ -562,6 +488,7 @@ static void
 route_datagram (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
                 const struct sockaddr *remote, socklen_t remote_len, ngtcp2_tstamp ts)
 {
+  guint8 buf[QUIPU_MAX_PACKET];
   ngtcp2_version_cid vc;
   Route *route;
   QuipuCid key;
@@ -572,7 +499,7 @@ route_datagram (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
   if (rv == NGTCP2_ERR_VERSION_NEGOTIATION)
     {
       if (endpoint->is_server)
-        send_version_negotiation (endpoint, &vc, remote, remote_len);
+        send_raw (endpoint, remote, remote_len, buf, quipu_stateless_write_version_negotiation (buf, &vc));
       return;
     }
   if (rv != 0)
@@ -594,7 +521,7 @@ route_datagram (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
   else if (data[0] & 0x80)
     accept_connection (endpoint, data, len, remote, remote_len, ts);
   else
-    send_stateless_reset (endpoint, &vc, remote, remote_len, len);
+    send_raw (endpoint, remote, remote_len, buf, quipu_stateless_write_reset (buf, endpoint->secret, &vc, len));
 }
 
 /* Client: the server's port answered with ICMP "port unreachable". Ends
@@ -795,34 +722,6 @@ endpoint_new (const struct sockaddr *local,
   return endpoint;
 }
 
-/* The key behind stateless reset and Retry tokens, derived from the TLS
- * private key so that it outlives the process. A server restarted after a
- * crash then answers packets of its old connections with resets their
- * clients recognise (RFC 9000 §10.3), and they reconnect at once instead of
- * waiting out their idle timeout. FALSE if the key cannot be exported. */
-static gboolean
-derive_static_key (QuipuServerCredentials *credentials,
-                   guint8                  out[SECRET_LEN])
-{
-  gnutls_x509_privkey_t key = NULL;
-  gnutls_datum_t der = { NULL, 0 };
-  gboolean ok;
-
-  G_STATIC_ASSERT (SECRET_LEN == 32);   /* one SHA-256 output */
-  ok = gnutls_certificate_get_x509_key (quipu_server_credentials_get_gnutls (credentials), 0, &key) == 0 &&
-       gnutls_x509_privkey_export2 (key, GNUTLS_X509_FMT_DER, &der) == 0 &&
-       gnutls_hmac_fast (GNUTLS_MAC_SHA256, der.data, der.size,
-                         STATIC_KEY_LABEL, strlen (STATIC_KEY_LABEL), out) == 0;
-  if (der.data != NULL)
-    {
-      gnutls_memset (der.data, 0, der.size);
-      gnutls_free (der.data);
-    }
-  if (key != NULL)
-    gnutls_x509_privkey_deinit (key);
-  return ok;
-}
-
 QuipuEndpoint *
 quipu_endpoint_new_server (GInetSocketAddress           *address,
                            QuipuServerCredentials       *credentials,
@@ -843,7 +742,7 @@ quipu_endpoint_new_server (GInetSocketAddress           *address,
     return NULL;
 
   endpoint->credentials = credentials;
-  if (derive_static_key (credentials, static_key))
+  if (quipu_stateless_derive_secret (credentials, static_key))
     memcpy (endpoint->secret, static_key, sizeof static_key);
   else
     g_warning ("cannot derive a lasting key from the TLS key: after a restart, "
