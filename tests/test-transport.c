@@ -7,6 +7,7 @@
 #include "quipu-endpoint.h"
 #include "quipu-error.h"
 #include "quipu-test-util.h"
+#include "quipu-transport-error.h"
 
 /* The transport on its own: client endpoints against an in-process server,
  * spoken to with raw frames (a PING before CONNECT is answered by a PONG
@@ -251,6 +252,34 @@ test_refused_at_once (Fixture       *fx,
   peer_clear (&peer);
 }
 
+/* A peer may close with any transport error and no reason phrase at all:
+ * that must read as an error, not crash the server reading it. */
+static void
+test_close_without_reason (void)
+{
+  ngtcp2_ccerr ccerr;
+  g_autoptr(GError) violation = NULL;
+  g_autoptr(GError) alert = NULL;
+  g_autoptr(GError) bye = NULL;
+
+  ngtcp2_ccerr_default (&ccerr);
+  ngtcp2_ccerr_set_transport_error (&ccerr, NGTCP2_PROTOCOL_VIOLATION, NULL, 0);
+  g_assert_null (ccerr.reason);
+  violation = quipu_transport_error_from_close (&ccerr, "127.0.0.1:1", TRUE);
+  g_assert_error (violation, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_PROTOCOL);
+  g_assert_cmpstr (violation->message, ==, "127.0.0.1:1 closed the connection with QUIC error 0xa");
+
+  ngtcp2_ccerr_set_tls_alert (&ccerr, 42, NULL, 0);
+  alert = quipu_transport_error_from_close (&ccerr, "127.0.0.1:1", TRUE);
+  g_assert_error (alert, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_HANDSHAKE);
+  g_assert_nonnull (strstr (alert->message, "received alert 42"));
+
+  ngtcp2_ccerr_set_application_error (&ccerr, 0, NULL, 0);
+  bye = quipu_transport_error_from_close (&ccerr, "127.0.0.1:1", FALSE);
+  g_assert_error (bye, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_CLOSED);
+  g_assert_cmpstr (bye->message, ==, "127.0.0.1:1 closed the connection");
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -262,6 +291,7 @@ main (int argc, char *argv[])
               fixture_setup, test_release_finishes_the_goodbye, fixture_teardown);
   g_test_add ("/quipu/transport/refused-at-once", Fixture, NULL,
               fixture_setup, test_refused_at_once, fixture_teardown);
+  g_test_add_func ("/quipu/transport/close-without-reason", test_close_without_reason);
 
   return g_test_run ();
 }

@@ -10,6 +10,8 @@
 #include "quipu-address.h"
 #include "quipu-connection-private.h"
 #include "quipu-error.h"
+#include "quipu-send-buffer.h"
+#include "quipu-transport-error.h"
 
 /* Receive windows. The server reads small frames from each client; a client
  * may be sent a burst of history on login. */
@@ -20,14 +22,6 @@
 #define HANDSHAKE_TIMEOUT      (10 * NGTCP2_SECONDS)
 /* A peer that leaves this much queued and unacknowledged is not reading. */
 #define MAX_BACKLOG            (8 * 1024 * 1024)
-
-/* Queued stream data is copied into blocks: memory that stays put until
- * acknowledged, as ngtcp2 needs, and contiguous, so no STREAM frame (and no
- * retransmission merging several) spans more than two pieces of memory.
- * ngtcp2 1.11 leaks a frame that starts with more than four pieces and is
- * trimmed below that on retransmission (fixed upstream in ngtcp2 PR #1976);
- * a block is larger than any packet, so that never happens here. */
-#define SEND_BLOCK_SIZE        (16 * 1024)
 
 typedef enum {
   CONN_ACTIVE,     /* handshaking or established */
@@ -60,12 +54,9 @@ struct _QuipuConnection {
   gboolean            established_notified;
   GError             *error;          /* why it ended, when it was not us */
 
-  /* Stream 0. Blocks stay queued until the peer acknowledges them. */
+  /* Stream 0, which carries every frame. */
   gint64              stream_id;
-  GQueue              send_queue;     /* SendBlock */
-  guint64             queued_offset;
-  guint64             sent_offset;
-  guint64             acked_offset;
+  QuipuSendBuffer     send;
   GByteArray         *recv_buf;
   gboolean            recv_failed;
   gboolean            recv_finished;  /* the peer sent FIN on stream 0 */
@@ -85,13 +76,6 @@ struct _QuipuConnection {
   QuipuTrustVia       trust_via;
 };
 
-typedef struct {
-  guint64  offset;              /* stream offset of data[0] */
-  gsize    len;
-  guint8   data[SEND_BLOCK_SIZE];
-} SendBlock;
-
-G_STATIC_ASSERT (SEND_BLOCK_SIZE >= QUIPU_MAX_PACKET);
 
 static const gnutls_datum_t alpn = { (unsigned char *) QUIPU_ALPN, sizeof QUIPU_ALPN - 1 };
 
@@ -212,8 +196,7 @@ close_with_liberr (QuipuConnection *conn, int liberr, ngtcp2_tstamp ts)
 {
   ngtcp2_ccerr ccerr;
 
-  set_error (conn, g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_PROTOCOL,
-                                "QUIC error with %s: %s", conn->peer, ngtcp2_strerror (liberr)));
+  set_error (conn, quipu_transport_error_from_liberr (liberr, conn->peer));
 
   ngtcp2_ccerr_default (&ccerr);
   /* A failed handshake tells the peer which TLS alert ended it. */
@@ -222,55 +205,6 @@ close_with_liberr (QuipuConnection *conn, int liberr, ngtcp2_tstamp ts)
   else
     ngtcp2_ccerr_set_liberr (&ccerr, liberr, NULL, 0);
   send_close (conn, &ccerr, ts);
-}
-
-static GError *
-error_from_tls_alert (QuipuConnection *conn, guint8 alert, gboolean sent_by_peer)
-{
-  const char *name = gnutls_alert_get_name ((gnutls_alert_description_t) alert);
-
-  if (alert == GNUTLS_A_NO_APPLICATION_PROTOCOL)
-    return g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_HANDSHAKE,
-                        "%s does not speak %s (TLS alert %u: %s)",
-                        conn->is_server ? "the client" : conn->peer, QUIPU_ALPN, alert,
-                        name ? name : "no application protocol");
-
-  return g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_HANDSHAKE,
-                      "TLS handshake with %s failed: %s alert %u (%s)",
-                      conn->peer, sent_by_peer ? "received" : "sent", alert,
-                      name ? name : "unknown");
-}
-
-/* The error the peer closed with, in our terms. */
-static GError *
-error_from_peer_close (QuipuConnection *conn)
-{
-  const ngtcp2_ccerr *ccerr = ngtcp2_conn_get_ccerr (conn->conn);
-  /* A close without a reason phrase has none at all, not an empty one. */
-  g_autofree char *reason = g_strndup (ccerr->reason != NULL ? (const char *) ccerr->reason : "",
-                                       ccerr->reasonlen);
-
-  if (ccerr->type == NGTCP2_CCERR_TYPE_APPLICATION)
-    {
-      if (ccerr->error_code == 0)
-        return g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_CLOSED,
-                            "%s closed the connection%s%s", conn->peer,
-                            *reason ? ": " : "", reason);
-      return g_error_new (QUIPU_PROTOCOL_ERROR, quipu_error_code_from_wire (ccerr->error_code),
-                          "%s", *reason ? reason : quipu_error_code_to_string (ccerr->error_code)
-                                                   ?: "closed by the peer");
-    }
-
-  if (ccerr->error_code >= NGTCP2_CRYPTO_ERROR && ccerr->error_code <= NGTCP2_CRYPTO_ERROR + 0xff)
-    return error_from_tls_alert (conn, ccerr->error_code - NGTCP2_CRYPTO_ERROR, TRUE);
-
-  if (ccerr->error_code == NGTCP2_NO_ERROR)
-    return g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_CLOSED,
-                        "%s closed the connection", conn->peer);
-
-  return g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_PROTOCOL,
-                      "%s closed the connection with QUIC error 0x%" G_GINT64_MODIFIER "x%s%s",
-                      conn->peer, ccerr->error_code, *reason ? ": " : "", reason);
 }
 
 static int
@@ -313,18 +247,8 @@ on_acked_stream_data_offset (ngtcp2_conn *c, int64_t stream_id, uint64_t offset,
   QuipuConnection *conn = user_data;
   guint64 acked = offset + datalen;
 
-  if (stream_id != conn->stream_id || acked <= conn->acked_offset)
-    return 0;
-
-  conn->acked_offset = acked;
-  while (!g_queue_is_empty (&conn->send_queue))
-    {
-      SendBlock *block = g_queue_peek_head (&conn->send_queue);
-
-      if (block->offset + block->len > acked)
-        break;
-      g_free (g_queue_pop_head (&conn->send_queue));
-    }
+  if (stream_id == conn->stream_id)
+    quipu_send_buffer_ack (&conn->send, acked);
   return 0;
 }
 
@@ -505,7 +429,7 @@ init_tls (QuipuConnection                  *conn,
 static void
 connection_free (QuipuConnection *conn)
 {
-  g_queue_clear_full (&conn->send_queue, g_free);
+  quipu_send_buffer_clear (&conn->send);
   g_byte_array_unref (conn->recv_buf);
   if (conn->conn != NULL)
     ngtcp2_conn_del (conn->conn);
@@ -544,7 +468,7 @@ connection_new (const QuipuConnectionSetup *setup, gboolean is_server)
   conn->is_server = is_server;
   conn->stream_id = -1;
   conn->recv_buf = g_byte_array_new ();
-  g_queue_init (&conn->send_queue);
+  quipu_send_buffer_init (&conn->send);
 
   memcpy (&conn->local_addr, setup->local, setup->local_len);
   memcpy (&conn->remote_addr, setup->remote, setup->remote_len);
@@ -697,28 +621,10 @@ quipu_connection_queue_bytes (QuipuConnection *conn,
 
   if (conn->phase != CONN_ACTIVE)
     return FALSE;
-  if (conn->queued_offset - conn->acked_offset > MAX_BACKLOG)
+  if (conn->send.queued - conn->send.acked > MAX_BACKLOG)
     return FALSE;
 
-  while (size > 0)
-    {
-      SendBlock *tail = g_queue_peek_tail (&conn->send_queue);
-      gsize n;
-
-      if (tail == NULL || tail->len == SEND_BLOCK_SIZE)
-        {
-          tail = g_new (SendBlock, 1);
-          tail->offset = conn->queued_offset;
-          tail->len = 0;
-          g_queue_push_tail (&conn->send_queue, tail);
-        }
-      n = MIN (size, SEND_BLOCK_SIZE - tail->len);
-      memcpy (tail->data + tail->len, data, n);
-      tail->len += n;
-      conn->queued_offset += n;
-      data += n;
-      size -= n;
-    }
+  quipu_send_buffer_append (&conn->send, data, size);
   mark_dirty (conn);
   return TRUE;
 }
@@ -742,7 +648,7 @@ quipu_connection_queue_frame (QuipuConnection  *conn,
 guint64
 quipu_connection_get_queued_offset (QuipuConnection *conn)
 {
-  return conn->queued_offset;
+  return conn->send.queued;
 }
 
 void
@@ -939,8 +845,8 @@ after_read (QuipuConnection *conn, guint64 acked_before)
       return;
     }
 
-  if (conn->acked_offset != acked_before && conn->callbacks != NULL && conn->callbacks->acked != NULL)
-    conn->callbacks->acked (conn, conn->acked_offset, conn->user_data);
+  if (conn->send.acked != acked_before && conn->callbacks != NULL && conn->callbacks->acked != NULL)
+    conn->callbacks->acked (conn, conn->send.acked, conn->user_data);
 }
 
 void
@@ -952,7 +858,7 @@ quipu_connection_read_packet (QuipuConnection       *conn,
                               ngtcp2_tstamp          ts)
 {
   ngtcp2_path path;
-  guint64 acked_before = conn->acked_offset;
+  guint64 acked_before = conn->send.acked;
   int rv;
 
   switch (conn->phase)
@@ -981,7 +887,8 @@ quipu_connection_read_packet (QuipuConnection       *conn,
       switch (rv)
         {
         case NGTCP2_ERR_DRAINING:
-          set_error (conn, error_from_peer_close (conn));
+          set_error (conn, quipu_transport_error_from_close (ngtcp2_conn_get_ccerr (conn->conn),
+                                                            conn->peer, conn->is_server));
           conn->phase = CONN_DRAINING;
           conn->deadline_us = g_get_monotonic_time () + 3 * ngtcp2_conn_get_pto (conn->conn) / 1000;
           mark_dirty (conn);
@@ -993,7 +900,8 @@ quipu_connection_read_packet (QuipuConnection       *conn,
           enter_dead (conn);
           break;
         case NGTCP2_ERR_CRYPTO:
-          set_error (conn, error_from_tls_alert (conn, ngtcp2_conn_get_tls_alert (conn->conn), FALSE));
+          set_error (conn, quipu_transport_error_from_tls_alert (ngtcp2_conn_get_tls_alert (conn->conn),
+                                                                conn->peer, conn->is_server, FALSE));
           close_with_liberr (conn, rv, ts);
           break;
         default:
@@ -1009,27 +917,6 @@ quipu_connection_read_packet (QuipuConnection       *conn,
   quipu_connection_unref (conn);
 }
 
-/* Points `vecs` at stream data not yet handed to ngtcp2. */
-static gsize
-collect_unsent (QuipuConnection *conn, ngtcp2_vec *vecs, gsize max)
-{
-  gsize n = 0;
-
-  for (GList *l = conn->send_queue.head; l != NULL && n < max; l = l->next)
-    {
-      SendBlock *block = l->data;
-      guint64 skip;
-
-      if (block->offset + block->len <= conn->sent_offset)
-        continue;
-      skip = conn->sent_offset > block->offset ? conn->sent_offset - block->offset : 0;
-      vecs[n].base = block->data + skip;
-      vecs[n].len = block->len - skip;
-      n++;
-    }
-  return n;
-}
-
 void
 quipu_connection_write_packets (QuipuConnection *conn,
                                 ngtcp2_tstamp    ts)
@@ -1038,7 +925,7 @@ quipu_connection_write_packets (QuipuConnection *conn,
   gboolean stream_blocked = FALSE;
 
   if (conn->phase == CONN_LINGERING &&
-      (conn->acked_offset == conn->queued_offset || !conn->established ||
+      (conn->send.acked == conn->send.queued || !conn->established ||
        g_get_monotonic_time () >= conn->deadline_us))
     {
       send_app_close (conn, ts);
@@ -1059,7 +946,7 @@ quipu_connection_write_packets (QuipuConnection *conn,
       ngtcp2_pkt_info pi;
 
       if (conn->stream_id >= 0 && !stream_blocked)
-        n_vecs = collect_unsent (conn, vecs, G_N_ELEMENTS (vecs));
+        n_vecs = quipu_send_buffer_peek_unsent (&conn->send, vecs, G_N_ELEMENTS (vecs));
       if (n_vecs > 0)
         {
           stream_id = conn->stream_id;
@@ -1074,7 +961,7 @@ quipu_connection_write_packets (QuipuConnection *conn,
           switch (n_write)
             {
             case NGTCP2_ERR_WRITE_MORE:
-              conn->sent_offset += n_data;
+              quipu_send_buffer_mark_sent (&conn->send, n_data);
               continue;
             case NGTCP2_ERR_STREAM_DATA_BLOCKED:
             case NGTCP2_ERR_STREAM_SHUT_WR:
@@ -1088,7 +975,7 @@ quipu_connection_write_packets (QuipuConnection *conn,
         }
 
       if (n_data > 0)
-        conn->sent_offset += n_data;
+        quipu_send_buffer_mark_sent (&conn->send, n_data);
       if (n_write == 0)
         break;
       if (!send_packet (conn, &ps.path, buf, n_write))
