@@ -14,6 +14,7 @@
 #include "quipu-endpoint.h"
 #include "quipu-error.h"
 #include "quipu-stateless.h"
+#include "quipu-timer-heap.h"
 
 #define SECRET_LEN       QUIPU_STATELESS_SECRET_LEN
 /* Datagrams read per dispatch before timers and writes get their turn. */
@@ -24,7 +25,7 @@
 typedef struct {
   guint8 len;
   guint8 data[NGTCP2_MAX_CIDLEN];
-} QuipuCid;
+} CidKey;
 
 G_STATIC_ASSERT (NGTCP2_STATELESS_RESET_TOKENLEN <= NGTCP2_MAX_CIDLEN);
 G_STATIC_ASSERT (QUIPU_MAX_PACKET <= QUIPU_DATAGRAM_MAX);
@@ -32,14 +33,13 @@ G_STATIC_ASSERT (QUIPU_MAX_PACKET <= QUIPU_DATAGRAM_MAX);
 /* The endpoint's record of one connection: what it needs to route packets
  * to it and to wake it up. The connection knows it only as its sink data. */
 typedef struct {
+  QuipuTimer       timer;         /* first: the heap holds routes by it */
   QuipuEndpoint   *endpoint;
   QuipuConnection *conn;          /* a ref; NULL while it is being made */
-  guint            heap_index;    /* G_MAXUINT while off the heap */
-  gint64           wake_us;
   gboolean         dirty;
   GList            dirty_link;    /* in endpoint->dirty while dirty */
-  GPtrArray       *cids;          /* QuipuCid *, keys of cid_map */
-  GPtrArray       *tokens;        /* client: QuipuCid *, keys of token_map */
+  GPtrArray       *cids;          /* CidKey *, keys of cid_map */
+  GPtrArray       *tokens;        /* client: CidKey *, keys of token_map */
   char            *remote_key;    /* client: its key in by_remote */
   GList            remote_link;
 } Route;
@@ -55,10 +55,10 @@ struct _QuipuEndpoint {
   const QuipuEndpointCallbacks *callbacks;
   gpointer                      user_data;
 
-  GHashTable                   *cid_map;   /* QuipuCid * (owned by the route) -> Route */
-  GHashTable                   *token_map; /* client: reset token (a QuipuCid *) -> Route */
+  GHashTable                   *cid_map;   /* CidKey * (owned by the route) -> Route */
+  GHashTable                   *token_map; /* client: reset token (a CidKey *) -> Route */
   GHashTable                   *by_remote; /* client: address text -> GQueue of Route */
-  GPtrArray                    *heap;      /* every route, min-heap on wake_us; owns them */
+  QuipuTimerHeap                heap;      /* every route, by its connection's expiry; owns them */
   GQueue                        dirty;     /* routes with something to write */
   gboolean                      in_dispatch;
   gboolean                      released;  /* goes once its connections have */
@@ -82,7 +82,7 @@ cid_random (ngtcp2_cid *cid, gsize len)
 static guint
 cid_hash (gconstpointer key)
 {
-  const QuipuCid *cid = key;
+  const CidKey *cid = key;
   guint h = 2166136261u;
 
   for (guint i = 0; i < cid->len; i++)
@@ -93,94 +93,16 @@ cid_hash (gconstpointer key)
 static gboolean
 cid_equal (gconstpointer a, gconstpointer b)
 {
-  const QuipuCid *x = a, *y = b;
+  const CidKey *x = a, *y = b;
 
   return x->len == y->len && memcmp (x->data, y->data, x->len) == 0;
 }
 
 static void
-cid_from_raw (QuipuCid *cid, const guint8 *data, gsize len)
+cid_from_raw (CidKey *cid, const guint8 *data, gsize len)
 {
   cid->len = MIN (len, NGTCP2_MAX_CIDLEN);
   memcpy (cid->data, data, cid->len);
-}
-
-/* The timer heap: every route, ordered by when its connection next needs us. */
-
-#define WAKE(heap, i) (((Route *) (heap)->pdata[i])->wake_us)
-
-static void
-heap_swap (GPtrArray *heap, guint i, guint j)
-{
-  Route *a = heap->pdata[i], *b = heap->pdata[j];
-
-  heap->pdata[i] = b;
-  heap->pdata[j] = a;
-  b->heap_index = i;
-  a->heap_index = j;
-}
-
-static void
-heap_sift (GPtrArray *heap, guint i)
-{
-  while (i > 0)
-    {
-      guint parent = (i - 1) / 2;
-
-      if (WAKE (heap, parent) <= WAKE (heap, i))
-        break;
-      heap_swap (heap, i, parent);
-      i = parent;
-    }
-
-  for (;;)
-    {
-      guint l = 2 * i + 1, r = l + 1, m = i;
-
-      if (l < heap->len && WAKE (heap, l) < WAKE (heap, m))
-        m = l;
-      if (r < heap->len && WAKE (heap, r) < WAKE (heap, m))
-        m = r;
-      if (m == i)
-        break;
-      heap_swap (heap, i, m);
-      i = m;
-    }
-}
-
-static void
-heap_insert (QuipuEndpoint *endpoint, Route *route)
-{
-  route->heap_index = endpoint->heap->len;
-  g_ptr_array_add (endpoint->heap, route);
-  heap_sift (endpoint->heap, route->heap_index);
-}
-
-static void
-heap_remove (QuipuEndpoint *endpoint, Route *route)
-{
-  GPtrArray *heap = endpoint->heap;
-  guint i = route->heap_index;
-  guint last = heap->len - 1;
-
-  if (i != last)
-    heap_swap (heap, i, last);
-  g_ptr_array_set_size (heap, last);
-  route->heap_index = G_MAXUINT;
-  if (i < heap->len)
-    heap_sift (heap, i);
-}
-
-static void
-update_wake (Route *route)
-{
-  gint64 wake = quipu_connection_get_expiry (route->conn);
-
-  if (wake != route->wake_us && route->heap_index != G_MAXUINT)
-    {
-      route->wake_us = wake;
-      heap_sift (route->endpoint->heap, route->heap_index);
-    }
 }
 
 /* Routes. */
@@ -190,9 +112,8 @@ route_new (QuipuEndpoint *endpoint)
 {
   Route *route = g_new0 (Route, 1);
 
+  route->timer = (QuipuTimer) QUIPU_TIMER_INIT;
   route->endpoint = endpoint;
-  route->heap_index = G_MAXUINT;
-  route->wake_us = G_MAXINT64;
   route->dirty_link.data = route;
   route->remote_link.data = route;
   route->cids = g_ptr_array_new_with_free_func (g_free);
@@ -204,7 +125,7 @@ route_new (QuipuEndpoint *endpoint)
 static void
 route_add_key (Route *route, GHashTable *map, GPtrArray *keys, const guint8 *data, gsize len)
 {
-  QuipuCid *key = g_new (QuipuCid, 1);
+  CidKey *key = g_new (CidKey, 1);
 
   cid_from_raw (key, data, len);
   g_ptr_array_add (keys, key);
@@ -214,7 +135,7 @@ route_add_key (Route *route, GHashTable *map, GPtrArray *keys, const guint8 *dat
 static void
 route_remove_key (Route *route, GHashTable *map, GPtrArray *keys, const guint8 *data, gsize len)
 {
-  QuipuCid key;
+  CidKey key;
 
   cid_from_raw (&key, data, len);
   for (guint i = 0; i < keys->len; i++)
@@ -278,14 +199,20 @@ route_free (Route *route)
         g_hash_table_remove (endpoint->by_remote, route->remote_key);
       g_free (route->remote_key);
     }
-  if (route->heap_index != G_MAXUINT)
-    heap_remove (endpoint, route);
+  if (quipu_timer_is_queued (&route->timer))
+    quipu_timer_heap_remove (&endpoint->heap, &route->timer);
   if (route->conn != NULL)
     {
       quipu_connection_detach (route->conn);
       quipu_connection_unref (route->conn);
     }
   g_free (route);
+}
+
+static void
+update_wake (Route *route)
+{
+  quipu_timer_heap_set (&route->endpoint->heap, &route->timer, quipu_connection_get_expiry (route->conn));
 }
 
 static void
@@ -448,7 +375,7 @@ accept_connection (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
 
   if (ngtcp2_accept (&hd, data, len) != 0 || hd.type == NGTCP2_PKT_0RTT)
     return;
-  if (endpoint->shutting_down || endpoint->heap->len >= MAX_CONNECTIONS)
+  if (endpoint->shutting_down || quipu_timer_heap_size (&endpoint->heap) >= MAX_CONNECTIONS)
     return;
 
   original_dcid = hd.dcid;
@@ -480,7 +407,7 @@ accept_connection (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
   /* Until the client switches to our id, its Initials carry the one it chose. */
   route_add_cid (route, hd.dcid.data, hd.dcid.datalen);
   quipu_connection_set_callbacks (route->conn, &handshake_callbacks, endpoint);
-  heap_insert (endpoint, route);
+  quipu_timer_heap_add (&endpoint->heap, &route->timer);
   quipu_connection_read_packet (route->conn, remote, remote_len, data, len, ts);
 }
 
@@ -491,7 +418,7 @@ route_datagram (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
   guint8 buf[QUIPU_MAX_PACKET];
   ngtcp2_version_cid vc;
   Route *route;
-  QuipuCid key;
+  CidKey key;
   int rv;
 
   /* Both sides pick QUIPU_CID_LEN-byte ids, so short headers parse alike. */
@@ -565,16 +492,14 @@ handle_timers (QuipuEndpoint *endpoint)
   ngtcp2_tstamp ts = quipu_transport_now ();
   gint64 now = g_get_monotonic_time ();
   g_autoptr(GPtrArray) due = g_ptr_array_new ();
-  GPtrArray *heap = endpoint->heap;
+  QuipuTimer *timer;
 
   /* Take the due ones off the heap first, so a connection whose next wake is
    * still in the past cannot keep this loop going. */
-  while (heap->len > 0 && WAKE (heap, 0) <= now)
+  while ((timer = quipu_timer_heap_peek (&endpoint->heap)) != NULL && timer->when <= now)
     {
-      Route *route = heap->pdata[0];
-
-      heap_remove (endpoint, route);
-      g_ptr_array_add (due, route);
+      quipu_timer_heap_remove (&endpoint->heap, timer);
+      g_ptr_array_add (due, timer);
     }
 
   for (guint i = 0; i < due->len; i++)
@@ -582,8 +507,8 @@ handle_timers (QuipuEndpoint *endpoint)
       Route *route = due->pdata[i];
 
       quipu_connection_handle_expiry (route->conn, ts);
-      route->wake_us = quipu_connection_get_expiry (route->conn);
-      heap_insert (endpoint, route);
+      route->timer.when = quipu_connection_get_expiry (route->conn);
+      quipu_timer_heap_add (&endpoint->heap, &route->timer);
       mark_dirty (route);
     }
 }
@@ -643,7 +568,7 @@ endpoint_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
   if (g_source_is_destroyed (source))
     return G_SOURCE_REMOVE;
 
-  if (endpoint->released && endpoint->heap->len == 0)
+  if (endpoint->released && quipu_timer_heap_size (&endpoint->heap) == 0)
     {
       /* The owner let go and the last connection has closed: the main
        * context's ref is the last one, and it goes with this. */
@@ -654,14 +579,14 @@ endpoint_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
   blocked = quipu_datagram_socket_is_blocked (endpoint->socket);
   if (!g_queue_is_empty (&endpoint->dirty) && !blocked)
     ready = 0;
-  else if (endpoint->heap->len > 0)
-    ready = WAKE (endpoint->heap, 0);
+  else if (quipu_timer_heap_size (&endpoint->heap) > 0)
+    ready = quipu_timer_heap_peek (&endpoint->heap)->when;
   else
     ready = G_MAXINT64;
   g_source_set_ready_time (source, ready == G_MAXINT64 ? -1 : ready);
   g_source_modify_unix_fd (source, endpoint->fd_tag, G_IO_IN | (blocked ? G_IO_OUT : 0));
 
-  if (endpoint->shutting_down && endpoint->heap->len == 0 && endpoint->shutdown_done != NULL)
+  if (endpoint->shutting_down && quipu_timer_heap_size (&endpoint->heap) == 0 && endpoint->shutdown_done != NULL)
     {
       GSourceFunc done = g_steal_pointer (&endpoint->shutdown_done);
 
@@ -678,9 +603,9 @@ endpoint_finalize (GSource *source)
 
   /* Connections still here die with the socket; owners holding refs keep
    * harmless husks that refuse to send. */
-  while (endpoint->heap->len > 0)
-    route_free (endpoint->heap->pdata[endpoint->heap->len - 1]);
-  g_ptr_array_unref (endpoint->heap);
+  while (quipu_timer_heap_size (&endpoint->heap) > 0)
+    route_free ((Route *) quipu_timer_heap_peek (&endpoint->heap));
+  quipu_timer_heap_clear (&endpoint->heap);
   g_hash_table_unref (endpoint->cid_map);
   g_hash_table_unref (endpoint->token_map);
   g_hash_table_unref (endpoint->by_remote);
@@ -713,7 +638,7 @@ endpoint_new (const struct sockaddr *local,
   endpoint->cid_map = g_hash_table_new (cid_hash, cid_equal);
   endpoint->token_map = g_hash_table_new (cid_hash, cid_equal);
   endpoint->by_remote = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_queue_free);
-  endpoint->heap = g_ptr_array_new ();
+  quipu_timer_heap_init (&endpoint->heap);
   g_queue_init (&endpoint->dirty);
   gnutls_rnd (GNUTLS_RND_KEY, endpoint->secret, sizeof endpoint->secret);
 
@@ -841,7 +766,7 @@ quipu_endpoint_connect (QuipuEndpoint          *endpoint,
       return NULL;
     }
   route_set_remote (route, (struct sockaddr *) &remote);
-  heap_insert (endpoint, route);
+  quipu_timer_heap_add (&endpoint->heap, &route->timer);
   mark_dirty (route);
   return quipu_connection_ref (route->conn);
 }
@@ -857,9 +782,9 @@ void
 quipu_endpoint_release (QuipuEndpoint *endpoint)
 {
   endpoint->released = TRUE;
-  for (guint i = 0; i < endpoint->heap->len; i++)
-    quipu_connection_close (((Route *) endpoint->heap->pdata[i])->conn, 0, NULL, 0);
-  if (endpoint->heap->len == 0)
+  for (guint i = 0; i < quipu_timer_heap_size (&endpoint->heap); i++)
+    quipu_connection_close (((Route *) quipu_timer_heap_get (&endpoint->heap, i))->conn, 0, NULL, 0);
+  if (quipu_timer_heap_size (&endpoint->heap) == 0)
     g_source_destroy (&endpoint->source);
   else if (!endpoint->in_dispatch)
     g_source_set_ready_time (&endpoint->source, 0);
@@ -898,9 +823,10 @@ quipu_endpoint_shutdown (QuipuEndpoint *endpoint,
   endpoint->shutdown_done = done;
   endpoint->shutdown_data = done_data;
 
-  for (guint i = 0; i < endpoint->heap->len; i++)
-    quipu_connection_close (((Route *) endpoint->heap->pdata[i])->conn, app_error, reason, linger_ms);
+  for (guint i = 0; i < quipu_timer_heap_size (&endpoint->heap); i++)
+    quipu_connection_close (((Route *) quipu_timer_heap_get (&endpoint->heap, i))->conn,
+                            app_error, reason, linger_ms);
 
-  if (endpoint->heap->len == 0)
+  if (quipu_timer_heap_size (&endpoint->heap) == 0)
     g_idle_add (shutdown_done_idle, endpoint);
 }
