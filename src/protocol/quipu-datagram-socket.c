@@ -29,6 +29,8 @@ struct _QuipuDatagramSocket {
   guint8                  bufs[SEND_BATCH][QUIPU_DATAGRAM_MAX];
   guint                   n_batch;
   gboolean                blocked;
+  gboolean                report_unreachable;
+  GArray                 *unroutable;   /* struct sockaddr_storage */
 
   /* Incoming datagrams, read with recvmmsg. */
   struct mmsghdr          rmsgs[RECV_BATCH];
@@ -47,6 +49,8 @@ quipu_datagram_socket_new (const struct sockaddr *local,
   int size = SOCKET_BUFFER;
   int on = 1, off = 0;
 
+  socket_->unroutable = g_array_new (FALSE, FALSE, sizeof (struct sockaddr_storage));
+
   socket_->fd = socket (local->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (socket_->fd < 0)
     {
@@ -61,6 +65,7 @@ quipu_datagram_socket_new (const struct sockaddr *local,
   setsockopt (socket_->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
   if (local->sa_family == AF_INET6)
     setsockopt (socket_->fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+  socket_->report_unreachable = report_refused;
   if (report_refused)
     {
       /* Both: IPv4 errors on an IPv6 socket follow the IPv4 option. */
@@ -103,6 +108,7 @@ quipu_datagram_socket_free (QuipuDatagramSocket *socket_)
 {
   if (socket_->fd >= 0)
     close (socket_->fd);
+  g_array_unref (socket_->unroutable);
   g_free (socket_);
 }
 
@@ -145,8 +151,11 @@ quipu_datagram_socket_flush (QuipuDatagramSocket *socket_)
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
         break;
       /* This datagram cannot go (unreachable, too big): QUIC recovers from
-       * its loss like any other. */
+       * its loss like any other. No route at all is worth telling: only
+       * that errno surely concerns this datagram's own address. */
       g_debug ("sendmmsg: %s", g_strerror (errno));
+      if (errno == ENETUNREACH && socket_->report_unreachable)
+        g_array_append_val (socket_->unroutable, socket_->addrs[sent]);
       sent++;
     }
 
@@ -197,6 +206,29 @@ quipu_datagram_socket_queue (QuipuDatagramSocket   *socket_,
   return TRUE;
 }
 
+gboolean
+quipu_datagram_socket_has_unroutable (QuipuDatagramSocket *socket_)
+{
+  return socket_->unroutable->len > 0;
+}
+
+gboolean
+quipu_datagram_socket_take_unroutable (QuipuDatagramSocket *socket_,
+                                       QuipuRefusedFunc     func,
+                                       gpointer             user_data)
+{
+  g_autoptr(GArray) addrs = NULL;
+
+  if (socket_->unroutable->len == 0)
+    return FALSE;
+  /* `func` may send, and find more. */
+  addrs = g_steal_pointer (&socket_->unroutable);
+  socket_->unroutable = g_array_new (FALSE, FALSE, sizeof (struct sockaddr_storage));
+  for (guint i = 0; i < addrs->len; i++)
+    func ((const struct sockaddr *) &g_array_index (addrs, struct sockaddr_storage, i), ENETUNREACH, user_data);
+  return TRUE;
+}
+
 void
 quipu_datagram_socket_read_errors (QuipuDatagramSocket *socket_,
                                    QuipuRefusedFunc     refused,
@@ -232,7 +264,7 @@ quipu_datagram_socket_read_errors (QuipuDatagramSocket *socket_,
             continue;
           memcpy (&ee, CMSG_DATA (cmsg), sizeof ee);
           if (ee.ee_errno == ECONNREFUSED && msg.msg_namelen > 0 && refused != NULL)
-            refused ((const struct sockaddr *) &remote, user_data);
+            refused ((const struct sockaddr *) &remote, ECONNREFUSED, user_data);
         }
     }
 }

@@ -20,13 +20,15 @@ typedef gboolean (*QuipuDatagramFunc) (const guint8          *data,
                                        const struct sockaddr *remote,
                                        socklen_t              remote_len,
                                        gpointer               user_data);
-/* `remote` answered a datagram with ICMP port unreachable. */
+/* `remote` cannot be reached: it answered with ICMP port unreachable
+ * (ECONNREFUSED), or there is no route to it (ENETUNREACH). */
 typedef void     (*QuipuRefusedFunc)  (const struct sockaddr *remote,
+                                       int                    error_code,
                                        gpointer               user_data);
 
 /* Binds `local`; an IPv6 socket also carries IPv4 (as mapped addresses).
  * `report_refused` asks for ICMP errors, which an unconnected socket only
- * gets through its error queue. */
+ * gets through its error queue, and for addresses found to have no route. */
 QuipuDatagramSocket *quipu_datagram_socket_new  (const struct sockaddr *local,
                                                  socklen_t              local_len,
                                                  gboolean               report_refused,
@@ -46,13 +48,22 @@ gboolean    quipu_datagram_socket_queue         (QuipuDatagramSocket   *socket,
                                                  const guint8          *data,
                                                  gsize                  len);
 /* Sends what is queued; what the kernel refuses stays queued, and the
- * socket is blocked until a flush on G_IO_OUT gets it all out. */
+ * socket is blocked until a flush on G_IO_OUT gets it all out. A datagram
+ * with no route is dropped and its address kept for
+ * quipu_datagram_socket_take_unroutable. */
 void        quipu_datagram_socket_flush         (QuipuDatagramSocket *socket);
+/* Hands over (and forgets) the addresses found to have no route; a flush
+ * may run inside a sender's own call, so this waits for a safe moment.
+ * Returns whether there were any. */
+gboolean    quipu_datagram_socket_take_unroutable (QuipuDatagramSocket *socket,
+                                                   QuipuRefusedFunc     func,
+                                                   gpointer             user_data);
+gboolean    quipu_datagram_socket_has_unroutable  (QuipuDatagramSocket *socket);
 gboolean    quipu_datagram_socket_is_blocked    (QuipuDatagramSocket *socket);
 
 /* Reads up to `budget` datagrams (fewer when the socket runs dry or `func`
- * says stop), handing ICMP refusals to `refused`. Returns how many were
- * read. */
+ * says stop), handing ICMP refusals to `refused` (may be NULL). Returns
+ * how many were read. */
 guint       quipu_datagram_socket_receive       (QuipuDatagramSocket *socket,
                                                  guint                budget,
                                                  QuipuDatagramFunc    func,

@@ -2,6 +2,7 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
 
@@ -241,7 +242,11 @@ send_packet (QuipuEndpoint     *endpoint,
                                     path->remote.addrlen, data, len))
     return FALSE;
   if (!endpoint->in_dispatch)
-    quipu_datagram_socket_flush (endpoint->socket);
+    {
+      quipu_datagram_socket_flush (endpoint->socket);
+      if (quipu_datagram_socket_has_unroutable (endpoint->socket))
+        g_source_set_ready_time (&endpoint->source, 0);
+    }
   return TRUE;
 }
 
@@ -451,11 +456,11 @@ route_datagram (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
     send_raw (endpoint, remote, remote_len, buf, quipu_stateless_write_reset (buf, endpoint->secret, &vc, len));
 }
 
-/* Client: the server's port answered with ICMP "port unreachable". Ends
- * every connection to that address (a copy: a closed callback may connect
- * again). */
+/* Client: the server's port answered with ICMP "port unreachable", or
+ * there is no route to it. Ends every connection to that address (a copy:
+ * a closed callback may connect again). */
 static void
-refuse_remote (const struct sockaddr *remote, gpointer user_data)
+refuse_remote (const struct sockaddr *remote, int error_code, gpointer user_data)
 {
   QuipuEndpoint *endpoint = user_data;
   g_autofree char *remote_key = quipu_sockaddr_to_string (remote);
@@ -469,10 +474,14 @@ refuse_remote (const struct sockaddr *remote, gpointer user_data)
   for (guint i = 0; i < conns->len; i++)
     {
       QuipuConnection *conn = conns->pdata[i];
+      const char *peer = quipu_connection_get_peer (conn);
 
-      quipu_connection_die (conn, g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNREACHABLE,
-                                               "cannot reach %s: connection refused (is quipu-server running there?)",
-                                               quipu_connection_get_peer (conn)));
+      quipu_connection_die (conn, error_code == ECONNREFUSED
+                            ? g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNREACHABLE,
+                                           "cannot reach %s: connection refused (is quipu-server running there?)",
+                                           peer)
+                            : g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNREACHABLE,
+                                           "cannot reach %s: %s", peer, g_strerror (error_code)));
     }
 }
 
@@ -549,6 +558,8 @@ endpoint_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 
   if ((cond & G_IO_ERR) && !endpoint->is_server)
     quipu_datagram_socket_read_errors (endpoint->socket, refuse_remote, endpoint);
+  if (!endpoint->is_server)
+    quipu_datagram_socket_take_unroutable (endpoint->socket, refuse_remote, endpoint);
 
   if ((cond & (G_IO_IN | G_IO_ERR)) && !g_source_is_destroyed (source) &&
       quipu_datagram_socket_receive (endpoint->socket, RECV_BUDGET, on_datagram,
@@ -577,7 +588,8 @@ endpoint_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
     }
 
   blocked = quipu_datagram_socket_is_blocked (endpoint->socket);
-  if (!g_queue_is_empty (&endpoint->dirty) && !blocked)
+  if ((!g_queue_is_empty (&endpoint->dirty) && !blocked) ||
+      (!endpoint->is_server && quipu_datagram_socket_has_unroutable (endpoint->socket)))
     ready = 0;
   else if (quipu_timer_heap_size (&endpoint->heap) > 0)
     ready = quipu_timer_heap_peek (&endpoint->heap)->when;
