@@ -6,6 +6,7 @@
 
 #include "quipu-endpoint.h"
 #include "quipu-error.h"
+#include "quipu-test-peer.h"
 #include "quipu-test-util.h"
 #include "quipu-transport-error.h"
 
@@ -17,114 +18,25 @@
 
 typedef struct {
   QuipuTestServer  ts;
-  QuipuTrustStore *store;
-  QuipuTrustPolicy policy;
-  GInetSocketAddress *server_address;
 } Fixture;
-
-typedef struct {
-  QuipuConnection *conn;
-  gboolean         established;
-  gboolean         closed;
-  GError          *close_error;
-  guint64          acked;
-  guint64          pong_token;   /* 0 until a PONG came */
-  guint            n_pongs;
-} Peer;
 
 static void
 fixture_setup (Fixture       *fx,
                gconstpointer  data)
 {
-  g_autoptr(GSocketConnectable) connectable = NULL;
-
   quipu_test_server_setup (&fx->ts, "transport");
-  connectable = g_network_address_parse (fx->ts.address, 0, NULL);
-  fx->server_address = G_INET_SOCKET_ADDRESS (
-    g_inet_socket_address_new_from_string (g_network_address_get_hostname (G_NETWORK_ADDRESS (connectable)),
-                                           g_network_address_get_port (G_NETWORK_ADDRESS (connectable))));
-  fx->store = quipu_trust_store_new (fx->ts.trust_path);
-  fx->policy.hostname = "127.0.0.1";
-  fx->policy.host_port = fx->ts.address;
-  fx->policy.store = fx->store;
 }
 
 static void
 fixture_teardown (Fixture       *fx,
                   gconstpointer  data)
 {
-  g_clear_object (&fx->server_address);
-  quipu_trust_store_free (fx->store);
   quipu_test_server_teardown (&fx->ts);
 }
 
 static void
-peer_established (QuipuConnection *conn,
-                  gpointer         data)
-{
-  Peer *peer = data;
-
-  peer->established = TRUE;
-}
-
-static void
-peer_frame (QuipuConnection *conn,
-            QuipuFrame      *frame,
-            gpointer         data)
-{
-  Peer *peer = data;
-
-  if (frame->type != QUIPU_FRAME_PONG)
-    return;
-  peer->pong_token = frame->token;
-  peer->n_pongs++;
-}
-
-static void
-peer_acked (QuipuConnection *conn,
-            guint64          offset,
-            gpointer         data)
-{
-  Peer *peer = data;
-
-  peer->acked = offset;
-}
-
-static void
-peer_closed (QuipuConnection *conn,
-             const GError    *error,
-             gpointer         data)
-{
-  Peer *peer = data;
-
-  peer->closed = TRUE;
-  peer->close_error = error ? g_error_copy (error) : NULL;
-}
-
-static const QuipuConnectionCallbacks peer_callbacks = {
-  .established = peer_established,
-  .frame = peer_frame,
-  .acked = peer_acked,
-  .closed = peer_closed,
-};
-
-static void
-peer_connect (Peer               *peer,
-              QuipuEndpoint      *endpoint,
-              GInetSocketAddress *address,
-              Fixture            *fx)
-{
-  g_autoptr(GError) error = NULL;
-
-  peer->conn = quipu_endpoint_connect (endpoint, address, &fx->policy, 0, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (peer->conn);
-  quipu_connection_set_callbacks (peer->conn, &peer_callbacks, peer);
-}
-
-static void
-peer_ping (Peer    *peer,
-           guint64  token)
+peer_ping (QuipuTestPeer *peer,
+           guint64        token)
 {
   g_autoptr(QuipuFrame) ping = quipu_frame_new (QUIPU_FRAME_PING);
 
@@ -132,12 +44,18 @@ peer_ping (Peer    *peer,
   g_assert_true (quipu_connection_queue_frame (peer->conn, ping));
 }
 
-static void
-peer_clear (Peer *peer)
+/* The token of the last PONG received, 0 if none. */
+static guint64
+last_pong (QuipuTestPeer *peer)
 {
-  quipu_connection_set_callbacks (peer->conn, NULL, NULL);
-  g_clear_pointer (&peer->conn, quipu_connection_unref);
-  g_clear_error (&peer->close_error);
+  for (guint i = peer->frames->len; i > 0; i--)
+    {
+      QuipuFrame *frame = peer->frames->pdata[i - 1];
+
+      if (frame->type == QUIPU_FRAME_PONG)
+        return frame->token;
+    }
+  return 0;
 }
 
 /* Several sessions share one socket: each gets its own answers, and one
@@ -149,44 +67,44 @@ test_one_socket_many_connections (Fixture       *fx,
   g_autoptr(GError) error = NULL;
   g_autoptr(QuipuEndpoint) endpoint = quipu_endpoint_new_client (&error);
   g_autoptr(GInetSocketAddress) local = NULL;
-  Peer peers[N_PEERS] = { { 0 } };
+  QuipuTestPeer *peers[N_PEERS];
 
   g_assert_no_error (error);
   local = quipu_endpoint_get_local_address (endpoint);
   g_assert_cmpuint (g_inet_socket_address_get_port (local), !=, 0);
 
   for (guint i = 0; i < N_PEERS; i++)
-    peer_connect (&peers[i], endpoint, fx->server_address, fx);
+    peers[i] = quipu_test_peer_connect (endpoint, fx->ts.address, fx->ts.trust_path);
   for (guint i = 0; i < N_PEERS; i++)
-    QUIPU_TEST_WAIT_FOR (peers[i].established);
+    QUIPU_TEST_WAIT_FOR (peers[i]->established);
 
   /* Each waits for the PONG to its own token: answers are routed by
    * connection ID, not handed to whoever is first on the socket. */
   for (guint i = 0; i < N_PEERS; i++)
-    peer_ping (&peers[i], 100 + i);
+    peer_ping (peers[i], 100 + i);
   for (guint i = 0; i < N_PEERS; i++)
     {
-      QUIPU_TEST_WAIT_FOR (peers[i].n_pongs == 1);
-      g_assert_cmpuint (peers[i].pong_token, ==, 100 + i);
-      g_assert_false (peers[i].closed);
+      QUIPU_TEST_WAIT_FOR (quipu_test_peer_count (peers[i], QUIPU_FRAME_PONG) == 1);
+      g_assert_cmpuint (last_pong (peers[i]), ==, 100 + i);
+      g_assert_false (peers[i]->closed);
     }
 
-  quipu_connection_close (peers[0].conn, 0, "done", 1000);
-  QUIPU_TEST_WAIT_FOR (peers[0].closed);
-  g_assert_no_error (peers[0].close_error);
+  quipu_connection_close (peers[0]->conn, 0, "done", 1000);
+  QUIPU_TEST_WAIT_FOR (peers[0]->closed);
+  g_assert_no_error (peers[0]->close_error);
 
   for (guint i = 1; i < N_PEERS; i++)
-    peer_ping (&peers[i], 200 + i);
+    peer_ping (peers[i], 200 + i);
   for (guint i = 1; i < N_PEERS; i++)
     {
-      QUIPU_TEST_WAIT_FOR (peers[i].n_pongs == 2);
-      g_assert_cmpuint (peers[i].pong_token, ==, 200 + i);
-      g_assert_false (peers[i].closed);
+      QUIPU_TEST_WAIT_FOR (quipu_test_peer_count (peers[i], QUIPU_FRAME_PONG) == 2);
+      g_assert_cmpuint (last_pong (peers[i]), ==, 200 + i);
+      g_assert_false (peers[i]->closed);
     }
-  g_assert_cmpuint (peers[0].n_pongs, ==, 1);
+  g_assert_cmpuint (peers[0]->frames->len, ==, 1);
 
   for (guint i = 0; i < N_PEERS; i++)
-    peer_clear (&peers[i]);
+    quipu_test_peer_free (peers[i]);
 }
 
 /* An endpoint its owner let go of still delivers what was queued before a
@@ -198,24 +116,24 @@ test_release_finishes_the_goodbye (Fixture       *fx,
 {
   g_autoptr(GError) error = NULL;
   QuipuEndpoint *endpoint = quipu_endpoint_new_client (&error);
-  Peer peer = { 0 };
+  QuipuTestPeer *peer;
   guint64 queued;
 
   g_assert_no_error (error);
-  peer_connect (&peer, endpoint, fx->server_address, fx);
-  QUIPU_TEST_WAIT_FOR (peer.established);
+  peer = quipu_test_peer_connect (endpoint, fx->ts.address, fx->ts.trust_path);
+  QUIPU_TEST_WAIT_FOR (peer->established);
 
-  peer_ping (&peer, 7);
-  queued = quipu_connection_get_queued_offset (peer.conn);
-  quipu_connection_close (peer.conn, 0, "bye", 2000);
+  peer_ping (peer, 7);
+  queued = quipu_connection_get_queued_offset (peer->conn);
+  quipu_connection_close (peer->conn, 0, "bye", 2000);
   g_clear_pointer (&endpoint, quipu_endpoint_release);
-  g_assert_false (peer.closed);
+  g_assert_false (peer->closed);
 
-  QUIPU_TEST_WAIT_FOR (peer.closed);
-  g_assert_no_error (peer.close_error);
-  g_assert_cmpuint (peer.acked, ==, queued);
-  g_assert_true (quipu_connection_is_closing (peer.conn));
-  peer_clear (&peer);
+  QUIPU_TEST_WAIT_FOR (peer->closed);
+  g_assert_no_error (peer->close_error);
+  g_assert_cmpuint (peer->acked, ==, queued);
+  g_assert_true (quipu_connection_is_closing (peer->conn));
+  quipu_test_peer_free (peer);
 }
 
 /* A port nobody listens on answers with ICMP, which the unconnected
@@ -226,13 +144,13 @@ test_refused_at_once (Fixture       *fx,
                       gconstpointer  data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(QuipuEndpoint) endpoint = quipu_endpoint_new_client (&error);
   g_autoptr(GSocket) probe = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM,
                                            G_SOCKET_PROTOCOL_UDP, &error);
   g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
   g_autoptr(GSocketAddress) closed_port = NULL;
-  Peer peer = { 0 };
+  g_autofree char *address = NULL;
+  QuipuTestPeer *peer;
   gint64 start;
 
   g_assert_no_error (error);
@@ -241,15 +159,17 @@ test_refused_at_once (Fixture       *fx,
   closed_port = g_socket_get_local_address (probe, &error);
   g_assert_no_error (error);
   g_clear_object (&probe);
+  address = g_strdup_printf ("127.0.0.1:%u",
+                             g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (closed_port)));
 
   start = g_get_monotonic_time ();
-  peer_connect (&peer, endpoint, G_INET_SOCKET_ADDRESS (closed_port), fx);
-  QUIPU_TEST_WAIT_FOR (peer.closed);
+  peer = quipu_test_peer_connect (NULL, address, fx->ts.trust_path);
+  QUIPU_TEST_WAIT_FOR (peer->closed);
   g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
-  g_assert_error (peer.close_error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNREACHABLE);
-  g_assert_nonnull (strstr (peer.close_error->message, "connection refused"));
-  g_assert_false (peer.established);
-  peer_clear (&peer);
+  g_assert_error (peer->close_error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNREACHABLE);
+  g_assert_nonnull (strstr (peer->close_error->message, "connection refused"));
+  g_assert_false (peer->established);
+  quipu_test_peer_free (peer);
 }
 
 /* A peer may close with any transport error and no reason phrase at all:
