@@ -76,7 +76,6 @@ struct _QuipuConnection {
   QuipuTrustVia       trust_via;
 };
 
-
 static const gnutls_datum_t alpn = { (unsigned char *) QUIPU_ALPN, sizeof QUIPU_ALPN - 1 };
 
 static ngtcp2_conn *
