@@ -12,7 +12,18 @@ G_BEGIN_DECLS
 
 /* What the endpoint and the connection agree on. The arrow is one-way: the
  * endpoint drives a connection through the calls below, and a connection
- * reaches back only through the sink it was built with. */
+ * reaches back only through the sink it was built with.
+ *
+ * The transport in one look:
+ *   quipu-endpoint          socket + GSource; routes by connection ID (and
+ *                           client reset token) to connections, wakes them
+ *   ├ quipu-datagram-socket batched UDP I/O, ICMP refusals
+ *   ├ quipu-timer-heap      the earliest connection expiry
+ *   ├ quipu-stateless       Version Negotiation, Retry, stateless reset
+ *   └ quipu-connection      one QUIC connection, stream 0, its close phases
+ *     ├ quipu-send-buffer   queued bytes kept until acknowledged
+ *     └ quipu-transport-error  QUIC/TLS failures as GErrors
+ *   quipu-address           addresses as text, for all of them */
 
 #define QUIPU_CID_LEN        18
 #define QUIPU_MAX_PACKET     1452
