@@ -18,7 +18,7 @@ G_BEGIN_DECLS
  *   quipu-endpoint          socket + GSource; routes by connection ID (and
  *                           client reset token) to connections, wakes them
  *   ├ quipu-datagram-socket batched UDP I/O, ICMP refusals
- *   ├ quipu-timer-heap      the earliest connection expiry
+ *   ├ quipu-deadline-heap   the earliest connection expiry
  *   ├ quipu-stateless       Version Negotiation, Retry, stateless reset
  *   └ quipu-connection      one QUIC connection, stream 0, its close phases
  *     ├ quipu-send-buffer   queued bytes kept until acknowledged

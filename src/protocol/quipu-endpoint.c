@@ -15,7 +15,7 @@
 #include "quipu-endpoint.h"
 #include "quipu-error.h"
 #include "quipu-stateless.h"
-#include "quipu-timer-heap.h"
+#include "quipu-deadline-heap.h"
 
 #define SECRET_LEN       QUIPU_STATELESS_SECRET_LEN
 /* Datagrams read per dispatch before timers and writes get their turn. */
@@ -34,7 +34,7 @@ G_STATIC_ASSERT (QUIPU_MAX_PACKET <= QUIPU_DATAGRAM_MAX);
 /* The endpoint's record of one connection: what it needs to route packets
  * to it and to wake it up. The connection knows it only as its sink data. */
 typedef struct {
-  QuipuTimer       timer;         /* first: the heap holds routes by it */
+  QuipuDeadline    deadline;      /* first: the heap holds routes by it */
   QuipuEndpoint   *endpoint;
   QuipuConnection *conn;          /* a ref; NULL while it is being made */
   gboolean         dirty;
@@ -59,7 +59,7 @@ struct _QuipuEndpoint {
   GHashTable                   *cid_map;   /* CidKey * (owned by the route) -> Route */
   GHashTable                   *token_map; /* client: reset token (a CidKey *) -> Route */
   GHashTable                   *by_remote; /* client: address text -> GQueue of Route */
-  QuipuTimerHeap                heap;      /* every route, by its connection's expiry; owns them */
+  QuipuDeadlineHeap             heap;      /* every route, by its connection's expiry; owns them */
   GQueue                        dirty;     /* routes with something to write */
   gboolean                      in_dispatch;
   gboolean                      released;  /* goes once its connections have */
@@ -113,7 +113,7 @@ route_new (QuipuEndpoint *endpoint)
 {
   Route *route = g_new0 (Route, 1);
 
-  route->timer = (QuipuTimer) QUIPU_TIMER_INIT;
+  route->deadline = (QuipuDeadline) QUIPU_DEADLINE_INIT;
   route->endpoint = endpoint;
   route->dirty_link.data = route;
   route->remote_link.data = route;
@@ -200,8 +200,8 @@ route_free (Route *route)
         g_hash_table_remove (endpoint->by_remote, route->remote_key);
       g_free (route->remote_key);
     }
-  if (quipu_timer_is_queued (&route->timer))
-    quipu_timer_heap_remove (&endpoint->heap, &route->timer);
+  if (quipu_deadline_is_queued (&route->deadline))
+    quipu_deadline_heap_remove (&endpoint->heap, &route->deadline);
   if (route->conn != NULL)
     {
       quipu_connection_detach (route->conn);
@@ -213,7 +213,7 @@ route_free (Route *route)
 static void
 update_wake (Route *route)
 {
-  quipu_timer_heap_set (&route->endpoint->heap, &route->timer, quipu_connection_get_expiry (route->conn));
+  quipu_deadline_heap_set (&route->endpoint->heap, &route->deadline, quipu_connection_get_expiry (route->conn));
 }
 
 static void
@@ -380,7 +380,7 @@ accept_connection (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
 
   if (ngtcp2_accept (&hd, data, len) != 0 || hd.type == NGTCP2_PKT_0RTT)
     return;
-  if (endpoint->shutting_down || quipu_timer_heap_size (&endpoint->heap) >= MAX_CONNECTIONS)
+  if (endpoint->shutting_down || quipu_deadline_heap_size (&endpoint->heap) >= MAX_CONNECTIONS)
     return;
 
   original_dcid = hd.dcid;
@@ -412,7 +412,7 @@ accept_connection (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
   /* Until the client switches to our id, its Initials carry the one it chose. */
   route_add_cid (route, hd.dcid.data, hd.dcid.datalen);
   quipu_connection_set_callbacks (route->conn, &handshake_callbacks, endpoint);
-  quipu_timer_heap_add (&endpoint->heap, &route->timer);
+  quipu_deadline_heap_add (&endpoint->heap, &route->deadline);
   quipu_connection_read_packet (route->conn, remote, remote_len, data, len, ts);
 }
 
@@ -501,14 +501,14 @@ handle_timers (QuipuEndpoint *endpoint)
   ngtcp2_tstamp ts = quipu_transport_now ();
   gint64 now = g_get_monotonic_time ();
   g_autoptr(GPtrArray) due = g_ptr_array_new ();
-  QuipuTimer *timer;
+  QuipuDeadline *deadline;
 
   /* Take the due ones off the heap first, so a connection whose next wake is
    * still in the past cannot keep this loop going. */
-  while ((timer = quipu_timer_heap_peek (&endpoint->heap)) != NULL && timer->when <= now)
+  while ((deadline = quipu_deadline_heap_peek (&endpoint->heap)) != NULL && deadline->when <= now)
     {
-      quipu_timer_heap_remove (&endpoint->heap, timer);
-      g_ptr_array_add (due, timer);
+      quipu_deadline_heap_remove (&endpoint->heap, deadline);
+      g_ptr_array_add (due, deadline);
     }
 
   for (guint i = 0; i < due->len; i++)
@@ -516,8 +516,8 @@ handle_timers (QuipuEndpoint *endpoint)
       Route *route = due->pdata[i];
 
       quipu_connection_handle_expiry (route->conn, ts);
-      route->timer.when = quipu_connection_get_expiry (route->conn);
-      quipu_timer_heap_add (&endpoint->heap, &route->timer);
+      route->deadline.when = quipu_connection_get_expiry (route->conn);
+      quipu_deadline_heap_add (&endpoint->heap, &route->deadline);
       mark_dirty (route);
     }
 }
@@ -579,7 +579,7 @@ endpoint_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
   if (g_source_is_destroyed (source))
     return G_SOURCE_REMOVE;
 
-  if (endpoint->released && quipu_timer_heap_size (&endpoint->heap) == 0)
+  if (endpoint->released && quipu_deadline_heap_size (&endpoint->heap) == 0)
     {
       /* The owner let go and the last connection has closed: the main
        * context's ref is the last one, and it goes with this. */
@@ -591,14 +591,14 @@ endpoint_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
   if ((!g_queue_is_empty (&endpoint->dirty) && !blocked) ||
       (!endpoint->is_server && quipu_datagram_socket_has_unroutable (endpoint->socket)))
     ready = 0;
-  else if (quipu_timer_heap_size (&endpoint->heap) > 0)
-    ready = quipu_timer_heap_peek (&endpoint->heap)->when;
+  else if (quipu_deadline_heap_size (&endpoint->heap) > 0)
+    ready = quipu_deadline_heap_peek (&endpoint->heap)->when;
   else
     ready = G_MAXINT64;
   g_source_set_ready_time (source, ready == G_MAXINT64 ? -1 : ready);
   g_source_modify_unix_fd (source, endpoint->fd_tag, G_IO_IN | (blocked ? G_IO_OUT : 0));
 
-  if (endpoint->shutting_down && quipu_timer_heap_size (&endpoint->heap) == 0 && endpoint->shutdown_done != NULL)
+  if (endpoint->shutting_down && quipu_deadline_heap_size (&endpoint->heap) == 0 && endpoint->shutdown_done != NULL)
     {
       GSourceFunc done = g_steal_pointer (&endpoint->shutdown_done);
 
@@ -615,9 +615,9 @@ endpoint_finalize (GSource *source)
 
   /* Connections still here die with the socket; owners holding refs keep
    * harmless husks that refuse to send. */
-  while (quipu_timer_heap_size (&endpoint->heap) > 0)
-    route_free ((Route *) quipu_timer_heap_peek (&endpoint->heap));
-  quipu_timer_heap_clear (&endpoint->heap);
+  while (quipu_deadline_heap_size (&endpoint->heap) > 0)
+    route_free ((Route *) quipu_deadline_heap_peek (&endpoint->heap));
+  quipu_deadline_heap_clear (&endpoint->heap);
   g_hash_table_unref (endpoint->cid_map);
   g_hash_table_unref (endpoint->token_map);
   g_hash_table_unref (endpoint->by_remote);
@@ -650,7 +650,7 @@ endpoint_new (const struct sockaddr *local,
   endpoint->cid_map = g_hash_table_new (cid_hash, cid_equal);
   endpoint->token_map = g_hash_table_new (cid_hash, cid_equal);
   endpoint->by_remote = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_queue_free);
-  quipu_timer_heap_init (&endpoint->heap);
+  quipu_deadline_heap_init (&endpoint->heap);
   g_queue_init (&endpoint->dirty);
   gnutls_rnd (GNUTLS_RND_KEY, endpoint->secret, sizeof endpoint->secret);
 
@@ -778,7 +778,7 @@ quipu_endpoint_connect (QuipuEndpoint          *endpoint,
       return NULL;
     }
   route_set_remote (route, (struct sockaddr *) &remote);
-  quipu_timer_heap_add (&endpoint->heap, &route->timer);
+  quipu_deadline_heap_add (&endpoint->heap, &route->deadline);
   mark_dirty (route);
   return quipu_connection_ref (route->conn);
 }
@@ -794,9 +794,9 @@ void
 quipu_endpoint_release (QuipuEndpoint *endpoint)
 {
   endpoint->released = TRUE;
-  for (guint i = 0; i < quipu_timer_heap_size (&endpoint->heap); i++)
-    quipu_connection_close (((Route *) quipu_timer_heap_get (&endpoint->heap, i))->conn, 0, NULL, 0);
-  if (quipu_timer_heap_size (&endpoint->heap) == 0)
+  for (guint i = 0; i < quipu_deadline_heap_size (&endpoint->heap); i++)
+    quipu_connection_close (((Route *) quipu_deadline_heap_get (&endpoint->heap, i))->conn, 0, NULL, 0);
+  if (quipu_deadline_heap_size (&endpoint->heap) == 0)
     g_source_destroy (&endpoint->source);
   else if (!endpoint->in_dispatch)
     g_source_set_ready_time (&endpoint->source, 0);
@@ -835,10 +835,10 @@ quipu_endpoint_shutdown (QuipuEndpoint *endpoint,
   endpoint->shutdown_done = done;
   endpoint->shutdown_data = done_data;
 
-  for (guint i = 0; i < quipu_timer_heap_size (&endpoint->heap); i++)
-    quipu_connection_close (((Route *) quipu_timer_heap_get (&endpoint->heap, i))->conn,
+  for (guint i = 0; i < quipu_deadline_heap_size (&endpoint->heap); i++)
+    quipu_connection_close (((Route *) quipu_deadline_heap_get (&endpoint->heap, i))->conn,
                             app_error, reason, linger_ms);
 
-  if (quipu_timer_heap_size (&endpoint->heap) == 0)
+  if (quipu_deadline_heap_size (&endpoint->heap) == 0)
     g_idle_add (shutdown_done_idle, endpoint);
 }
