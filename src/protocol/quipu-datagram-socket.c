@@ -225,7 +225,8 @@ quipu_datagram_socket_take_unroutable (QuipuDatagramSocket *socket_,
   addrs = g_steal_pointer (&socket_->unroutable);
   socket_->unroutable = g_array_new (FALSE, FALSE, sizeof (struct sockaddr_storage));
   for (guint i = 0; i < addrs->len; i++)
-    func ((const struct sockaddr *) &g_array_index (addrs, struct sockaddr_storage, i), ENETUNREACH, user_data);
+    func ((const struct sockaddr *) &g_array_index (addrs, struct sockaddr_storage, i),
+          ENETUNREACH, user_data);
   return TRUE;
 }
 

@@ -213,7 +213,8 @@ route_free (Route *route)
 static void
 update_wake (Route *route)
 {
-  quipu_deadline_heap_set (&route->endpoint->heap, &route->deadline, quipu_connection_get_expiry (route->conn));
+  quipu_deadline_heap_set (&route->endpoint->heap, &route->deadline,
+                           quipu_connection_get_expiry (route->conn));
 }
 
 static void
@@ -431,7 +432,8 @@ route_datagram (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
   if (rv == NGTCP2_ERR_VERSION_NEGOTIATION)
     {
       if (endpoint->is_server)
-        send_raw (endpoint, remote, remote_len, buf, quipu_stateless_write_version_negotiation (buf, &vc));
+        send_raw (endpoint, remote, remote_len, buf,
+                  quipu_stateless_write_version_negotiation (buf, &vc));
       return;
     }
   if (rv != 0)
@@ -453,7 +455,8 @@ route_datagram (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
   else if (data[0] & 0x80)
     accept_connection (endpoint, data, len, remote, remote_len, ts);
   else
-    send_raw (endpoint, remote, remote_len, buf, quipu_stateless_write_reset (buf, endpoint->secret, &vc, len));
+    send_raw (endpoint, remote, remote_len, buf,
+              quipu_stateless_write_reset (buf, endpoint->secret, &vc, len));
 }
 
 /* Client: the server's port answered with ICMP "port unreachable", or
@@ -598,7 +601,8 @@ endpoint_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
   g_source_set_ready_time (source, ready == G_MAXINT64 ? -1 : ready);
   g_source_modify_unix_fd (source, endpoint->fd_tag, G_IO_IN | (blocked ? G_IO_OUT : 0));
 
-  if (endpoint->shutting_down && quipu_deadline_heap_size (&endpoint->heap) == 0 && endpoint->shutdown_done != NULL)
+  if (endpoint->shutting_down && quipu_deadline_heap_size (&endpoint->heap) == 0 &&
+      endpoint->shutdown_done != NULL)
     {
       GSourceFunc done = g_steal_pointer (&endpoint->shutdown_done);
 

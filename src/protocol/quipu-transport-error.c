@@ -58,7 +58,8 @@ quipu_transport_error_from_close (const ngtcp2_ccerr *ccerr,
     }
 
   if (ccerr->error_code >= NGTCP2_CRYPTO_ERROR && ccerr->error_code <= NGTCP2_CRYPTO_ERROR + 0xff)
-    return quipu_transport_error_from_tls_alert (ccerr->error_code - NGTCP2_CRYPTO_ERROR, peer, is_server, TRUE);
+    return quipu_transport_error_from_tls_alert (ccerr->error_code - NGTCP2_CRYPTO_ERROR,
+                                                 peer, is_server, TRUE);
 
   if (ccerr->error_code == NGTCP2_NO_ERROR)
     return g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_CLOSED,
