@@ -12,6 +12,7 @@
 #include "quipu-identity.h"
 #include "quipu-server.h"
 #include "quipu-wire.h"
+#include "quipu-test-peer.h"
 #include "quipu-test-util.h"
 
 /* Attacks on a real QuipuServer over real QUIC on loopback, all in this
@@ -261,82 +262,13 @@ user_free (User *user)
 
 /* ---- the attacker: a raw connection and hand-made frames ---- */
 
-typedef struct {
-  QuipuConnection *conn;
-  gboolean         established;
-  gboolean         closed;
-  GError          *close_error;
-  GPtrArray       *frames;       /* QuipuFrame *, as received */
-} RawPeer;
-
-static void
-raw_established (QuipuConnection *conn,
-                 gpointer         data)
-{
-  RawPeer *peer = data;
-
-  peer->established = TRUE;
-}
-
-/* The connection frees `frame` after this returns: keep a copy made by
- * encoding and decoding it again. */
-static void
-raw_frame (QuipuConnection *conn,
-           QuipuFrame      *frame,
-           gpointer         data)
-{
-  RawPeer *peer = data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) bytes = quipu_frame_encode (frame, &error);
-  QuipuFrame *copy = NULL;
-  gsize consumed = 0;
-
-  g_assert_no_error (error);
-  g_assert_cmpint (quipu_frame_decode (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
-                                       &consumed, &copy, &error), ==, QUIPU_DECODE_OK);
-  g_assert_no_error (error);
-  g_ptr_array_add (peer->frames, copy);
-}
-
-static void
-raw_closed (QuipuConnection *conn,
-            const GError    *error,
-            gpointer         data)
-{
-  RawPeer *peer = data;
-
-  peer->closed = TRUE;
-  if (error != NULL)
-    peer->close_error = g_error_copy (error);
-}
-
-static const QuipuConnectionCallbacks raw_callbacks = {
-  .established = raw_established,
-  .frame = raw_frame,
-  .closed = raw_closed,
-};
+typedef QuipuTestPeer RawPeer;
 
 static RawPeer *
 raw_peer_new (Fixture *fx)
 {
-  g_autoptr(GSocketConnectable) connectable = g_network_address_parse (fx->address, 0, NULL);
-  const char *host = g_network_address_get_hostname (G_NETWORK_ADDRESS (connectable));
-  guint16 port = g_network_address_get_port (G_NETWORK_ADDRESS (connectable));
-  g_autoptr(GSocketAddress) address = g_inet_socket_address_new_from_string (host, port);
-  g_autoptr(QuipuTrustStore) store = quipu_trust_store_new (fx->trust_path);
-  g_autoptr(GError) error = NULL;
-  QuipuTrustPolicy policy = {
-    .hostname = host,
-    .host_port = fx->address,
-    .store = store,
-  };
-  RawPeer *peer = g_new0 (RawPeer, 1);
+  RawPeer *peer = quipu_test_peer_connect (NULL, fx->address, fx->trust_path);
 
-  peer->frames = g_ptr_array_new_with_free_func ((GDestroyNotify) quipu_frame_free);
-  peer->conn = quipu_endpoint_connect (G_INET_SOCKET_ADDRESS (address), &policy, 0, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (peer->conn);
-  quipu_connection_set_callbacks (peer->conn, &raw_callbacks, peer);
   QUIPU_TEST_WAIT_FOR (peer->established);
   return peer;
 }
@@ -349,13 +281,8 @@ raw_peer_free (RawPeer *peer)
       quipu_connection_close (peer->conn, 0, "done", 0);
       QUIPU_TEST_WAIT_FOR (peer->closed);
     }
-  /* Skip the closing period so the endpoint goes with the connection. */
-  quipu_connection_set_callbacks (peer->conn, NULL, NULL);
-  quipu_connection_abort (peer->conn);
-  quipu_connection_unref (peer->conn);
-  g_clear_error (&peer->close_error);
-  g_ptr_array_unref (peer->frames);
-  g_free (peer);
+  /* Skip the closing period: the endpoint goes now. */
+  quipu_test_peer_free (peer);
 }
 
 static void
@@ -393,18 +320,6 @@ raw_find (RawPeer        *peer,
         return frame;
     }
   return NULL;
-}
-
-static guint
-raw_count (RawPeer        *peer,
-           QuipuFrameType  type)
-{
-  guint n = 0;
-
-  for (guint i = 0; i < peer->frames->len; i++)
-    if (((QuipuFrame *) g_ptr_array_index (peer->frames, i))->type == type)
-      n++;
-  return n;
 }
 
 /* Waits for a frame of `type` (as raw_find); the server closing the
@@ -597,7 +512,7 @@ test_login_second_connect (Fixture       *fx,
   QUIPU_TEST_WAIT_FOR (peer->closed);
   g_assert_error (peer->close_error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_PROTOCOL);
   g_assert_nonnull (strstr (peer->close_error->message, "a second CONNECT on one connection"));
-  g_assert_cmpuint (raw_count (peer, QUIPU_FRAME_WELCOME), ==, 1);
+  g_assert_cmpuint (quipu_test_peer_count (peer, QUIPU_FRAME_WELCOME), ==, 1);
   g_assert_cmpuint (count_events ("protocol-violation"), ==, 1);
 
   raw_peer_free (peer);
@@ -782,7 +697,7 @@ test_forgery_refused_by_server (Fixture       *fx,
       assert_error_frame (mallory, id, QUIPU_PROTOCOL_ERROR_BAD_SIGNATURE);
       g_assert_null (raw_find (mallory, QUIPU_FRAME_ACK, id));
     }
-  g_assert_cmpuint (raw_count (mallory, QUIPU_FRAME_ACK), ==, 1);
+  g_assert_cmpuint (quipu_test_peer_count (mallory, QUIPU_FRAME_ACK), ==, 1);
   g_assert_cmpuint (count_events ("bad-signature"), ==, 3);
 
   /* The relay is ordered: anything forged would have come before. */

@@ -43,6 +43,7 @@ struct _QuipuClient {
   GMainContext    *context;
   QuipuState       state;
   GError          *error;
+  QuipuEndpoint   *endpoint;        /* made on the first connect, kept for the next */
   QuipuConnection *conn;
   GCancellable    *cancellable;
   QuipuTimer       reconnect_timer;

@@ -591,7 +591,10 @@ start_connection (QuipuClient *self, GInetAddress *address, const char *hostname
     .refuse_unknown = !self->trust_on_first_use,
   };
 
-  self->conn = quipu_endpoint_connect (G_INET_SOCKET_ADDRESS (sockaddr), &policy, 0, &error);
+  if (self->endpoint == NULL)
+    self->endpoint = quipu_endpoint_new_client (&error);
+  if (self->endpoint != NULL)
+    self->conn = quipu_endpoint_connect (self->endpoint, G_INET_SOCKET_ADDRESS (sockaddr), &policy, 0, &error);
   if (self->conn == NULL)
     {
       quipu_client_fail (self, g_steal_pointer (&error));

@@ -254,6 +254,7 @@ quipu_client_dispose (GObject *object)
         quipu_connection_abort (self->conn);
       g_clear_pointer (&self->conn, quipu_connection_unref);
     }
+  g_clear_pointer (&self->endpoint, quipu_endpoint_release);
   quipu_timer_stop (&self->login_timer);
   quipu_timer_stop (&self->probe_timer);
   if (self->wakeup != NULL)

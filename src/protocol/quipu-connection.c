@@ -7,8 +7,11 @@
 #include <gnutls/crypto.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 
+#include "quipu-address.h"
+#include "quipu-connection-private.h"
 #include "quipu-error.h"
-#include "quipu-transport-private.h"
+#include "quipu-send-buffer.h"
+#include "quipu-transport-error.h"
 
 /* Receive windows. The server reads small frames from each client; a client
  * may be sent a burst of history on login. */
@@ -17,22 +20,62 @@
 #define CLIENT_STREAM_WINDOW   (2 * 1024 * 1024)
 #define CLIENT_CONN_WINDOW     (4 * 1024 * 1024)
 #define HANDSHAKE_TIMEOUT      (10 * NGTCP2_SECONDS)
+/* A peer that leaves this much queued and unacknowledged is not reading. */
+#define MAX_BACKLOG            (8 * 1024 * 1024)
 
-/* Queued stream data is copied into blocks: memory that stays put until
- * acknowledged, as ngtcp2 needs, and contiguous, so no STREAM frame (and no
- * retransmission merging several) spans more than two pieces of memory.
- * ngtcp2 1.11 leaks a frame that starts with more than four pieces and is
- * trimmed below that on retransmission (fixed upstream in ngtcp2 PR #1976);
- * a block is larger than any packet, so that never happens here. */
-#define SEND_BLOCK_SIZE        (16 * 1024)
+typedef enum {
+  CONN_ACTIVE,     /* handshaking or established */
+  CONN_LINGERING,  /* close asked: flushing queued data before CONNECTION_CLOSE */
+  CONN_CLOSING,    /* CONNECTION_CLOSE sent; answering stray packets with it */
+  CONN_DRAINING,   /* the peer closed; silent until the drain period ends */
+  CONN_DEAD,       /* to be dropped by the endpoint */
+} ConnPhase;
 
-typedef struct {
-  guint64  offset;              /* stream offset of data[0] */
-  gsize    len;
-  guint8   data[SEND_BLOCK_SIZE];
-} SendBlock;
+/* Allocated with g_rc_box: the endpoint holds one ref while the connection
+ * is on its socket, the owner of the session above another. */
+struct _QuipuConnection {
+  const QuipuConnectionSink *sink;    /* NULL once the endpoint is gone */
+  gpointer            sink_data;
+  gboolean            is_server;
+  ConnPhase           phase;
 
-G_STATIC_ASSERT (SEND_BLOCK_SIZE >= QUIPU_MAX_PACKET);
+  ngtcp2_conn        *conn;
+  gnutls_session_t    tls;
+  ngtcp2_crypto_conn_ref conn_ref;
+  struct sockaddr_storage local_addr;
+  struct sockaddr_storage remote_addr;
+  ngtcp2_path         path;
+  char               *peer;
+
+  const QuipuConnectionCallbacks *callbacks;
+  gpointer            user_data;
+  gboolean            closed_notified;
+  gboolean            established;
+  gboolean            established_notified;
+  GError             *error;          /* why it ended, when it was not us */
+
+  /* Stream 0, which carries every frame. */
+  gint64              stream_id;
+  QuipuSendBuffer     send;
+  GByteArray         *recv_buf;
+  gboolean            recv_failed;
+  gboolean            recv_finished;  /* the peer sent FIN on stream 0 */
+
+  guint64             close_error;
+  char               *close_reason;
+  gint64              deadline_us;    /* linger or drain end, 0 if none */
+  guint8             *close_pkt;
+  gsize               close_pkt_len;
+
+  /* Client trust. */
+  QuipuTrustStore    *trust_store;
+  gboolean            refuse_unknown;
+  char               *hostname;
+  char               *host_port;
+  char               *pinned;
+  char               *peer_fingerprint;
+  QuipuTrustVia       trust_via;
+};
 
 static const gnutls_datum_t alpn = { (unsigned char *) QUIPU_ALPN, sizeof QUIPU_ALPN - 1 };
 
@@ -58,16 +101,36 @@ quic_log (void *user_data, const char *format, ...)
   g_debug ("ngtcp2: %s", line);
 }
 
+/* The sink, re-read at every use: a callback may have freed the endpoint. */
+
+static void
+mark_dirty (QuipuConnection *conn)
+{
+  if (conn->sink != NULL)
+    conn->sink->mark_dirty (conn->sink_data);
+}
+
+static gboolean
+send_packet (QuipuConnection *conn, const ngtcp2_path *path, const guint8 *data, gsize len)
+{
+  return conn->sink != NULL && conn->sink->send_packet (conn->sink_data, path, data, len);
+}
+
 static void
 notify_closed (QuipuConnection *conn)
 {
   if (conn->closed_notified)
     return;
   conn->closed_notified = TRUE;
-  if (conn->is_server && !conn->established_notified && conn->endpoint != NULL)
-    quipu_endpoint_notify_failed (conn->endpoint, conn);
   if (conn->callbacks != NULL && conn->callbacks->closed != NULL)
-    conn->callbacks->closed (conn, conn->error, conn->user_data);
+    {
+      /* The owner may drop its ref and free the endpoint (and with it the
+       * endpoint's ref) in there: `error` must outlive the call. This is
+       * always the last thing its callers do with the connection. */
+      g_autoptr(QuipuConnection) alive = quipu_connection_ref (conn);
+
+      conn->callbacks->closed (conn, conn->error, conn->user_data);
+    }
 }
 
 static void
@@ -83,7 +146,7 @@ static void
 enter_dead (QuipuConnection *conn)
 {
   conn->phase = CONN_DEAD;
-  quipu_endpoint_mark_dirty (conn->endpoint, conn);
+  mark_dirty (conn);
   notify_closed (conn);
 }
 
@@ -107,11 +170,11 @@ send_close (QuipuConnection *conn, const ngtcp2_ccerr *ccerr, ngtcp2_tstamp ts)
 
   conn->close_pkt = g_memdup2 (buf, nwrite);
   conn->close_pkt_len = nwrite;
-  quipu_endpoint_send_packet (conn->endpoint, &ps.path, buf, nwrite);
+  send_packet (conn, &ps.path, buf, nwrite);
 
   conn->phase = CONN_CLOSING;
   conn->deadline_us = g_get_monotonic_time () + 3 * ngtcp2_conn_get_pto (conn->conn) / 1000;
-  quipu_endpoint_mark_dirty (conn->endpoint, conn);
+  mark_dirty (conn);
   notify_closed (conn);
 }
 
@@ -126,62 +189,22 @@ send_app_close (QuipuConnection *conn, ngtcp2_tstamp ts)
   send_close (conn, &ccerr, ts);
 }
 
-/* A fatal ngtcp2 error: close with the matching transport error. */
+/* A fatal ngtcp2 error: the one place it becomes a GError, then a close
+ * with the matching transport error. */
 static void
 close_with_liberr (QuipuConnection *conn, int liberr, ngtcp2_tstamp ts)
 {
   ngtcp2_ccerr ccerr;
 
+  set_error (conn, quipu_transport_error_from_liberr (liberr, conn->peer));
+
   ngtcp2_ccerr_default (&ccerr);
-  ngtcp2_ccerr_set_liberr (&ccerr, liberr, NULL, 0);
+  /* A failed handshake tells the peer which TLS alert ended it. */
+  if (liberr == NGTCP2_ERR_CRYPTO)
+    ngtcp2_ccerr_set_tls_alert (&ccerr, ngtcp2_conn_get_tls_alert (conn->conn), NULL, 0);
+  else
+    ngtcp2_ccerr_set_liberr (&ccerr, liberr, NULL, 0);
   send_close (conn, &ccerr, ts);
-}
-
-static GError *
-error_from_tls_alert (QuipuConnection *conn, guint8 alert, gboolean sent_by_peer)
-{
-  const char *name = gnutls_alert_get_name ((gnutls_alert_description_t) alert);
-
-  if (alert == GNUTLS_A_NO_APPLICATION_PROTOCOL)
-    return g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_HANDSHAKE,
-                        "%s does not speak %s (TLS alert %u: %s)",
-                        conn->is_server ? "the client" : conn->peer, QUIPU_ALPN, alert,
-                        name ? name : "no application protocol");
-
-  return g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_HANDSHAKE,
-                      "TLS handshake with %s failed: %s alert %u (%s)",
-                      conn->peer, sent_by_peer ? "received" : "sent", alert,
-                      name ? name : "unknown");
-}
-
-/* The error the peer closed with, in our terms. */
-static GError *
-error_from_peer_close (QuipuConnection *conn)
-{
-  const ngtcp2_ccerr *ccerr = ngtcp2_conn_get_ccerr (conn->conn);
-  g_autofree char *reason = g_strndup ((const char *) ccerr->reason, ccerr->reasonlen);
-
-  if (ccerr->type == NGTCP2_CCERR_TYPE_APPLICATION)
-    {
-      if (ccerr->error_code == 0)
-        return g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_CLOSED,
-                            "%s closed the connection%s%s", conn->peer,
-                            *reason ? ": " : "", reason);
-      return g_error_new (QUIPU_PROTOCOL_ERROR, quipu_error_code_from_wire (ccerr->error_code),
-                          "%s", *reason ? reason : quipu_error_code_to_string (ccerr->error_code)
-                                                   ?: "closed by the peer");
-    }
-
-  if (ccerr->error_code >= NGTCP2_CRYPTO_ERROR && ccerr->error_code <= NGTCP2_CRYPTO_ERROR + 0xff)
-    return error_from_tls_alert (conn, ccerr->error_code - NGTCP2_CRYPTO_ERROR, TRUE);
-
-  if (ccerr->error_code == NGTCP2_NO_ERROR)
-    return g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_CLOSED,
-                        "%s closed the connection", conn->peer);
-
-  return g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_PROTOCOL,
-                      "%s closed the connection with QUIC error 0x%" G_GINT64_MODIFIER "x%s%s",
-                      conn->peer, ccerr->error_code, *reason ? ": " : "", reason);
 }
 
 static int
@@ -224,18 +247,8 @@ on_acked_stream_data_offset (ngtcp2_conn *c, int64_t stream_id, uint64_t offset,
   QuipuConnection *conn = user_data;
   guint64 acked = offset + datalen;
 
-  if (stream_id != conn->stream_id || acked <= conn->acked_offset)
-    return 0;
-
-  conn->acked_offset = acked;
-  while (!g_queue_is_empty (&conn->send_queue))
-    {
-      SendBlock *block = g_queue_peek_head (&conn->send_queue);
-
-      if (block->offset + block->len > acked)
-        break;
-      g_free (g_queue_pop_head (&conn->send_queue));
-    }
+  if (stream_id == conn->stream_id)
+    quipu_send_buffer_ack (&conn->send, acked);
   return 0;
 }
 
@@ -256,7 +269,7 @@ on_extend_max_stream_data (ngtcp2_conn *c, int64_t stream_id, uint64_t max_data,
 {
   QuipuConnection *conn = user_data;
 
-  quipu_endpoint_mark_dirty (conn->endpoint, conn);
+  mark_dirty (conn);
   return 0;
 }
 
@@ -273,11 +286,8 @@ on_get_new_connection_id (ngtcp2_conn *c, ngtcp2_cid *cid, uint8_t *token,
 {
   QuipuConnection *conn = user_data;
 
-  quipu_cid_random (cid, cidlen);
-  if (ngtcp2_crypto_generate_stateless_reset_token (token, quipu_endpoint_get_secret (conn->endpoint),
-                                                    QUIPU_SECRET_LEN, cid) != 0)
+  if (conn->sink == NULL || !conn->sink->new_cid (conn->sink_data, cid, cidlen, token))
     return NGTCP2_ERR_CALLBACK_FAILURE;
-  quipu_endpoint_add_cid (conn->endpoint, conn, cid);
   return 0;
 }
 
@@ -286,7 +296,8 @@ on_remove_connection_id (ngtcp2_conn *c, const ngtcp2_cid *cid, void *user_data)
 {
   QuipuConnection *conn = user_data;
 
-  quipu_endpoint_remove_cid (conn->endpoint, cid);
+  if (conn->sink != NULL)
+    conn->sink->retire_cid (conn->sink_data, cid);
   return 0;
 }
 
@@ -301,6 +312,17 @@ on_recv_stateless_reset (ngtcp2_conn *c, const ngtcp2_pkt_stateless_reset *sr, v
   return 0;
 }
 
+static int
+on_dcid_status (ngtcp2_conn *c, ngtcp2_connection_id_status_type type, uint64_t seq,
+                const ngtcp2_cid *cid, const uint8_t *token, void *user_data)
+{
+  QuipuConnection *conn = user_data;
+
+  if (token != NULL && conn->sink != NULL)
+    conn->sink->reset_token (conn->sink_data, token, type == NGTCP2_CONNECTION_ID_STATUS_TYPE_ACTIVATE);
+  return 0;
+}
+
 static void
 init_callbacks (ngtcp2_callbacks *cb, gboolean is_server)
 {
@@ -311,6 +333,7 @@ init_callbacks (ngtcp2_callbacks *cb, gboolean is_server)
     {
       cb->client_initial = ngtcp2_crypto_client_initial_cb;
       cb->recv_retry = ngtcp2_crypto_recv_retry_cb;
+      cb->dcid_status = on_dcid_status;
     }
   cb->recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
   cb->encrypt = ngtcp2_crypto_encrypt_cb;
@@ -404,43 +427,63 @@ init_tls (QuipuConnection                  *conn,
   return TRUE;
 }
 
-static QuipuConnection *
-connection_alloc (QuipuEndpoint *endpoint, gboolean is_server)
+static void
+connection_free (QuipuConnection *conn)
 {
-  QuipuConnection *conn = g_new0 (QuipuConnection, 1);
-
-  conn->ref_count = 1;
-  conn->endpoint = endpoint;
-  conn->is_server = is_server;
-  conn->stream_id = -1;
-  conn->heap_index = G_MAXUINT;
-  conn->wake_us = G_MAXINT64;
-  conn->recv_buf = g_byte_array_new ();
-  conn->cids = g_ptr_array_new_with_free_func (g_free);
-  g_queue_init (&conn->send_queue);
-  return conn;
+  quipu_send_buffer_clear (&conn->send);
+  g_byte_array_unref (conn->recv_buf);
+  if (conn->conn != NULL)
+    ngtcp2_conn_del (conn->conn);
+  if (conn->tls != NULL)
+    gnutls_deinit (conn->tls);
+  g_clear_error (&conn->error);
+  g_clear_pointer (&conn->trust_store, quipu_trust_store_free);
+  g_free (conn->close_reason);
+  g_free (conn->close_pkt);
+  g_free (conn->peer);
+  g_free (conn->hostname);
+  g_free (conn->host_port);
+  g_free (conn->pinned);
+  g_free (conn->peer_fingerprint);
 }
 
-static void
-set_path (QuipuConnection       *conn,
-          const struct sockaddr *local,
-          socklen_t              local_len,
-          const struct sockaddr *remote,
-          socklen_t              remote_len)
+QuipuConnection *
+quipu_connection_ref (QuipuConnection *conn)
 {
-  memcpy (&conn->local_addr, local, local_len);
-  memcpy (&conn->remote_addr, remote, remote_len);
+  return g_rc_box_acquire (conn);
+}
+
+void
+quipu_connection_unref (QuipuConnection *conn)
+{
+  g_rc_box_release_full (conn, (GDestroyNotify) connection_free);
+}
+
+static QuipuConnection *
+connection_new (const QuipuConnectionSetup *setup, gboolean is_server)
+{
+  QuipuConnection *conn = g_rc_box_new0 (QuipuConnection);
+
+  conn->sink = setup->sink;
+  conn->sink_data = setup->sink_data;
+  conn->is_server = is_server;
+  conn->stream_id = -1;
+  conn->recv_buf = g_byte_array_new ();
+  quipu_send_buffer_init (&conn->send);
+
+  memcpy (&conn->local_addr, setup->local, setup->local_len);
+  memcpy (&conn->remote_addr, setup->remote, setup->remote_len);
   conn->path.local.addr = (ngtcp2_sockaddr *) &conn->local_addr;
-  conn->path.local.addrlen = local_len;
+  conn->path.local.addrlen = setup->local_len;
   conn->path.remote.addr = (ngtcp2_sockaddr *) &conn->remote_addr;
-  conn->path.remote.addrlen = remote_len;
+  conn->path.remote.addrlen = setup->remote_len;
+  return conn;
 }
 
 /* The common tail of both constructors, after ngtcp2_conn_*_new returned rv. */
 static gboolean
 finish_setup (QuipuConnection  *conn,
               int               rv,
-              const ngtcp2_cid *scid,
               guint             idle_timeout_ms,
               GError          **error)
 {
@@ -453,29 +496,35 @@ finish_setup (QuipuConnection  *conn,
   ngtcp2_conn_set_tls_native_handle (conn->conn, conn->tls);
   /* PING well inside the idle timeout keeps NAT bindings and idle timers fresh. */
   ngtcp2_conn_set_keep_alive_timeout (conn->conn, (guint64) idle_timeout_ms * NGTCP2_MILLISECONDS / 3);
-  quipu_endpoint_add_cid (conn->endpoint, conn, scid);
   return TRUE;
 }
 
-QuipuConnection *
-quipu_connection_new_client (QuipuEndpoint          *endpoint,
-                             const struct sockaddr  *remote,
-                             socklen_t               remote_len,
-                             const QuipuTrustPolicy *policy,
-                             gnutls_certificate_credentials_t creds,
-                             guint                   idle_timeout_ms,
-                             GError                **error)
+static gboolean
+first_cid (QuipuConnection *conn,
+           ngtcp2_cid      *cid,
+           guint8           token[NGTCP2_STATELESS_RESET_TOKENLEN],
+           GError         **error)
 {
-  QuipuConnection *conn;
+  if (conn->sink->new_cid (conn->sink_data, cid, QUIPU_CID_LEN, token))
+    return TRUE;
+  g_set_error_literal (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_FAILED,
+                       "cannot derive a stateless reset token");
+  return FALSE;
+}
+
+QuipuConnection *
+quipu_connection_new_client (const QuipuConnectionSetup *setup,
+                             const QuipuTrustPolicy     *policy,
+                             GError                    **error)
+{
+  g_autoptr(QuipuConnection) conn = connection_new (setup, FALSE);
   ngtcp2_callbacks callbacks;
   ngtcp2_settings settings;
   ngtcp2_transport_params params;
   ngtcp2_cid dcid, scid;
-  const struct sockaddr *local;
-  socklen_t local_len;
+  guint8 unused_token[NGTCP2_STATELESS_RESET_TOKENLEN];
   int rv;
 
-  conn = connection_alloc (endpoint, FALSE);
   conn->hostname = g_strdup (policy->hostname);
   conn->host_port = g_strdup (policy->host_port);
   conn->pinned = g_strdup (policy->pinned_fingerprint);
@@ -484,60 +533,44 @@ quipu_connection_new_client (QuipuEndpoint          *endpoint,
     conn->trust_store = quipu_trust_store_new (quipu_trust_store_get_path (policy->store));
   conn->peer = g_strdup (policy->host_port);
 
-  local = quipu_endpoint_get_sockaddr (endpoint, &local_len);
-  set_path (conn, local, local_len, remote, remote_len);
-
   init_callbacks (&callbacks, FALSE);
-  init_settings (&settings, quipu_endpoint_now ());
+  init_settings (&settings, quipu_transport_now ());
   settings.max_stream_window = 4 * CLIENT_STREAM_WINDOW;
   settings.max_window = 4 * CLIENT_CONN_WINDOW;
   ngtcp2_transport_params_default (&params);
   params.initial_max_stream_data_bidi_local = CLIENT_STREAM_WINDOW;
   params.initial_max_data = CLIENT_CONN_WINDOW;
-  params.max_idle_timeout = (guint64) idle_timeout_ms * NGTCP2_MILLISECONDS;
+  params.max_idle_timeout = (guint64) setup->idle_timeout_ms * NGTCP2_MILLISECONDS;
 
-  quipu_cid_random (&dcid, QUIPU_CID_LEN);
-  quipu_cid_random (&scid, QUIPU_CID_LEN);
-
-  if (!init_tls (conn, creds, error))
-    goto fail;
+  /* The server's first id is ours to pick and routes nothing here. */
+  dcid.datalen = QUIPU_CID_LEN;
+  on_rand (dcid.data, dcid.datalen, NULL);
+  if (!first_cid (conn, &scid, unused_token, error) || !init_tls (conn, setup->creds, error))
+    return NULL;
 
   rv = ngtcp2_conn_client_new (&conn->conn, &dcid, &scid, &conn->path, NGTCP2_PROTO_VER_V1,
                                &callbacks, &settings, &params, NULL, conn);
-  if (!finish_setup (conn, rv, &scid, idle_timeout_ms, error))
-    goto fail;
-  return conn;
-
-fail:
-  quipu_connection_unref (conn);
-  return NULL;
+  if (!finish_setup (conn, rv, setup->idle_timeout_ms, error))
+    return NULL;
+  return g_steal_pointer (&conn);
 }
 
 QuipuConnection *
-quipu_connection_new_server (QuipuEndpoint                    *endpoint,
-                             const ngtcp2_pkt_hd              *hd,
-                             const ngtcp2_cid                 *original_dcid,
-                             const ngtcp2_cid                 *retry_scid,
-                             const struct sockaddr            *remote,
-                             socklen_t                         remote_len,
-                             gnutls_certificate_credentials_t  creds,
-                             guint                             idle_timeout_ms,
-                             ngtcp2_tstamp                     ts,
-                             GError                          **error)
+quipu_connection_new_server (const QuipuConnectionSetup *setup,
+                             const ngtcp2_pkt_hd        *hd,
+                             const ngtcp2_cid           *original_dcid,
+                             const ngtcp2_cid           *retry_scid,
+                             ngtcp2_tstamp               ts,
+                             GError                    **error)
 {
-  QuipuConnection *conn;
+  g_autoptr(QuipuConnection) conn = connection_new (setup, TRUE);
   ngtcp2_callbacks callbacks;
   ngtcp2_settings settings;
   ngtcp2_transport_params params;
   ngtcp2_cid scid;
-  const struct sockaddr *local;
-  socklen_t local_len;
   int rv;
 
-  conn = connection_alloc (endpoint, TRUE);
-  conn->peer = quipu_sockaddr_to_string (remote);
-  local = quipu_endpoint_get_sockaddr (endpoint, &local_len);
-  set_path (conn, local, local_len, remote, remote_len);
+  conn->peer = quipu_sockaddr_to_string (setup->remote);
 
   init_callbacks (&callbacks, TRUE);
   init_settings (&settings, ts);
@@ -552,7 +585,7 @@ quipu_connection_new_server (QuipuEndpoint                    *endpoint,
   params.initial_max_stream_data_bidi_remote = SERVER_STREAM_WINDOW;
   params.initial_max_data = SERVER_CONN_WINDOW;
   params.initial_max_streams_bidi = 1;   /* stream 0 carries everything */
-  params.max_idle_timeout = (guint64) idle_timeout_ms * NGTCP2_MILLISECONDS;
+  params.max_idle_timeout = (guint64) setup->idle_timeout_ms * NGTCP2_MILLISECONDS;
   params.original_dcid = *original_dcid;
   params.original_dcid_present = 1;
   if (retry_scid != NULL)
@@ -560,71 +593,16 @@ quipu_connection_new_server (QuipuEndpoint                    *endpoint,
       params.retry_scid = *retry_scid;
       params.retry_scid_present = 1;
     }
-
-  quipu_cid_random (&scid, QUIPU_CID_LEN);
   params.stateless_reset_token_present = 1;
-  if (ngtcp2_crypto_generate_stateless_reset_token (params.stateless_reset_token,
-                                                    quipu_endpoint_get_secret (endpoint),
-                                                    QUIPU_SECRET_LEN, &scid) != 0)
-    {
-      g_set_error_literal (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_FAILED,
-                           "cannot derive a stateless reset token");
-      goto fail;
-    }
-
-  if (!init_tls (conn, creds, error))
-    goto fail;
+  if (!first_cid (conn, &scid, params.stateless_reset_token, error) ||
+      !init_tls (conn, setup->creds, error))
+    return NULL;
 
   rv = ngtcp2_conn_server_new (&conn->conn, &hd->scid, &scid, &conn->path, hd->version,
                                &callbacks, &settings, &params, NULL, conn);
-  if (!finish_setup (conn, rv, &scid, idle_timeout_ms, error))
-    goto fail;
-  /* Until the client switches to our id, its Initials carry the one it chose. */
-  quipu_endpoint_add_cid (endpoint, conn, &hd->dcid);
-  return conn;
-
-fail:
-  quipu_connection_unref (conn);
-  return NULL;
-}
-
-QuipuConnection *
-quipu_connection_ref (QuipuConnection *conn)
-{
-  conn->ref_count++;
-  return conn;
-}
-
-void
-quipu_connection_unref (QuipuConnection *conn)
-{
-  QuipuEndpoint *client_endpoint;
-
-  if (--conn->ref_count > 0)
-    return;
-
-  client_endpoint = conn->is_server ? NULL : conn->endpoint;
-
-  g_queue_clear_full (&conn->send_queue, g_free);
-  g_byte_array_unref (conn->recv_buf);
-  g_ptr_array_unref (conn->cids);
-  if (conn->conn != NULL)
-    ngtcp2_conn_del (conn->conn);
-  if (conn->tls != NULL)
-    gnutls_deinit (conn->tls);
-  g_clear_error (&conn->error);
-  g_clear_pointer (&conn->trust_store, quipu_trust_store_free);
-  g_free (conn->close_reason);
-  g_free (conn->close_pkt);
-  g_free (conn->peer);
-  g_free (conn->hostname);
-  g_free (conn->host_port);
-  g_free (conn->pinned);
-  g_free (conn->peer_fingerprint);
-  g_free (conn);
-
-  if (client_endpoint != NULL)
-    quipu_endpoint_release_client (client_endpoint);
+  if (!finish_setup (conn, rv, setup->idle_timeout_ms, error))
+    return NULL;
+  return g_steal_pointer (&conn);
 }
 
 void
@@ -645,29 +623,11 @@ quipu_connection_queue_bytes (QuipuConnection *conn,
 
   if (conn->phase != CONN_ACTIVE)
     return FALSE;
-  if (conn->queued_offset - conn->acked_offset > QUIPU_MAX_BACKLOG)
+  if (conn->send.queued - conn->send.acked > MAX_BACKLOG)
     return FALSE;
 
-  while (size > 0)
-    {
-      SendBlock *tail = g_queue_peek_tail (&conn->send_queue);
-      gsize n;
-
-      if (tail == NULL || tail->len == SEND_BLOCK_SIZE)
-        {
-          tail = g_new (SendBlock, 1);
-          tail->offset = conn->queued_offset;
-          tail->len = 0;
-          g_queue_push_tail (&conn->send_queue, tail);
-        }
-      n = MIN (size, SEND_BLOCK_SIZE - tail->len);
-      memcpy (tail->data + tail->len, data, n);
-      tail->len += n;
-      conn->queued_offset += n;
-      data += n;
-      size -= n;
-    }
-  quipu_endpoint_mark_dirty (conn->endpoint, conn);
+  quipu_send_buffer_append (&conn->send, data, size);
+  mark_dirty (conn);
   return TRUE;
 }
 
@@ -690,7 +650,7 @@ quipu_connection_queue_frame (QuipuConnection  *conn,
 guint64
 quipu_connection_get_queued_offset (QuipuConnection *conn)
 {
-  return conn->queued_offset;
+  return conn->send.queued;
 }
 
 void
@@ -707,7 +667,7 @@ quipu_connection_close (QuipuConnection *conn,
   conn->close_reason = g_strdup (reason);
   conn->phase = CONN_LINGERING;
   conn->deadline_us = g_get_monotonic_time () + (gint64) linger_ms * 1000;
-  quipu_endpoint_mark_dirty (conn->endpoint, conn);
+  mark_dirty (conn);
 }
 
 gboolean
@@ -723,6 +683,20 @@ quipu_connection_die (QuipuConnection *conn,
   set_error (conn, error);
   if (conn->phase != CONN_DEAD)
     enter_dead (conn);
+}
+
+gboolean
+quipu_connection_is_dead (QuipuConnection *conn)
+{
+  return conn->phase == CONN_DEAD;
+}
+
+void
+quipu_connection_detach (QuipuConnection *conn)
+{
+  conn->sink = NULL;
+  conn->sink_data = NULL;
+  conn->phase = CONN_DEAD;
 }
 
 void
@@ -748,7 +722,7 @@ quipu_connection_fail (QuipuConnection *conn,
       g_free (conn->close_reason);
       conn->close_reason = g_strdup (error->message);
       set_error (conn, error);
-      send_app_close (conn, quipu_endpoint_now ());
+      send_app_close (conn, quipu_transport_now ());
     }
   else
     g_error_free (error);
@@ -854,8 +828,6 @@ after_read (QuipuConnection *conn, guint64 acked_before)
               return;
             }
         }
-      else
-        quipu_endpoint_notify_accepted (conn->endpoint, conn);
 
       if (conn->phase == CONN_ACTIVE && conn->callbacks != NULL && conn->callbacks->established != NULL)
         conn->callbacks->established (conn, conn->user_data);
@@ -875,8 +847,8 @@ after_read (QuipuConnection *conn, guint64 acked_before)
       return;
     }
 
-  if (conn->acked_offset != acked_before && conn->callbacks != NULL && conn->callbacks->acked != NULL)
-    conn->callbacks->acked (conn, conn->acked_offset, conn->user_data);
+  if (conn->send.acked != acked_before && conn->callbacks != NULL && conn->callbacks->acked != NULL)
+    conn->callbacks->acked (conn, conn->send.acked, conn->user_data);
 }
 
 void
@@ -888,14 +860,14 @@ quipu_connection_read_packet (QuipuConnection       *conn,
                               ngtcp2_tstamp          ts)
 {
   ngtcp2_path path;
-  guint64 acked_before = conn->acked_offset;
+  guint64 acked_before = conn->send.acked;
   int rv;
 
   switch (conn->phase)
     {
     case CONN_CLOSING:
       /* The peer has not seen our CONNECTION_CLOSE yet. */
-      quipu_endpoint_send_packet (conn->endpoint, &conn->path, conn->close_pkt, conn->close_pkt_len);
+      send_packet (conn, &conn->path, conn->close_pkt, conn->close_pkt_len);
       return;
     case CONN_DRAINING:
     case CONN_DEAD:
@@ -917,10 +889,11 @@ quipu_connection_read_packet (QuipuConnection       *conn,
       switch (rv)
         {
         case NGTCP2_ERR_DRAINING:
-          set_error (conn, error_from_peer_close (conn));
+          set_error (conn, quipu_transport_error_from_close (ngtcp2_conn_get_ccerr (conn->conn),
+                                                            conn->peer, conn->is_server));
           conn->phase = CONN_DRAINING;
           conn->deadline_us = g_get_monotonic_time () + 3 * ngtcp2_conn_get_pto (conn->conn) / 1000;
-          quipu_endpoint_mark_dirty (conn->endpoint, conn);
+          mark_dirty (conn);
           notify_closed (conn);
           break;
         case NGTCP2_ERR_DROP_CONN:
@@ -929,12 +902,11 @@ quipu_connection_read_packet (QuipuConnection       *conn,
           enter_dead (conn);
           break;
         case NGTCP2_ERR_CRYPTO:
-          set_error (conn, error_from_tls_alert (conn, ngtcp2_conn_get_tls_alert (conn->conn), FALSE));
+          set_error (conn, quipu_transport_error_from_tls_alert (ngtcp2_conn_get_tls_alert (conn->conn),
+                                                                conn->peer, conn->is_server, FALSE));
           close_with_liberr (conn, rv, ts);
           break;
         default:
-          set_error (conn, g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_PROTOCOL,
-                                        "QUIC error with %s: %s", conn->peer, ngtcp2_strerror (rv)));
           close_with_liberr (conn, rv, ts);
           break;
         }
@@ -943,40 +915,19 @@ quipu_connection_read_packet (QuipuConnection       *conn,
 
   quipu_connection_ref (conn);
   after_read (conn, acked_before);
-  quipu_endpoint_mark_dirty (conn->endpoint, conn);
+  mark_dirty (conn);
   quipu_connection_unref (conn);
 }
 
-/* Points `vecs` at stream data not yet handed to ngtcp2. */
-static gsize
-collect_unsent (QuipuConnection *conn, ngtcp2_vec *vecs, gsize max)
-{
-  gsize n = 0;
-
-  for (GList *l = conn->send_queue.head; l != NULL && n < max; l = l->next)
-    {
-      SendBlock *block = l->data;
-      guint64 skip;
-
-      if (block->offset + block->len <= conn->sent_offset)
-        continue;
-      skip = conn->sent_offset > block->offset ? conn->sent_offset - block->offset : 0;
-      vecs[n].base = block->data + skip;
-      vecs[n].len = block->len - skip;
-      n++;
-    }
-  return n;
-}
-
 void
-quipu_connection_write (QuipuConnection *conn,
-                        ngtcp2_tstamp    ts)
+quipu_connection_write_packets (QuipuConnection *conn,
+                                ngtcp2_tstamp    ts)
 {
   guint8 buf[QUIPU_MAX_PACKET];
   gboolean stream_blocked = FALSE;
 
   if (conn->phase == CONN_LINGERING &&
-      (conn->acked_offset == conn->queued_offset || !conn->established ||
+      (conn->send.acked == conn->send.queued || !conn->established ||
        g_get_monotonic_time () >= conn->deadline_us))
     {
       send_app_close (conn, ts);
@@ -997,7 +948,7 @@ quipu_connection_write (QuipuConnection *conn,
       ngtcp2_pkt_info pi;
 
       if (conn->stream_id >= 0 && !stream_blocked)
-        n_vecs = collect_unsent (conn, vecs, G_N_ELEMENTS (vecs));
+        n_vecs = quipu_send_buffer_peek_unsent (&conn->send, vecs, G_N_ELEMENTS (vecs));
       if (n_vecs > 0)
         {
           stream_id = conn->stream_id;
@@ -1012,7 +963,7 @@ quipu_connection_write (QuipuConnection *conn,
           switch (n_write)
             {
             case NGTCP2_ERR_WRITE_MORE:
-              conn->sent_offset += n_data;
+              quipu_send_buffer_mark_sent (&conn->send, n_data);
               continue;
             case NGTCP2_ERR_STREAM_DATA_BLOCKED:
             case NGTCP2_ERR_STREAM_SHUT_WR:
@@ -1020,19 +971,16 @@ quipu_connection_write (QuipuConnection *conn,
               stream_blocked = TRUE;
               continue;
             default:
-              set_error (conn, g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_PROTOCOL,
-                                            "QUIC error with %s: %s", conn->peer,
-                                            ngtcp2_strerror ((int) n_write)));
               close_with_liberr (conn, (int) n_write, ts);
               return;
             }
         }
 
       if (n_data > 0)
-        conn->sent_offset += n_data;
+        quipu_send_buffer_mark_sent (&conn->send, n_data);
       if (n_write == 0)
         break;
-      if (!quipu_endpoint_send_packet (conn->endpoint, &ps.path, buf, n_write))
+      if (!send_packet (conn, &ps.path, buf, n_write))
         break;
     }
 
@@ -1040,8 +988,8 @@ quipu_connection_write (QuipuConnection *conn,
 }
 
 void
-quipu_connection_handle_timer (QuipuConnection *conn,
-                               ngtcp2_tstamp    ts)
+quipu_connection_handle_expiry (QuipuConnection *conn,
+                                ngtcp2_tstamp    ts)
 {
   gint64 now = g_get_monotonic_time ();
   int rv;
@@ -1074,7 +1022,7 @@ quipu_connection_handle_timer (QuipuConnection *conn,
   switch (rv)
     {
     case 0:
-      quipu_endpoint_mark_dirty (conn->endpoint, conn);
+      mark_dirty (conn);
       break;
     case NGTCP2_ERR_IDLE_CLOSE:
       set_error (conn, g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_TIMED_OUT,
@@ -1087,15 +1035,13 @@ quipu_connection_handle_timer (QuipuConnection *conn,
       enter_dead (conn);
       break;
     default:
-      set_error (conn, g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_PROTOCOL,
-                                    "QUIC error with %s: %s", conn->peer, ngtcp2_strerror (rv)));
       close_with_liberr (conn, rv, ts);
       break;
     }
 }
 
 gint64
-quipu_connection_next_wake (QuipuConnection *conn)
+quipu_connection_get_expiry (QuipuConnection *conn)
 {
   ngtcp2_tstamp expiry;
   gint64 wake;

@@ -8,7 +8,8 @@
 G_BEGIN_DECLS
 
 /* One QUIC connection carrying Quipu frames on stream 0 in both directions.
- * Owned by its QuipuEndpoint; the owner of the session above holds a ref. */
+ * Driven by the QuipuEndpoint it was made on, which holds a ref until it
+ * has closed; the owner of the session above holds another. */
 typedef struct _QuipuConnection QuipuConnection;
 
 typedef struct {
@@ -72,5 +73,7 @@ const char *quipu_connection_get_peer      (QuipuConnection *conn);
 /* Client: the server certificate's fingerprint and how it was trusted. */
 const char *quipu_connection_get_peer_fingerprint (QuipuConnection *conn);
 QuipuTrustVia quipu_connection_get_trust_via (QuipuConnection *conn);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (QuipuConnection, quipu_connection_unref)
 
 G_END_DECLS

@@ -5,97 +5,77 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <gnutls/crypto.h>
-#include <gnutls/x509.h>
 #include <glib-unix.h>
 
+#include "quipu-address.h"
+#include "quipu-connection-private.h"
+#include "quipu-datagram-socket.h"
+#include "quipu-endpoint.h"
 #include "quipu-error.h"
-#include "quipu-transport-private.h"
+#include "quipu-stateless.h"
+#include "quipu-deadline-heap.h"
 
-#define RECV_BATCH       32
-#define RECV_SLOT        2048
+#define SECRET_LEN       QUIPU_STATELESS_SECRET_LEN
 /* Datagrams read per dispatch before timers and writes get their turn. */
 #define RECV_BUDGET      1024
-#define SOCKET_BUFFER    (4 * 1024 * 1024)
-#define RETRY_TOKEN_LIFE (10 * NGTCP2_SECONDS)
 #define MAX_CONNECTIONS  100000
-#define STATIC_KEY_LABEL "quipu/1 stateless reset and retry key"
+
+/* A connection ID or a stateless reset token, as a hash key. */
+typedef struct {
+  guint8 len;
+  guint8 data[NGTCP2_MAX_CIDLEN];
+} CidKey;
+
+G_STATIC_ASSERT (NGTCP2_STATELESS_RESET_TOKENLEN <= NGTCP2_MAX_CIDLEN);
+G_STATIC_ASSERT (QUIPU_MAX_PACKET <= QUIPU_DATAGRAM_MAX);
+
+/* The endpoint's record of one connection: what it needs to route packets
+ * to it and to wake it up. The connection knows it only as its sink data. */
+typedef struct {
+  QuipuDeadline    deadline;      /* first: the heap holds routes by it */
+  QuipuEndpoint   *endpoint;
+  QuipuConnection *conn;          /* a ref; NULL while it is being made */
+  gboolean         dirty;
+  GList            dirty_link;    /* in endpoint->dirty while dirty */
+  GPtrArray       *cids;          /* CidKey *, keys of cid_map */
+  GPtrArray       *tokens;        /* client: CidKey *, keys of token_map */
+  char            *remote_key;    /* client: its key in by_remote */
+  GList            remote_link;
+} Route;
 
 struct _QuipuEndpoint {
   GSource                       source;
   gpointer                      fd_tag;
-  int                           fd;
+  QuipuDatagramSocket          *socket;
   gboolean                      is_server;
-  struct sockaddr_storage       local;
-  socklen_t                     local_len;
 
   QuipuServerCredentials       *credentials;
   QuipuServerOptions            options;
   const QuipuEndpointCallbacks *callbacks;
   gpointer                      user_data;
 
-  GHashTable                   *cid_map;   /* QuipuCid * (owned by the connection) -> conn */
-  GPtrArray                    *heap;      /* every connection, min-heap on wake_us; holds a ref */
-  GQueue                        dirty;     /* connections with something to write */
+  GHashTable                   *cid_map;   /* CidKey * (owned by the route) -> Route */
+  GHashTable                   *token_map; /* client: reset token (a CidKey *) -> Route */
+  GHashTable                   *by_remote; /* client: address text -> GQueue of Route */
+  QuipuDeadlineHeap             heap;      /* every route, by its connection's expiry; owns them */
+  GQueue                        dirty;     /* routes with something to write */
   gboolean                      in_dispatch;
-  guint8                        secret[QUIPU_SECRET_LEN];
-
-  /* Outgoing packets, sent with one sendmmsg per batch. */
-  struct mmsghdr                msgs[QUIPU_SEND_BATCH];
-  struct iovec                  iovs[QUIPU_SEND_BATCH];
-  struct sockaddr_storage       addrs[QUIPU_SEND_BATCH];
-  guint8                        bufs[QUIPU_SEND_BATCH][QUIPU_MAX_PACKET];
-  guint                         n_batch;
-  gboolean                      write_blocked;
-
-  /* Incoming datagrams, read with recvmmsg. */
-  struct mmsghdr                rmsgs[RECV_BATCH];
-  struct iovec                  riovs[RECV_BATCH];
-  struct sockaddr_storage       raddrs[RECV_BATCH];
-  guint8                        rbufs[RECV_BATCH][RECV_SLOT];
+  gboolean                      released;  /* goes once its connections have */
+  guint8                        secret[SECRET_LEN];
 
   gboolean                      shutting_down;
   GSourceFunc                   shutdown_done;
   gpointer                      shutdown_data;
 };
 
-ngtcp2_tstamp
-quipu_endpoint_now (void)
-{
-  return (ngtcp2_tstamp) g_get_monotonic_time () * 1000;
-}
-
-void
-quipu_cid_random (ngtcp2_cid *cid, gsize len)
+static void
+cid_random (ngtcp2_cid *cid, gsize len)
 {
   cid->datalen = len;
   if (gnutls_rnd (GNUTLS_RND_NONCE, cid->data, len) != 0)
     g_error ("gnutls_rnd failed");
-}
-
-char *
-quipu_sockaddr_to_string (const struct sockaddr *addr)
-{
-  g_autoptr(GSocketAddress) gaddr = NULL;
-  g_autofree char *ip = NULL;
-  GInetAddress *inet;
-  guint16 port;
-
-  gaddr = g_socket_address_new_from_native ((gpointer) addr,
-                                            addr->sa_family == AF_INET6 ? sizeof (struct sockaddr_in6)
-                                                                       : sizeof (struct sockaddr_in));
-  if (gaddr == NULL || !G_IS_INET_SOCKET_ADDRESS (gaddr))
-    return g_strdup ("(unknown)");
-
-  inet = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (gaddr));
-  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (gaddr));
-  ip = g_inet_address_to_string (inet);
-  if (g_inet_address_get_family (inet) == G_SOCKET_FAMILY_IPV6)
-    return g_strdup_printf ("[%s]:%u", ip, port);
-  return g_strdup_printf ("%s:%u", ip, port);
 }
 
 /* Connection ids as hash keys. */
@@ -103,7 +83,7 @@ quipu_sockaddr_to_string (const struct sockaddr *addr)
 static guint
 cid_hash (gconstpointer key)
 {
-  const QuipuCid *cid = key;
+  const CidKey *cid = key;
   guint h = 2166136261u;
 
   for (guint i = 0; i < cid->len; i++)
@@ -114,374 +94,304 @@ cid_hash (gconstpointer key)
 static gboolean
 cid_equal (gconstpointer a, gconstpointer b)
 {
-  const QuipuCid *x = a, *y = b;
+  const CidKey *x = a, *y = b;
 
   return x->len == y->len && memcmp (x->data, y->data, x->len) == 0;
 }
 
 static void
-cid_from_raw (QuipuCid *cid, const guint8 *data, gsize len)
+cid_from_raw (CidKey *cid, const guint8 *data, gsize len)
 {
   cid->len = MIN (len, NGTCP2_MAX_CIDLEN);
   memcpy (cid->data, data, cid->len);
 }
 
-void
-quipu_endpoint_add_cid (QuipuEndpoint    *endpoint,
-                        QuipuConnection  *conn,
-                        const ngtcp2_cid *cid)
-{
-  QuipuCid *key = g_new (QuipuCid, 1);
+/* Routes. */
 
-  cid_from_raw (key, cid->data, cid->datalen);
-  g_ptr_array_add (conn->cids, key);
-  g_hash_table_insert (endpoint->cid_map, key, conn);
+static Route *
+route_new (QuipuEndpoint *endpoint)
+{
+  Route *route = g_new0 (Route, 1);
+
+  route->deadline = (QuipuDeadline) QUIPU_DEADLINE_INIT;
+  route->endpoint = endpoint;
+  route->dirty_link.data = route;
+  route->remote_link.data = route;
+  route->cids = g_ptr_array_new_with_free_func (g_free);
+  route->tokens = g_ptr_array_new_with_free_func (g_free);
+  return route;
 }
 
-void
-quipu_endpoint_remove_cid (QuipuEndpoint    *endpoint,
-                           const ngtcp2_cid *cid)
+/* `keys` holds the route's keys in `map`, so it can take them all out. */
+static void
+route_add_key (Route *route, GHashTable *map, GPtrArray *keys, const guint8 *data, gsize len)
 {
-  QuipuCid key;
-  QuipuConnection *conn;
+  CidKey *key = g_new (CidKey, 1);
 
-  cid_from_raw (&key, cid->data, cid->datalen);
-  conn = g_hash_table_lookup (endpoint->cid_map, &key);
-  if (conn == NULL)
-    return;
-  g_hash_table_remove (endpoint->cid_map, &key);
-  for (guint i = 0; i < conn->cids->len; i++)
-    if (cid_equal (g_ptr_array_index (conn->cids, i), &key))
+  cid_from_raw (key, data, len);
+  g_ptr_array_add (keys, key);
+  g_hash_table_replace (map, key, route);
+}
+
+static void
+route_remove_key (Route *route, GHashTable *map, GPtrArray *keys, const guint8 *data, gsize len)
+{
+  CidKey key;
+
+  cid_from_raw (&key, data, len);
+  for (guint i = 0; i < keys->len; i++)
+    if (cid_equal (g_ptr_array_index (keys, i), &key))
       {
-        g_ptr_array_remove_index_fast (conn->cids, i);
+        if (g_hash_table_lookup (map, &key) == route)
+          g_hash_table_remove (map, &key);
+        g_ptr_array_remove_index_fast (keys, i);
         break;
       }
 }
 
-const guint8 *
-quipu_endpoint_get_secret (QuipuEndpoint *endpoint)
-{
-  return endpoint->secret;
-}
-
-const struct sockaddr *
-quipu_endpoint_get_sockaddr (QuipuEndpoint *endpoint,
-                             socklen_t     *len)
-{
-  *len = endpoint->local_len;
-  return (const struct sockaddr *) &endpoint->local;
-}
-
-/* The timer heap: every connection, ordered by when it next needs us. */
-
 static void
-heap_swap (GPtrArray *heap, guint i, guint j)
+route_remove_keys (Route *route, GHashTable *map, GPtrArray *keys)
 {
-  QuipuConnection *a = heap->pdata[i], *b = heap->pdata[j];
-
-  heap->pdata[i] = b;
-  heap->pdata[j] = a;
-  b->heap_index = i;
-  a->heap_index = j;
+  for (guint i = 0; i < keys->len; i++)
+    if (g_hash_table_lookup (map, keys->pdata[i]) == route)
+      g_hash_table_remove (map, keys->pdata[i]);
+  g_ptr_array_unref (keys);
 }
 
 static void
-heap_sift (GPtrArray *heap, guint i)
+route_add_cid (Route *route, const guint8 *data, gsize len)
 {
-  while (i > 0)
+  route_add_key (route, route->endpoint->cid_map, route->cids, data, len);
+}
+
+static void
+route_set_remote (Route *route, const struct sockaddr *remote)
+{
+  QuipuEndpoint *endpoint = route->endpoint;
+  GQueue *routes;
+
+  route->remote_key = quipu_sockaddr_to_string (remote);
+  routes = g_hash_table_lookup (endpoint->by_remote, route->remote_key);
+  if (routes == NULL)
     {
-      guint parent = (i - 1) / 2;
-
-      if (((QuipuConnection *) heap->pdata[parent])->wake_us <= ((QuipuConnection *) heap->pdata[i])->wake_us)
-        break;
-      heap_swap (heap, i, parent);
-      i = parent;
+      routes = g_queue_new ();
+      g_hash_table_insert (endpoint->by_remote, g_strdup (route->remote_key), routes);
     }
+  g_queue_push_tail_link (routes, &route->remote_link);
+}
 
-  for (;;)
+/* Only the endpoint drops a route, never from inside a call into its
+ * connection, and the connection forgets its sink first. */
+static void
+route_free (Route *route)
+{
+  QuipuEndpoint *endpoint = route->endpoint;
+
+  route_remove_keys (route, endpoint->cid_map, route->cids);
+  route_remove_keys (route, endpoint->token_map, route->tokens);
+  if (route->dirty)
+    g_queue_unlink (&endpoint->dirty, &route->dirty_link);
+  if (route->remote_key != NULL)
     {
-      guint l = 2 * i + 1, r = l + 1, m = i;
+      GQueue *routes = g_hash_table_lookup (endpoint->by_remote, route->remote_key);
 
-      if (l < heap->len && ((QuipuConnection *) heap->pdata[l])->wake_us < ((QuipuConnection *) heap->pdata[m])->wake_us)
-        m = l;
-      if (r < heap->len && ((QuipuConnection *) heap->pdata[r])->wake_us < ((QuipuConnection *) heap->pdata[m])->wake_us)
-        m = r;
-      if (m == i)
-        break;
-      heap_swap (heap, i, m);
-      i = m;
+      g_queue_unlink (routes, &route->remote_link);
+      if (g_queue_is_empty (routes))
+        g_hash_table_remove (endpoint->by_remote, route->remote_key);
+      g_free (route->remote_key);
     }
-}
-
-static void
-heap_insert (QuipuEndpoint *endpoint, QuipuConnection *conn)
-{
-  conn->heap_index = endpoint->heap->len;
-  g_ptr_array_add (endpoint->heap, quipu_connection_ref (conn));
-  heap_sift (endpoint->heap, conn->heap_index);
-}
-
-static void
-heap_remove (QuipuEndpoint *endpoint, QuipuConnection *conn)
-{
-  GPtrArray *heap = endpoint->heap;
-  guint i = conn->heap_index;
-  guint last = heap->len - 1;
-
-  if (i != last)
-    heap_swap (heap, i, last);
-  g_ptr_array_set_size (heap, last);   /* no free func: the ref moves to us */
-  conn->heap_index = G_MAXUINT;
-  if (i < heap->len)
-    heap_sift (heap, i);
-}
-
-static void
-update_wake (QuipuEndpoint *endpoint, QuipuConnection *conn)
-{
-  gint64 wake = quipu_connection_next_wake (conn);
-
-  if (wake != conn->wake_us && conn->heap_index != G_MAXUINT)
+  if (quipu_deadline_is_queued (&route->deadline))
+    quipu_deadline_heap_remove (&endpoint->heap, &route->deadline);
+  if (route->conn != NULL)
     {
-      conn->wake_us = wake;
-      heap_sift (endpoint->heap, conn->heap_index);
+      quipu_connection_detach (route->conn);
+      quipu_connection_unref (route->conn);
     }
+  g_free (route);
 }
 
 static void
-remove_connection (QuipuEndpoint *endpoint, QuipuConnection *conn)
+update_wake (Route *route)
 {
-  for (guint i = 0; i < conn->cids->len; i++)
-    g_hash_table_remove (endpoint->cid_map, g_ptr_array_index (conn->cids, i));
-  g_ptr_array_set_size (conn->cids, 0);
-  if (conn->dirty)
-    {
-      g_queue_remove (&endpoint->dirty, conn);
-      conn->dirty = FALSE;
-    }
-  heap_remove (endpoint, conn);
-  quipu_connection_unref (conn);
+  quipu_deadline_heap_set (&route->endpoint->heap, &route->deadline,
+                           quipu_connection_get_expiry (route->conn));
 }
 
-void
-quipu_endpoint_mark_dirty (QuipuEndpoint   *endpoint,
-                           QuipuConnection *conn)
+static void
+mark_dirty (Route *route)
 {
-  if (endpoint == NULL || conn->dirty || conn->heap_index == G_MAXUINT)
+  QuipuEndpoint *endpoint = route->endpoint;
+
+  if (route->dirty)
     return;
-  conn->dirty = TRUE;
-  g_queue_push_tail (&endpoint->dirty, conn);
+  route->dirty = TRUE;
+  g_queue_push_tail_link (&endpoint->dirty, &route->dirty_link);
   if (!endpoint->in_dispatch && !g_source_is_destroyed (&endpoint->source))
     g_source_set_ready_time (&endpoint->source, 0);
 }
 
-void
-quipu_endpoint_notify_accepted (QuipuEndpoint   *endpoint,
-                                QuipuConnection *conn)
+/* Sending: batched while dispatching, at once otherwise. */
+
+static gboolean
+send_packet (QuipuEndpoint     *endpoint,
+             const ngtcp2_path *path,
+             const guint8      *data,
+             gsize              len)
 {
-  if (endpoint->callbacks != NULL && endpoint->callbacks->accepted != NULL)
-    endpoint->callbacks->accepted (endpoint, conn, endpoint->user_data);
-}
-
-void
-quipu_endpoint_notify_failed (QuipuEndpoint   *endpoint,
-                              QuipuConnection *conn)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (endpoint->callbacks == NULL || endpoint->callbacks->handshake_failed == NULL)
-    return;
-  if (conn->error == NULL)
-    error = g_error_new_literal (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_HANDSHAKE,
-                                 "the handshake did not complete");
-  endpoint->callbacks->handshake_failed (endpoint, conn->peer, conn->error ? conn->error : error,
-                                         endpoint->user_data);
-}
-
-/* Sending. */
-
-static void
-flush_batch (QuipuEndpoint *endpoint)
-{
-  guint sent = 0;
-
-  while (sent < endpoint->n_batch)
-    {
-      int rv = sendmmsg (endpoint->fd, endpoint->msgs + sent, endpoint->n_batch - sent, 0);
-
-      if (rv >= 0)
-        {
-          sent += rv;
-          continue;
-        }
-      if (errno == EINTR)
-        continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
-        break;
-      /* This datagram cannot go (unreachable, too big): QUIC recovers from
-       * its loss like any other. */
-      g_debug ("sendmmsg: %s", g_strerror (errno));
-      sent++;
-    }
-
-  if (sent == endpoint->n_batch)
-    {
-      endpoint->n_batch = 0;
-      endpoint->write_blocked = FALSE;
-      return;
-    }
-
-  /* Keep what is left at the front and wait for G_IO_OUT. */
-  for (guint i = sent; i < endpoint->n_batch; i++)
-    {
-      guint j = i - sent;
-
-      memmove (endpoint->bufs[j], endpoint->bufs[i], endpoint->iovs[i].iov_len);
-      endpoint->iovs[j].iov_len = endpoint->iovs[i].iov_len;
-      endpoint->addrs[j] = endpoint->addrs[i];
-      endpoint->msgs[j].msg_hdr.msg_namelen = endpoint->msgs[i].msg_hdr.msg_namelen;
-    }
-  endpoint->n_batch -= sent;
-  endpoint->write_blocked = TRUE;
-}
-
-gboolean
-quipu_endpoint_send_packet (QuipuEndpoint     *endpoint,
-                            const ngtcp2_path *path,
-                            const guint8      *data,
-                            gsize              len)
-{
-  guint slot;
-
-  if (endpoint == NULL || len > QUIPU_MAX_PACKET)
+  if (g_source_is_destroyed (&endpoint->source) ||
+      !quipu_datagram_socket_queue (endpoint->socket, (const struct sockaddr *) path->remote.addr,
+                                    path->remote.addrlen, data, len))
     return FALSE;
-  if (endpoint->n_batch == QUIPU_SEND_BATCH)
-    {
-      flush_batch (endpoint);
-      if (endpoint->n_batch == QUIPU_SEND_BATCH)
-        return FALSE;
-    }
-
-  slot = endpoint->n_batch++;
-  memcpy (endpoint->bufs[slot], data, len);
-  endpoint->iovs[slot].iov_len = len;
-  if (endpoint->is_server)
-    {
-      memcpy (&endpoint->addrs[slot], path->remote.addr, path->remote.addrlen);
-      endpoint->msgs[slot].msg_hdr.msg_namelen = path->remote.addrlen;
-    }
   if (!endpoint->in_dispatch)
-    flush_batch (endpoint);
+    {
+      quipu_datagram_socket_flush (endpoint->socket);
+      if (quipu_datagram_socket_has_unroutable (endpoint->socket))
+        g_source_set_ready_time (&endpoint->source, 0);
+    }
   return TRUE;
 }
 
+/* An answer from quipu-stateless, if it wrote one. */
 static void
 send_raw (QuipuEndpoint *endpoint, const struct sockaddr *remote, socklen_t remote_len,
           const guint8 *data, gsize len)
 {
   ngtcp2_path path = { .remote = { (ngtcp2_sockaddr *) remote, remote_len } };
 
-  quipu_endpoint_send_packet (endpoint, &path, data, len);
+  if (len > 0)
+    send_packet (endpoint, &path, data, len);
 }
 
-/* Server-side answers to packets that belong to no connection. */
+/* The sink: all a connection can ask of its endpoint. */
 
-static void
-send_version_negotiation (QuipuEndpoint *endpoint, const ngtcp2_version_cid *vc,
-                          const struct sockaddr *remote, socklen_t remote_len)
+static gboolean
+sink_send_packet (gpointer sink_data, const ngtcp2_path *path, const guint8 *data, gsize len)
 {
-  static const guint32 versions[] = { NGTCP2_PROTO_VER_V1 };
-  guint8 buf[QUIPU_MAX_PACKET];
-  guint8 unused;
-  ngtcp2_ssize n;
+  Route *route = sink_data;
 
-  gnutls_rnd (GNUTLS_RND_NONCE, &unused, 1);
-  n = ngtcp2_pkt_write_version_negotiation (buf, sizeof buf, unused, vc->scid, vc->scidlen,
-                                            vc->dcid, vc->dcidlen, versions, G_N_ELEMENTS (versions));
-  if (n > 0)
-    send_raw (endpoint, remote, remote_len, buf, n);
+  return send_packet (route->endpoint, path, data, len);
 }
 
 static void
-send_retry (QuipuEndpoint *endpoint, const ngtcp2_pkt_hd *hd,
-            const struct sockaddr *remote, socklen_t remote_len, ngtcp2_tstamp ts)
+sink_mark_dirty (gpointer sink_data)
 {
-  guint8 token[NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN2];
-  guint8 buf[QUIPU_MAX_PACKET];
-  ngtcp2_cid scid;
-  ngtcp2_ssize token_len, n;
+  mark_dirty (sink_data);
+}
 
-  quipu_cid_random (&scid, QUIPU_CID_LEN);
-  token_len = ngtcp2_crypto_generate_retry_token2 (token, endpoint->secret, QUIPU_SECRET_LEN, hd->version,
-                                                   (const ngtcp2_sockaddr *) remote, remote_len,
-                                                   &scid, &hd->dcid, ts);
-  if (token_len < 0)
-    return;
-  n = ngtcp2_crypto_write_retry (buf, sizeof buf, hd->version, &hd->scid, &scid, &hd->dcid,
-                                 token, token_len);
-  if (n > 0)
-    send_raw (endpoint, remote, remote_len, buf, n);
+static gboolean
+sink_new_cid (gpointer    sink_data,
+              ngtcp2_cid *cid,
+              gsize       len,
+              guint8      token[NGTCP2_STATELESS_RESET_TOKENLEN])
+{
+  Route *route = sink_data;
+
+  cid_random (cid, len);
+  if (ngtcp2_crypto_generate_stateless_reset_token (token, route->endpoint->secret,
+                                                    SECRET_LEN, cid) != 0)
+    return FALSE;
+  route_add_cid (route, cid->data, cid->datalen);
+  return TRUE;
 }
 
 static void
-send_stateless_reset (QuipuEndpoint *endpoint, const ngtcp2_version_cid *vc,
-                      const struct sockaddr *remote, socklen_t remote_len, gsize trigger_len)
+sink_retire_cid (gpointer sink_data, const ngtcp2_cid *cid)
 {
-  guint8 token[NGTCP2_STATELESS_RESET_TOKENLEN];
-  guint8 random[64];
-  guint8 buf[QUIPU_MAX_PACKET];
-  ngtcp2_cid dcid;
-  gsize rand_len;
-  ngtcp2_ssize n;
+  Route *route = sink_data;
 
-  /* Smaller than what triggered it, so two endpoints can never keep
-   * resetting each other (RFC 9000 §10.3.3); one byte smaller for a short
-   * trigger such as a keep-alive PING (§10.3), as long as the token and the
-   * unpredictable bits still fit. */
-  if (trigger_len <= NGTCP2_MIN_STATELESS_RESET_RANDLEN + NGTCP2_STATELESS_RESET_TOKENLEN)
-    return;
-  rand_len = MIN (sizeof random, trigger_len - 1 - NGTCP2_STATELESS_RESET_TOKENLEN);
-
-  ngtcp2_cid_init (&dcid, vc->dcid, vc->dcidlen);
-  if (ngtcp2_crypto_generate_stateless_reset_token (token, endpoint->secret, QUIPU_SECRET_LEN, &dcid) != 0)
-    return;
-  gnutls_rnd (GNUTLS_RND_NONCE, random, rand_len);
-  n = ngtcp2_pkt_write_stateless_reset (buf, sizeof buf, token, random, rand_len);
-  if (n > 0)
-    send_raw (endpoint, remote, remote_len, buf, n);
+  route_remove_key (route, route->endpoint->cid_map, route->cids, cid->data, cid->datalen);
 }
+
+static void
+sink_reset_token (gpointer     sink_data,
+                  const guint8 token[NGTCP2_STATELESS_RESET_TOKENLEN],
+                  gboolean     valid)
+{
+  Route *route = sink_data;
+  QuipuEndpoint *endpoint = route->endpoint;
+
+  route_remove_key (route, endpoint->token_map, route->tokens, token, NGTCP2_STATELESS_RESET_TOKENLEN);
+  if (valid)
+    route_add_key (route, endpoint->token_map, route->tokens, token, NGTCP2_STATELESS_RESET_TOKENLEN);
+}
+
+static const QuipuConnectionSink route_sink = {
+  .send_packet = sink_send_packet,
+  .mark_dirty = sink_mark_dirty,
+  .new_cid = sink_new_cid,
+  .retire_cid = sink_retire_cid,
+  .reset_token = sink_reset_token,
+};
+
+static void
+setup_for_route (QuipuConnectionSetup *setup, Route *route,
+                 const struct sockaddr *remote, socklen_t remote_len)
+{
+  setup->sink = &route_sink;
+  setup->sink_data = route;
+  setup->local = quipu_datagram_socket_get_local (route->endpoint->socket, &setup->local_len);
+  setup->remote = remote;
+  setup->remote_len = remote_len;
+}
+
+/* Until a server connection is accepted, the endpoint listens to it: the
+ * owner learns of it only once its handshake is done. */
+
+static void
+on_handshake_done (QuipuConnection *conn, gpointer user_data)
+{
+  QuipuEndpoint *endpoint = user_data;
+
+  quipu_connection_set_callbacks (conn, NULL, NULL);
+  if (endpoint->callbacks != NULL && endpoint->callbacks->accepted != NULL)
+    endpoint->callbacks->accepted (endpoint, conn, endpoint->user_data);
+}
+
+static void
+on_handshake_failed (QuipuConnection *conn, const GError *error, gpointer user_data)
+{
+  QuipuEndpoint *endpoint = user_data;
+  g_autoptr(GError) fallback = NULL;
+
+  if (endpoint->callbacks == NULL || endpoint->callbacks->handshake_failed == NULL)
+    return;
+  if (error == NULL)
+    error = fallback = g_error_new_literal (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_HANDSHAKE,
+                                            "the handshake did not complete");
+  endpoint->callbacks->handshake_failed (endpoint, quipu_connection_get_peer (conn), error,
+                                         endpoint->user_data);
+}
+
+static const QuipuConnectionCallbacks handshake_callbacks = {
+  .established = on_handshake_done,
+  .closed = on_handshake_failed,
+};
 
 static void
 accept_connection (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
                    const struct sockaddr *remote, socklen_t remote_len, ngtcp2_tstamp ts)
 {
   g_autoptr(GError) error = NULL;
+  QuipuConnectionSetup setup = { 0 };
   ngtcp2_pkt_hd hd;
   ngtcp2_cid original_dcid;
   const ngtcp2_cid *retry_scid = NULL;
-  QuipuConnection *conn;
+  guint8 buf[QUIPU_MAX_PACKET];
+  Route *route;
 
   if (ngtcp2_accept (&hd, data, len) != 0 || hd.type == NGTCP2_PKT_0RTT)
     return;
-  if (endpoint->shutting_down || endpoint->heap->len >= MAX_CONNECTIONS)
+  if (endpoint->shutting_down || quipu_deadline_heap_size (&endpoint->heap) >= MAX_CONNECTIONS)
     return;
 
   original_dcid = hd.dcid;
   if (endpoint->options.require_retry)
     {
-      if (hd.tokenlen == 0)
+      /* No token, or a stale or forged one: ask again rather than trust it. */
+      if (!quipu_stateless_verify_retry (endpoint->secret, &hd, remote, remote_len, ts, &original_dcid))
         {
-          send_retry (endpoint, &hd, remote, remote_len, ts);
-          return;
-        }
-      if (hd.token[0] != NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY2 ||
-          ngtcp2_crypto_verify_retry_token2 (&original_dcid, hd.token, hd.tokenlen, endpoint->secret,
-                                             QUIPU_SECRET_LEN, hd.version,
-                                             (const ngtcp2_sockaddr *) remote, remote_len,
-                                             &hd.dcid, RETRY_TOKEN_LIFE, ts) != 0)
-        {
-          /* A stale or forged token: ask again rather than trust it. */
-          send_retry (endpoint, &hd, remote, remote_len, ts);
+          send_raw (endpoint, remote, remote_len, buf,
+                    quipu_stateless_write_retry (buf, endpoint->secret, &hd, remote, remote_len, ts));
           return;
         }
       retry_scid = &hd.dcid;
@@ -489,157 +399,150 @@ accept_connection (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
   else
     hd.tokenlen = 0;
 
-  conn = quipu_connection_new_server (endpoint, &hd, &original_dcid, retry_scid, remote, remote_len,
-                                      quipu_server_credentials_get_gnutls (endpoint->credentials),
-                                      endpoint->options.idle_timeout_ms, ts, &error);
-  if (conn == NULL)
+  route = route_new (endpoint);
+  setup_for_route (&setup, route, remote, remote_len);
+  setup.creds = quipu_server_credentials_get_gnutls (endpoint->credentials);
+  setup.idle_timeout_ms = endpoint->options.idle_timeout_ms;
+  route->conn = quipu_connection_new_server (&setup, &hd, &original_dcid, retry_scid, ts, &error);
+  if (route->conn == NULL)
     {
       g_warning ("cannot accept a connection: %s", error->message);
+      route_free (route);
       return;
     }
-
-  heap_insert (endpoint, conn);
-  quipu_connection_unref (conn);
-  quipu_connection_read_packet (conn, remote, remote_len, data, len, ts);
+  /* Until the client switches to our id, its Initials carry the one it chose. */
+  route_add_cid (route, hd.dcid.data, hd.dcid.datalen);
+  quipu_connection_set_callbacks (route->conn, &handshake_callbacks, endpoint);
+  quipu_deadline_heap_add (&endpoint->heap, &route->deadline);
+  quipu_connection_read_packet (route->conn, remote, remote_len, data, len, ts);
 }
 
 static void
 route_datagram (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
                 const struct sockaddr *remote, socklen_t remote_len, ngtcp2_tstamp ts)
 {
+  guint8 buf[QUIPU_MAX_PACKET];
   ngtcp2_version_cid vc;
-  QuipuConnection *conn;
-  QuipuCid key;
+  Route *route;
+  CidKey key;
   int rv;
 
-  if (!endpoint->is_server)
-    {
-      if (endpoint->heap->len > 0)
-        quipu_connection_read_packet (endpoint->heap->pdata[0], remote, remote_len, data, len, ts);
-      return;
-    }
-
+  /* Both sides pick QUIPU_CID_LEN-byte ids, so short headers parse alike. */
   rv = ngtcp2_pkt_decode_version_cid (&vc, data, len, QUIPU_CID_LEN);
   if (rv == NGTCP2_ERR_VERSION_NEGOTIATION)
     {
-      send_version_negotiation (endpoint, &vc, remote, remote_len);
+      if (endpoint->is_server)
+        send_raw (endpoint, remote, remote_len, buf,
+                  quipu_stateless_write_version_negotiation (buf, &vc));
       return;
     }
   if (rv != 0)
     return;
 
   cid_from_raw (&key, vc.dcid, vc.dcidlen);
-  conn = g_hash_table_lookup (endpoint->cid_map, &key);
-  if (conn != NULL)
-    quipu_connection_read_packet (conn, remote, remote_len, data, len, ts);
+  route = g_hash_table_lookup (endpoint->cid_map, &key);
+  if (route == NULL && !endpoint->is_server && !(data[0] & 0x80) &&
+      len >= NGTCP2_MIN_STATELESS_RESET_RANDLEN + 1 + NGTCP2_STATELESS_RESET_TOKENLEN)
+    {
+      /* Perhaps a stateless reset: its token is its last bytes. */
+      cid_from_raw (&key, data + len - NGTCP2_STATELESS_RESET_TOKENLEN, NGTCP2_STATELESS_RESET_TOKENLEN);
+      route = g_hash_table_lookup (endpoint->token_map, &key);
+    }
+  if (route != NULL)
+    quipu_connection_read_packet (route->conn, remote, remote_len, data, len, ts);
+  else if (!endpoint->is_server)
+    return;
   else if (data[0] & 0x80)
     accept_connection (endpoint, data, len, remote, remote_len, ts);
   else
-    send_stateless_reset (endpoint, &vc, remote, remote_len, len);
+    send_raw (endpoint, remote, remote_len, buf,
+              quipu_stateless_write_reset (buf, endpoint->secret, &vc, len));
 }
 
-/* Reads until the socket is empty or the budget is spent; returns the number
- * of datagrams processed. */
-static guint
-read_datagrams (QuipuEndpoint *endpoint)
+/* Client: the server's port answered with ICMP "port unreachable", or
+ * there is no route to it. Ends every connection to that address (a copy:
+ * a closed callback may connect again). */
+static void
+refuse_remote (const struct sockaddr *remote, int error_code, gpointer user_data)
 {
-  guint total = 0;
+  QuipuEndpoint *endpoint = user_data;
+  g_autofree char *remote_key = quipu_sockaddr_to_string (remote);
+  g_autoptr(GPtrArray) conns = g_ptr_array_new_with_free_func ((GDestroyNotify) quipu_connection_unref);
+  GQueue *routes = g_hash_table_lookup (endpoint->by_remote, remote_key);
 
-  while (total < RECV_BUDGET && !g_source_is_destroyed (&endpoint->source))
+  if (routes == NULL || g_source_is_destroyed (&endpoint->source))
+    return;
+  for (GList *l = routes->head; l != NULL; l = l->next)
+    g_ptr_array_add (conns, quipu_connection_ref (((Route *) l->data)->conn));
+  for (guint i = 0; i < conns->len; i++)
     {
-      ngtcp2_tstamp ts = quipu_endpoint_now ();
-      int n;
+      QuipuConnection *conn = conns->pdata[i];
+      const char *peer = quipu_connection_get_peer (conn);
 
-      for (guint i = 0; i < RECV_BATCH; i++)
-        {
-          endpoint->rmsgs[i].msg_hdr.msg_namelen = sizeof endpoint->raddrs[i];
-          endpoint->rmsgs[i].msg_hdr.msg_flags = 0;
-        }
-
-      n = recvmmsg (endpoint->fd, endpoint->rmsgs, RECV_BATCH, MSG_DONTWAIT, NULL);
-      if (n < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          if (errno == ECONNREFUSED && !endpoint->is_server && endpoint->heap->len > 0)
-            {
-              /* ICMP port unreachable on the connected client socket. */
-              QuipuConnection *conn = endpoint->heap->pdata[0];
-
-              quipu_connection_die (conn, g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNREACHABLE,
-                                                       "cannot reach %s: connection refused (is quipu-server running there?)",
-                                                       conn->peer));
-              continue;
-            }
-          break;
-        }
-
-      for (int i = 0; i < n; i++)
-        {
-          struct msghdr *hdr = &endpoint->rmsgs[i].msg_hdr;
-
-          if (hdr->msg_flags & MSG_TRUNC)
-            continue;
-          route_datagram (endpoint, endpoint->rbufs[i], endpoint->rmsgs[i].msg_len,
-                          (const struct sockaddr *) &endpoint->raddrs[i], hdr->msg_namelen, ts);
-        }
-      total += n;
-      if (n < RECV_BATCH)
-        break;
+      quipu_connection_die (conn, error_code == ECONNREFUSED
+                            ? g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNREACHABLE,
+                                           "cannot reach %s: connection refused (is quipu-server running there?)",
+                                           peer)
+                            : g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNREACHABLE,
+                                           "cannot reach %s: %s", peer, g_strerror (error_code)));
     }
+}
 
-  return total;
+static gboolean
+on_datagram (const guint8 *data, gsize len, const struct sockaddr *remote, socklen_t remote_len,
+             gpointer user_data)
+{
+  QuipuEndpoint *endpoint = user_data;
+
+  route_datagram (endpoint, data, len, remote, remote_len, quipu_transport_now ());
+  return !g_source_is_destroyed (&endpoint->source);
 }
 
 static void
 handle_timers (QuipuEndpoint *endpoint)
 {
-  ngtcp2_tstamp ts = quipu_endpoint_now ();
+  ngtcp2_tstamp ts = quipu_transport_now ();
   gint64 now = g_get_monotonic_time ();
-  g_autoptr(GPtrArray) due = g_ptr_array_new_with_free_func ((GDestroyNotify) quipu_connection_unref);
-  GPtrArray *heap = endpoint->heap;
+  g_autoptr(GPtrArray) due = g_ptr_array_new ();
+  QuipuDeadline *deadline;
 
   /* Take the due ones off the heap first, so a connection whose next wake is
    * still in the past cannot keep this loop going. */
-  while (heap->len > 0 && ((QuipuConnection *) heap->pdata[0])->wake_us <= now)
+  while ((deadline = quipu_deadline_heap_peek (&endpoint->heap)) != NULL && deadline->when <= now)
     {
-      QuipuConnection *conn = heap->pdata[0];
-
-      heap_remove (endpoint, conn);
-      g_ptr_array_add (due, conn);
+      quipu_deadline_heap_remove (&endpoint->heap, deadline);
+      g_ptr_array_add (due, deadline);
     }
 
   for (guint i = 0; i < due->len; i++)
     {
-      QuipuConnection *conn = due->pdata[i];
+      Route *route = due->pdata[i];
 
-      quipu_connection_handle_timer (conn, ts);
-      conn->wake_us = quipu_connection_next_wake (conn);
-      heap_insert (endpoint, conn);
-      quipu_endpoint_mark_dirty (endpoint, conn);
+      quipu_connection_handle_expiry (route->conn, ts);
+      route->deadline.when = quipu_connection_get_expiry (route->conn);
+      quipu_deadline_heap_add (&endpoint->heap, &route->deadline);
+      mark_dirty (route);
     }
 }
 
 static void
 write_connections (QuipuEndpoint *endpoint)
 {
-  QuipuConnection *conn;
+  GList *link;
 
-  while (!endpoint->write_blocked && (conn = g_queue_pop_head (&endpoint->dirty)) != NULL)
+  while (!quipu_datagram_socket_is_blocked (endpoint->socket) &&
+         (link = g_queue_pop_head_link (&endpoint->dirty)) != NULL)
     {
-      conn->dirty = FALSE;
-      quipu_connection_ref (conn);
-      quipu_connection_write (conn, quipu_endpoint_now ());
-      if (conn->phase == CONN_DEAD)
-        {
-          if (conn->heap_index != G_MAXUINT)
-            remove_connection (endpoint, conn);
-        }
-      else
-        update_wake (endpoint, conn);
-      quipu_connection_unref (conn);
+      Route *route = link->data;
+
+      route->dirty = FALSE;
+      quipu_connection_write_packets (route->conn, quipu_transport_now ());
       if (g_source_is_destroyed (&endpoint->source))
         return;
+      if (quipu_connection_is_dead (route->conn))
+        route_free (route);
+      else
+        update_wake (route);
     }
 }
 
@@ -648,14 +551,22 @@ endpoint_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 {
   QuipuEndpoint *endpoint = (QuipuEndpoint *) source;
   GIOCondition cond = g_source_query_unix_fd (source, endpoint->fd_tag);
+  gboolean blocked;
   gint64 ready;
 
   endpoint->in_dispatch = TRUE;
 
   if (cond & G_IO_OUT)
-    flush_batch (endpoint);
+    quipu_datagram_socket_flush (endpoint->socket);
 
-  if ((cond & (G_IO_IN | G_IO_ERR)) && read_datagrams (endpoint) > 0 &&
+  if ((cond & G_IO_ERR) && !endpoint->is_server)
+    quipu_datagram_socket_read_errors (endpoint->socket, refuse_remote, endpoint);
+  if (!endpoint->is_server)
+    quipu_datagram_socket_take_unroutable (endpoint->socket, refuse_remote, endpoint);
+
+  if ((cond & (G_IO_IN | G_IO_ERR)) && !g_source_is_destroyed (source) &&
+      quipu_datagram_socket_receive (endpoint->socket, RECV_BUDGET, on_datagram,
+                                     endpoint->is_server ? NULL : refuse_remote, endpoint) > 0 &&
       endpoint->callbacks != NULL && endpoint->callbacks->batch_end != NULL &&
       !g_source_is_destroyed (source))
     endpoint->callbacks->batch_end (endpoint, endpoint->user_data);
@@ -665,23 +576,33 @@ endpoint_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
   if (!g_source_is_destroyed (source))
     write_connections (endpoint);
   if (!g_source_is_destroyed (source))
-    flush_batch (endpoint);
+    quipu_datagram_socket_flush (endpoint->socket);
 
   endpoint->in_dispatch = FALSE;
   if (g_source_is_destroyed (source))
     return G_SOURCE_REMOVE;
 
-  if (!g_queue_is_empty (&endpoint->dirty) && !endpoint->write_blocked)
+  if (endpoint->released && quipu_deadline_heap_size (&endpoint->heap) == 0)
+    {
+      /* The owner let go and the last connection has closed: the main
+       * context's ref is the last one, and it goes with this. */
+      g_source_destroy (source);
+      return G_SOURCE_REMOVE;
+    }
+
+  blocked = quipu_datagram_socket_is_blocked (endpoint->socket);
+  if ((!g_queue_is_empty (&endpoint->dirty) && !blocked) ||
+      (!endpoint->is_server && quipu_datagram_socket_has_unroutable (endpoint->socket)))
     ready = 0;
-  else if (endpoint->heap->len > 0)
-    ready = ((QuipuConnection *) endpoint->heap->pdata[0])->wake_us;
+  else if (quipu_deadline_heap_size (&endpoint->heap) > 0)
+    ready = quipu_deadline_heap_peek (&endpoint->heap)->when;
   else
     ready = G_MAXINT64;
   g_source_set_ready_time (source, ready == G_MAXINT64 ? -1 : ready);
-  g_source_modify_unix_fd (source, endpoint->fd_tag,
-                           G_IO_IN | (endpoint->write_blocked ? G_IO_OUT : 0));
+  g_source_modify_unix_fd (source, endpoint->fd_tag, G_IO_IN | (blocked ? G_IO_OUT : 0));
 
-  if (endpoint->shutting_down && endpoint->heap->len == 0 && endpoint->shutdown_done != NULL)
+  if (endpoint->shutting_down && quipu_deadline_heap_size (&endpoint->heap) == 0 &&
+      endpoint->shutdown_done != NULL)
     {
       GSourceFunc done = g_steal_pointer (&endpoint->shutdown_done);
 
@@ -698,23 +619,14 @@ endpoint_finalize (GSource *source)
 
   /* Connections still here die with the socket; owners holding refs keep
    * harmless husks that refuse to send. */
-  for (guint i = 0; i < endpoint->heap->len; i++)
-    {
-      QuipuConnection *conn = endpoint->heap->pdata[i];
-
-      conn->phase = CONN_DEAD;
-      conn->endpoint = NULL;
-      conn->heap_index = G_MAXUINT;
-      conn->dirty = FALSE;
-      g_ptr_array_set_size (conn->cids, 0);
-      quipu_connection_unref (conn);
-    }
-  g_ptr_array_unref (endpoint->heap);
-  g_queue_clear (&endpoint->dirty);
+  while (quipu_deadline_heap_size (&endpoint->heap) > 0)
+    route_free ((Route *) quipu_deadline_heap_peek (&endpoint->heap));
+  quipu_deadline_heap_clear (&endpoint->heap);
   g_hash_table_unref (endpoint->cid_map);
+  g_hash_table_unref (endpoint->token_map);
+  g_hash_table_unref (endpoint->by_remote);
   gnutls_memset (endpoint->secret, 0, sizeof endpoint->secret);
-  if (endpoint->fd >= 0)
-    close (endpoint->fd);
+  quipu_datagram_socket_free (endpoint->socket);
 }
 
 static GSourceFuncs endpoint_funcs = {
@@ -723,118 +635,32 @@ static GSourceFuncs endpoint_funcs = {
 };
 
 static QuipuEndpoint *
-endpoint_new (int fd, gboolean is_server)
+endpoint_new (const struct sockaddr *local,
+              socklen_t              local_len,
+              gboolean               is_server,
+              GError               **error)
 {
-  QuipuEndpoint *endpoint = (QuipuEndpoint *) g_source_new (&endpoint_funcs, sizeof (QuipuEndpoint));
+  /* Unconnected, a client learns of ICMP errors only when it asks. */
+  QuipuDatagramSocket *socket = quipu_datagram_socket_new (local, local_len, !is_server, error);
+  QuipuEndpoint *endpoint;
 
+  if (socket == NULL)
+    return NULL;
+
+  endpoint = (QuipuEndpoint *) g_source_new (&endpoint_funcs, sizeof (QuipuEndpoint));
   g_source_set_static_name (&endpoint->source, is_server ? "quipu server endpoint" : "quipu client endpoint");
-  endpoint->fd = fd;
+  endpoint->socket = socket;
   endpoint->is_server = is_server;
   endpoint->cid_map = g_hash_table_new (cid_hash, cid_equal);
-  endpoint->heap = g_ptr_array_new ();
+  endpoint->token_map = g_hash_table_new (cid_hash, cid_equal);
+  endpoint->by_remote = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_queue_free);
+  quipu_deadline_heap_init (&endpoint->heap);
   g_queue_init (&endpoint->dirty);
   gnutls_rnd (GNUTLS_RND_KEY, endpoint->secret, sizeof endpoint->secret);
 
-  for (guint i = 0; i < QUIPU_SEND_BATCH; i++)
-    {
-      endpoint->iovs[i].iov_base = endpoint->bufs[i];
-      endpoint->msgs[i].msg_hdr.msg_iov = &endpoint->iovs[i];
-      endpoint->msgs[i].msg_hdr.msg_iovlen = 1;
-      endpoint->msgs[i].msg_hdr.msg_name = is_server ? &endpoint->addrs[i] : NULL;
-    }
-  for (guint i = 0; i < RECV_BATCH; i++)
-    {
-      endpoint->riovs[i].iov_base = endpoint->rbufs[i];
-      endpoint->riovs[i].iov_len = RECV_SLOT;
-      endpoint->rmsgs[i].msg_hdr.msg_iov = &endpoint->riovs[i];
-      endpoint->rmsgs[i].msg_hdr.msg_iovlen = 1;
-      endpoint->rmsgs[i].msg_hdr.msg_name = &endpoint->raddrs[i];
-    }
-
-  endpoint->fd_tag = g_source_add_unix_fd (&endpoint->source, fd, G_IO_IN);
+  endpoint->fd_tag = g_source_add_unix_fd (&endpoint->source, quipu_datagram_socket_get_fd (socket), G_IO_IN);
   g_source_attach (&endpoint->source, g_main_context_get_thread_default ());
   return endpoint;
-}
-
-static int
-open_socket (GInetSocketAddress *address, gboolean server, struct sockaddr_storage *native,
-             socklen_t *native_len, GError **error)
-{
-  g_autofree char *text = NULL;
-  int family = g_socket_address_get_family (G_SOCKET_ADDRESS (address)) == G_SOCKET_FAMILY_IPV6
-               ? AF_INET6 : AF_INET;
-  int size = SOCKET_BUFFER;
-  int fd;
-
-  *native_len = g_socket_address_get_native_size (G_SOCKET_ADDRESS (address));
-  if (!g_socket_address_to_native (G_SOCKET_ADDRESS (address), native, sizeof *native, error))
-    return -1;
-
-  fd = socket (family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    {
-      int saved = errno;
-
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "cannot create a UDP socket: %s", g_strerror (saved));
-      return -1;
-    }
-
-  setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-  setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-
-  if (server)
-    {
-      if (family == AF_INET6)
-        {
-          int off = 0;
-
-          /* [::] serves IPv4 clients too. */
-          setsockopt (fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
-        }
-      if (bind (fd, (struct sockaddr *) native, *native_len) == 0)
-        return fd;
-    }
-  else if (connect (fd, (struct sockaddr *) native, *native_len) == 0)
-    return fd;
-
-  {
-    int saved = errno;
-
-    text = quipu_sockaddr_to_string ((struct sockaddr *) native);
-    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                 server ? "cannot listen on %s: %s" : "cannot reach %s: %s", text, g_strerror (saved));
-    close (fd);
-    return -1;
-  }
-}
-
-/* The key behind stateless reset and Retry tokens, derived from the TLS
- * private key so that it outlives the process. A server restarted after a
- * crash then answers packets of its old connections with resets their
- * clients recognise (RFC 9000 §10.3), and they reconnect at once instead of
- * waiting out their idle timeout. FALSE if the key cannot be exported. */
-static gboolean
-derive_static_key (QuipuServerCredentials *credentials,
-                   guint8                  out[QUIPU_SECRET_LEN])
-{
-  gnutls_x509_privkey_t key = NULL;
-  gnutls_datum_t der = { NULL, 0 };
-  gboolean ok;
-
-  G_STATIC_ASSERT (QUIPU_SECRET_LEN == 32);   /* one SHA-256 output */
-  ok = gnutls_certificate_get_x509_key (quipu_server_credentials_get_gnutls (credentials), 0, &key) == 0 &&
-       gnutls_x509_privkey_export2 (key, GNUTLS_X509_FMT_DER, &der) == 0 &&
-       gnutls_hmac_fast (GNUTLS_MAC_SHA256, der.data, der.size,
-                         STATIC_KEY_LABEL, strlen (STATIC_KEY_LABEL), out) == 0;
-  if (der.data != NULL)
-    {
-      gnutls_memset (der.data, 0, der.size);
-      gnutls_free (der.data);
-    }
-  if (key != NULL)
-    gnutls_x509_privkey_deinit (key);
-  return ok;
 }
 
 QuipuEndpoint *
@@ -846,20 +672,18 @@ quipu_endpoint_new_server (GInetSocketAddress           *address,
                            GError                      **error)
 {
   struct sockaddr_storage native;
-  socklen_t native_len;
-  guint8 static_key[QUIPU_SECRET_LEN];
+  guint8 static_key[SECRET_LEN];
   QuipuEndpoint *endpoint;
-  int fd;
 
-  fd = open_socket (address, TRUE, &native, &native_len, error);
-  if (fd < 0)
+  if (!g_socket_address_to_native (G_SOCKET_ADDRESS (address), &native, sizeof native, error))
+    return NULL;
+  endpoint = endpoint_new ((struct sockaddr *) &native,
+                           g_socket_address_get_native_size (G_SOCKET_ADDRESS (address)), TRUE, error);
+  if (endpoint == NULL)
     return NULL;
 
-  endpoint = endpoint_new (fd, TRUE);
-  endpoint->local_len = sizeof endpoint->local;
-  getsockname (fd, (struct sockaddr *) &endpoint->local, &endpoint->local_len);
   endpoint->credentials = credentials;
-  if (derive_static_key (credentials, static_key))
+  if (quipu_stateless_derive_secret (credentials, static_key))
     memcpy (endpoint->secret, static_key, sizeof static_key);
   else
     g_warning ("cannot derive a lasting key from the TLS key: after a restart, "
@@ -874,46 +698,93 @@ quipu_endpoint_new_server (GInetSocketAddress           *address,
   return endpoint;
 }
 
+QuipuEndpoint *
+quipu_endpoint_new_client (GError **error)
+{
+  struct sockaddr_in6 any6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
+  struct sockaddr_in any4 = { .sin_family = AF_INET, .sin_addr.s_addr = INADDR_ANY };
+  g_autoptr(GError) error6 = NULL;
+  QuipuEndpoint *endpoint;
+
+  /* One dual-stack socket reaches servers of both families; a machine
+   * without IPv6 gets an IPv4 one. */
+  endpoint = endpoint_new ((struct sockaddr *) &any6, sizeof any6, FALSE, &error6);
+  if (endpoint == NULL)
+    endpoint = endpoint_new ((struct sockaddr *) &any4, sizeof any4, FALSE, error);
+  return endpoint;
+}
+
+/* The address in the socket's family: IPv4 as an IPv4-mapped IPv6 address
+ * on a dual-stack socket. */
+static gboolean
+remote_to_native (QuipuEndpoint           *endpoint,
+                  GInetSocketAddress      *address,
+                  struct sockaddr_storage *native,
+                  socklen_t               *native_len,
+                  GError                 **error)
+{
+  GInetAddress *inet = g_inet_socket_address_get_address (address);
+  GSocketFamily family = g_inet_address_get_family (inet);
+  socklen_t local_len;
+  int local_family = quipu_datagram_socket_get_local (endpoint->socket, &local_len)->sa_family;
+
+  if (local_family == AF_INET6 && family == G_SOCKET_FAMILY_IPV4)
+    {
+      struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) native;
+
+      memset (native, 0, sizeof *native);
+      sin6->sin6_family = AF_INET6;
+      sin6->sin6_port = g_htons (g_inet_socket_address_get_port (address));
+      sin6->sin6_addr.s6_addr[10] = 0xff;
+      sin6->sin6_addr.s6_addr[11] = 0xff;
+      memcpy (&sin6->sin6_addr.s6_addr[12], g_inet_address_to_bytes (inet), 4);
+      *native_len = sizeof *sin6;
+      return TRUE;
+    }
+  if (local_family == AF_INET && family == G_SOCKET_FAMILY_IPV6)
+    {
+      g_autofree char *text = quipu_socket_address_to_string (address);
+
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE,
+                   "cannot reach %s: this machine has no IPv6", text);
+      return FALSE;
+    }
+  *native_len = g_socket_address_get_native_size (G_SOCKET_ADDRESS (address));
+  return g_socket_address_to_native (G_SOCKET_ADDRESS (address), native, sizeof *native, error);
+}
+
 QuipuConnection *
-quipu_endpoint_connect (GInetSocketAddress     *address,
+quipu_endpoint_connect (QuipuEndpoint          *endpoint,
+                        GInetSocketAddress     *address,
                         const QuipuTrustPolicy *policy,
                         guint                   idle_timeout_ms,
                         GError                **error)
 {
-  gnutls_certificate_credentials_t creds;
+  QuipuConnectionSetup setup = { 0 };
   struct sockaddr_storage remote;
   socklen_t remote_len;
-  QuipuEndpoint *endpoint;
-  QuipuConnection *conn;
-  int fd;
+  Route *route;
 
-  creds = quipu_tls_client_credentials (error);
-  if (creds == NULL)
+  g_return_val_if_fail (!endpoint->is_server, NULL);
+  g_return_val_if_fail (!endpoint->released, NULL);
+
+  setup.creds = quipu_tls_client_credentials (error);
+  if (setup.creds == NULL || !remote_to_native (endpoint, address, &remote, &remote_len, error))
     return NULL;
 
-  fd = open_socket (address, FALSE, &remote, &remote_len, error);
-  if (fd < 0)
-    return NULL;
-
-  endpoint = endpoint_new (fd, FALSE);
-  endpoint->local_len = sizeof endpoint->local;
-  getsockname (fd, (struct sockaddr *) &endpoint->local, &endpoint->local_len);
-
-  /* On failure the connection's last unref has released the endpoint. */
-  conn = quipu_connection_new_client (endpoint, (struct sockaddr *) &remote, remote_len, policy, creds,
-                                      idle_timeout_ms ? idle_timeout_ms : 15000, error);
-  if (conn == NULL)
-    return NULL;
-
-  heap_insert (endpoint, conn);
-  quipu_endpoint_mark_dirty (endpoint, conn);
-  return conn;
-}
-
-void
-quipu_endpoint_release_client (QuipuEndpoint *endpoint)
-{
-  quipu_endpoint_free (endpoint);
+  route = route_new (endpoint);
+  setup_for_route (&setup, route, (struct sockaddr *) &remote, remote_len);
+  setup.idle_timeout_ms = idle_timeout_ms ? idle_timeout_ms : 15000;
+  route->conn = quipu_connection_new_client (&setup, policy, error);
+  if (route->conn == NULL)
+    {
+      route_free (route);
+      return NULL;
+    }
+  route_set_remote (route, (struct sockaddr *) &remote);
+  quipu_deadline_heap_add (&endpoint->heap, &route->deadline);
+  mark_dirty (route);
+  return quipu_connection_ref (route->conn);
 }
 
 void
@@ -923,10 +794,26 @@ quipu_endpoint_free (QuipuEndpoint *endpoint)
   g_source_unref (&endpoint->source);
 }
 
+void
+quipu_endpoint_release (QuipuEndpoint *endpoint)
+{
+  endpoint->released = TRUE;
+  for (guint i = 0; i < quipu_deadline_heap_size (&endpoint->heap); i++)
+    quipu_connection_close (((Route *) quipu_deadline_heap_get (&endpoint->heap, i))->conn, 0, NULL, 0);
+  if (quipu_deadline_heap_size (&endpoint->heap) == 0)
+    g_source_destroy (&endpoint->source);
+  else if (!endpoint->in_dispatch)
+    g_source_set_ready_time (&endpoint->source, 0);
+  g_source_unref (&endpoint->source);
+}
+
 GInetSocketAddress *
 quipu_endpoint_get_local_address (QuipuEndpoint *endpoint)
 {
-  return G_INET_SOCKET_ADDRESS (g_socket_address_new_from_native (&endpoint->local, endpoint->local_len));
+  socklen_t len;
+  const struct sockaddr *local = quipu_datagram_socket_get_local (endpoint->socket, &len);
+
+  return G_INET_SOCKET_ADDRESS (g_socket_address_new_from_native ((gpointer) local, len));
 }
 
 static gboolean
@@ -952,9 +839,10 @@ quipu_endpoint_shutdown (QuipuEndpoint *endpoint,
   endpoint->shutdown_done = done;
   endpoint->shutdown_data = done_data;
 
-  for (guint i = 0; i < endpoint->heap->len; i++)
-    quipu_connection_close (endpoint->heap->pdata[i], app_error, reason, linger_ms);
+  for (guint i = 0; i < quipu_deadline_heap_size (&endpoint->heap); i++)
+    quipu_connection_close (((Route *) quipu_deadline_heap_get (&endpoint->heap, i))->conn,
+                            app_error, reason, linger_ms);
 
-  if (endpoint->heap->len == 0)
+  if (quipu_deadline_heap_size (&endpoint->heap) == 0)
     g_idle_add (shutdown_done_idle, endpoint);
 }

@@ -9,13 +9,15 @@ G_BEGIN_DECLS
 
 /* A UDP socket and the QUIC connections on it, driven by one custom GSource
  * in the thread-default main context: the socket fd and a timer set from the
- * earliest connection expiry (a heap, no per-tick scan). Servers route many
- * connections by connection ID; a client endpoint holds one. */
+ * earliest connection expiry (a heap, no per-tick scan). On both sides it
+ * routes packets to its connections by connection ID, so one socket carries
+ * any number of them. The endpoint drives its connections; they never see
+ * it. */
 typedef struct _QuipuEndpoint QuipuEndpoint;
 
 typedef struct {
   /* Server: a client finished its handshake; set the connection's callbacks
-   * here. */
+   * here (their `established` is not called: this is that moment). */
   void (*accepted)  (QuipuEndpoint *endpoint, QuipuConnection *conn, gpointer user_data);
   /* Server: a client's handshake failed (wrong ALPN, TLS error, timeout). */
   void (*handshake_failed) (QuipuEndpoint *endpoint, const char *peer, const GError *error,
@@ -38,14 +40,25 @@ QuipuEndpoint *quipu_endpoint_new_server (GInetSocketAddress           *address,
                                           const QuipuEndpointCallbacks *callbacks,
                                           gpointer                      user_data,
                                           GError                      **error);
-/* Starts a connection to `address`; the returned connection reports through
- * its callbacks (set them right away). `policy` is copied. */
-QuipuConnection *quipu_endpoint_connect  (GInetSocketAddress     *address,
+/* A client endpoint on a fresh socket (an unused port on every address). */
+QuipuEndpoint *quipu_endpoint_new_client (GError                **error);
+/* Starts a connection to `address` on a client endpoint; the returned
+ * connection (a new ref) reports through its callbacks (set them right
+ * away). `policy` is copied. */
+QuipuConnection *quipu_endpoint_connect  (QuipuEndpoint          *endpoint,
+                                          GInetSocketAddress     *address,
                                           const QuipuTrustPolicy *policy,
                                           guint                   idle_timeout_ms,
                                           GError                **error);
 
+/* Closes the socket at once; connections still open end without a word
+ * (and without `closed`). */
 void           quipu_endpoint_free        (QuipuEndpoint *endpoint);
+/* Lets go of the endpoint, which closes what is still open (after queued
+ * data, as quipu_connection_close with linger 0 would), and goes away by
+ * itself once its last connection has finished closing. Clear the
+ * connections' callbacks first if their owner is going too. */
+void           quipu_endpoint_release     (QuipuEndpoint *endpoint);
 /* The bound address (with the real port when 0 was asked). */
 GInetSocketAddress *quipu_endpoint_get_local_address (QuipuEndpoint *endpoint);
 /* Closes every connection (after their queued data, at most linger_ms) and

@@ -579,6 +579,31 @@ read_field_header (const guint8 *data,
   return TRUE;
 }
 
+typedef gboolean (*FieldFunc) (guint64 id, const guint8 *value, gsize len, gpointer data, GError **error);
+
+/* The one TLV loop: hands each field of data[0..len) to `func`, in order. */
+static gboolean
+walk_fields (const guint8 *data,
+             gsize         len,
+             const char   *container,
+             FieldFunc     func,
+             gpointer      func_data,
+             GError      **error)
+{
+  gsize pos = 0;
+
+  while (pos < len)
+    {
+      guint64 id, vlen;
+
+      if (!read_field_header (data, len, &pos, container, &id, &vlen, error) ||
+          !func (id, data + pos, vlen, func_data, error))
+        return FALSE;
+      pos += vlen;
+    }
+  return TRUE;
+}
+
 static gboolean
 decode_varint_value (const FieldSpec *spec,
                      const guint8    *value,
@@ -618,53 +643,61 @@ check_not_seen (guint64   seen,
   return TRUE;
 }
 
+typedef struct {
+  QuipuUserInfo *user;
+  guint64        seen;
+} UserDecoder;
+
+static gboolean
+decode_user_field (guint64       id,
+                   const guint8 *value,
+                   gsize         vlen,
+                   gpointer      data,
+                   GError      **error)
+{
+  UserDecoder *decoder = data;
+  QuipuUserInfo *user = decoder->user;
+  const FieldSpec *spec;
+
+  if (id == QUIPU_FIELD_USER)
+    {
+      g_set_error_literal (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_PROTOCOL,
+                           "user nested inside a user");
+      return FALSE;
+    }
+  if (id != QUIPU_FIELD_USERNAME && id != QUIPU_FIELD_KEY)
+    return TRUE;
+  if (!check_not_seen (decoder->seen, id, error))
+    return FALSE;
+  decoder->seen |= FIELD_BIT (id);
+
+  spec = &field_specs[id];
+  if (id == QUIPU_FIELD_KEY)
+    {
+      if (!check_bytes_len (spec, vlen, error))
+        return FALSE;
+      memcpy (user->key, value, QUIPU_KEY_SIZE);
+      user->has_key = TRUE;
+    }
+  else
+    {
+      if (!check_string (spec, (const char *) value, vlen, error))
+        return FALSE;
+      user->name = g_strndup ((const char *) value, vlen);
+    }
+  return TRUE;
+}
+
 static gboolean
 decode_user_fields (QuipuUserInfo *user,
                     const guint8  *data,
                     gsize          len,
                     GError       **error)
 {
-  guint64 seen = 0;
-  gsize pos = 0;
+  UserDecoder decoder = { user, 0 };
 
-  while (pos < len)
-    {
-      const FieldSpec *spec;
-      const guint8 *value;
-      guint64 id, vlen;
-
-      if (!read_field_header (data, len, &pos, "user", &id, &vlen, error))
-        return FALSE;
-      value = data + pos;
-      pos += vlen;
-
-      if (id == QUIPU_FIELD_USER)
-        {
-          g_set_error_literal (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_PROTOCOL,
-                               "user nested inside a user");
-          return FALSE;
-        }
-      if (id != QUIPU_FIELD_USERNAME && id != QUIPU_FIELD_KEY)
-        continue;
-      if (!check_not_seen (seen, id, error))
-        return FALSE;
-      seen |= FIELD_BIT (id);
-
-      spec = &field_specs[id];
-      if (id == QUIPU_FIELD_KEY)
-        {
-          if (!check_bytes_len (spec, vlen, error))
-            return FALSE;
-          memcpy (user->key, value, QUIPU_KEY_SIZE);
-          user->has_key = TRUE;
-        }
-      else
-        {
-          if (!check_string (spec, (const char *) value, vlen, error))
-            return FALSE;
-          user->name = g_strndup ((const char *) value, vlen);
-        }
-    }
+  if (!walk_fields (data, len, "user", decode_user_field, &decoder, error))
+    return FALSE;
 
   if (user->name == NULL)
     {
@@ -751,27 +784,26 @@ decode_field (QuipuFrame   *frame,
 }
 
 static gboolean
+decode_frame_field (guint64       id,
+                    const guint8 *value,
+                    gsize         len,
+                    gpointer      frame,
+                    GError      **error)
+{
+  /* Unknown ids (and the reserved id 0) are for extensions: skip them. */
+  if (id == 0 || id > QUIPU_FIELD_LAST)
+    return TRUE;
+  return decode_field (frame, id, value, len, error);
+}
+
+static gboolean
 decode_payload (QuipuFrame   *frame,
                 const guint8 *data,
                 gsize         len,
                 GError      **error)
 {
-  gsize pos = 0;
-
-  while (pos < len)
-    {
-      guint64 id, vlen;
-
-      if (!read_field_header (data, len, &pos, "frame", &id, &vlen, error))
-        return FALSE;
-      /* Unknown ids (and the reserved id 0) are for extensions: skip them. */
-      if (id != 0 && id <= QUIPU_FIELD_LAST &&
-          !decode_field (frame, id, data + pos, vlen, error))
-        return FALSE;
-      pos += vlen;
-    }
-
-  return check_frame_rules (frame, frame->present, error);
+  return walk_fields (data, len, "frame", decode_frame_field, frame, error) &&
+         check_frame_rules (frame, frame->present, error);
 }
 
 QuipuDecodeResult

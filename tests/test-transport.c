@@ -1,0 +1,217 @@
+#define G_LOG_DOMAIN "quipu-test-transport"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "quipu-endpoint.h"
+#include "quipu-error.h"
+#include "quipu-test-peer.h"
+#include "quipu-test-util.h"
+#include "quipu-transport-error.h"
+
+/* The transport on its own: client endpoints against an in-process server,
+ * spoken to with raw frames (a PING before CONNECT is answered by a PONG
+ * that echoes its token). */
+
+#define N_PEERS 3
+
+typedef struct {
+  QuipuTestServer  ts;
+} Fixture;
+
+static void
+fixture_setup (Fixture       *fx,
+               gconstpointer  data)
+{
+  quipu_test_server_setup (&fx->ts, "transport");
+}
+
+static void
+fixture_teardown (Fixture       *fx,
+                  gconstpointer  data)
+{
+  quipu_test_server_teardown (&fx->ts);
+}
+
+static void
+peer_ping (QuipuTestPeer *peer,
+           guint64        token)
+{
+  g_autoptr(QuipuFrame) ping = quipu_frame_new (QUIPU_FRAME_PING);
+
+  quipu_frame_set_uint (ping, QUIPU_FIELD_TOKEN, token);
+  g_assert_true (quipu_connection_queue_frame (peer->conn, ping));
+}
+
+/* The token of the last PONG received, 0 if none. */
+static guint64
+last_pong (QuipuTestPeer *peer)
+{
+  for (guint i = peer->frames->len; i > 0; i--)
+    {
+      QuipuFrame *frame = peer->frames->pdata[i - 1];
+
+      if (frame->type == QUIPU_FRAME_PONG)
+        return frame->token;
+    }
+  return 0;
+}
+
+/* Several sessions share one socket: each gets its own answers, and one
+ * ending leaves the others working. */
+static void
+test_one_socket_many_connections (Fixture       *fx,
+                                  gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QuipuEndpoint) endpoint = quipu_endpoint_new_client (&error);
+  g_autoptr(GInetSocketAddress) local = NULL;
+  QuipuTestPeer *peers[N_PEERS];
+
+  g_assert_no_error (error);
+  local = quipu_endpoint_get_local_address (endpoint);
+  g_assert_cmpuint (g_inet_socket_address_get_port (local), !=, 0);
+
+  for (guint i = 0; i < N_PEERS; i++)
+    peers[i] = quipu_test_peer_connect (endpoint, fx->ts.address, fx->ts.trust_path);
+  for (guint i = 0; i < N_PEERS; i++)
+    QUIPU_TEST_WAIT_FOR (peers[i]->established);
+
+  /* Each waits for the PONG to its own token: answers are routed by
+   * connection ID, not handed to whoever is first on the socket. */
+  for (guint i = 0; i < N_PEERS; i++)
+    peer_ping (peers[i], 100 + i);
+  for (guint i = 0; i < N_PEERS; i++)
+    {
+      QUIPU_TEST_WAIT_FOR (quipu_test_peer_count (peers[i], QUIPU_FRAME_PONG) == 1);
+      g_assert_cmpuint (last_pong (peers[i]), ==, 100 + i);
+      g_assert_false (peers[i]->closed);
+    }
+
+  quipu_connection_close (peers[0]->conn, 0, "done", 1000);
+  QUIPU_TEST_WAIT_FOR (peers[0]->closed);
+  g_assert_no_error (peers[0]->close_error);
+
+  for (guint i = 1; i < N_PEERS; i++)
+    peer_ping (peers[i], 200 + i);
+  for (guint i = 1; i < N_PEERS; i++)
+    {
+      QUIPU_TEST_WAIT_FOR (quipu_test_peer_count (peers[i], QUIPU_FRAME_PONG) == 2);
+      g_assert_cmpuint (last_pong (peers[i]), ==, 200 + i);
+      g_assert_false (peers[i]->closed);
+    }
+  g_assert_cmpuint (peers[0]->frames->len, ==, 1);
+
+  for (guint i = 0; i < N_PEERS; i++)
+    quipu_test_peer_free (peers[i]);
+}
+
+/* An endpoint its owner let go of still delivers what was queued before a
+ * lingering close, as QuipuClient's goodbye on dispose needs, then closes
+ * cleanly. */
+static void
+test_release_finishes_the_goodbye (Fixture       *fx,
+                                   gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  QuipuEndpoint *endpoint = quipu_endpoint_new_client (&error);
+  QuipuTestPeer *peer;
+  guint64 queued;
+
+  g_assert_no_error (error);
+  peer = quipu_test_peer_connect (endpoint, fx->ts.address, fx->ts.trust_path);
+  QUIPU_TEST_WAIT_FOR (peer->established);
+
+  peer_ping (peer, 7);
+  queued = quipu_connection_get_queued_offset (peer->conn);
+  quipu_connection_close (peer->conn, 0, "bye", 2000);
+  g_clear_pointer (&endpoint, quipu_endpoint_release);
+  g_assert_false (peer->closed);
+
+  QUIPU_TEST_WAIT_FOR (peer->closed);
+  g_assert_no_error (peer->close_error);
+  g_assert_cmpuint (peer->acked, ==, queued);
+  g_assert_true (quipu_connection_is_closing (peer->conn));
+  quipu_test_peer_free (peer);
+}
+
+/* A port nobody listens on answers with ICMP, which the unconnected
+ * socket learns from its error queue: the connection fails at once, not
+ * after the 10 s handshake timeout. */
+static void
+test_refused_at_once (Fixture       *fx,
+                      gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) probe = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM,
+                                           G_SOCKET_PROTOCOL_UDP, &error);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) closed_port = NULL;
+  g_autofree char *address = NULL;
+  QuipuTestPeer *peer;
+  gint64 start;
+
+  g_assert_no_error (error);
+  /* A port that was free a moment ago, and is again. */
+  g_assert_true (g_socket_bind (probe, any, FALSE, &error));
+  closed_port = g_socket_get_local_address (probe, &error);
+  g_assert_no_error (error);
+  g_clear_object (&probe);
+  address = g_strdup_printf ("127.0.0.1:%u",
+                             g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (closed_port)));
+
+  start = g_get_monotonic_time ();
+  peer = quipu_test_peer_connect (NULL, address, fx->ts.trust_path);
+  QUIPU_TEST_WAIT_FOR (peer->closed);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+  g_assert_error (peer->close_error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNREACHABLE);
+  g_assert_nonnull (strstr (peer->close_error->message, "connection refused"));
+  g_assert_false (peer->established);
+  quipu_test_peer_free (peer);
+}
+
+/* A peer may close with any transport error and no reason phrase at all:
+ * that must read as an error, not crash the server reading it. */
+static void
+test_close_without_reason (void)
+{
+  ngtcp2_ccerr ccerr;
+  g_autoptr(GError) violation = NULL;
+  g_autoptr(GError) alert = NULL;
+  g_autoptr(GError) bye = NULL;
+
+  ngtcp2_ccerr_default (&ccerr);
+  ngtcp2_ccerr_set_transport_error (&ccerr, NGTCP2_PROTOCOL_VIOLATION, NULL, 0);
+  g_assert_null (ccerr.reason);
+  violation = quipu_transport_error_from_close (&ccerr, "127.0.0.1:1", TRUE);
+  g_assert_error (violation, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_PROTOCOL);
+  g_assert_cmpstr (violation->message, ==, "127.0.0.1:1 closed the connection with QUIC error 0xa");
+
+  ngtcp2_ccerr_set_tls_alert (&ccerr, 42, NULL, 0);
+  alert = quipu_transport_error_from_close (&ccerr, "127.0.0.1:1", TRUE);
+  g_assert_error (alert, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_HANDSHAKE);
+  g_assert_nonnull (strstr (alert->message, "received alert 42"));
+
+  ngtcp2_ccerr_set_application_error (&ccerr, 0, NULL, 0);
+  bye = quipu_transport_error_from_close (&ccerr, "127.0.0.1:1", FALSE);
+  g_assert_error (bye, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_CLOSED);
+  g_assert_cmpstr (bye->message, ==, "127.0.0.1:1 closed the connection");
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add ("/quipu/transport/one-socket-many-connections", Fixture, NULL,
+              fixture_setup, test_one_socket_many_connections, fixture_teardown);
+  g_test_add ("/quipu/transport/release-finishes-the-goodbye", Fixture, NULL,
+              fixture_setup, test_release_finishes_the_goodbye, fixture_teardown);
+  g_test_add ("/quipu/transport/refused-at-once", Fixture, NULL,
+              fixture_setup, test_refused_at_once, fixture_teardown);
+  g_test_add_func ("/quipu/transport/close-without-reason", test_close_without_reason);
+
+  return g_test_run ();
+}
