@@ -249,7 +249,9 @@ on_handshake_failed (QuipuEndpoint *endpoint,
                      const GError  *error,
                      gpointer       user_data)
 {
-  quipu_log_event (G_LOG_LEVEL_WARNING, "handshake-failed", peer, NULL,
+  /* Routine on an open port (scanners, other protocols, clients that refuse
+   * our certificate): worth a line, not a warning about this server. */
+  quipu_log_event (G_LOG_LEVEL_MESSAGE, "handshake-failed", peer, NULL,
                    "connection from %s refused: %s", peer, error->message);
 }
 
