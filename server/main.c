@@ -52,7 +52,9 @@ log_writer (GLogLevelFlags   level,
   if (message == NULL)
     return G_LOG_WRITER_UNHANDLED;
 
-  if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
+  if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
+    fprintf (stderr, "quipu-server: error: %s\n", message);
+  else if (level & G_LOG_LEVEL_WARNING)
     fprintf (stderr, "quipu-server: warning: %s\n", message);
   else
     fprintf (stderr, "quipu-server: %s\n", message);

@@ -6,6 +6,7 @@
 
 #include "quipu-auth.h"
 #include "quipu-error.h"
+#include "quipu-event.h"
 #include "quipu-history.h"
 #include "quipu-identity.h"
 
@@ -68,9 +69,11 @@ check_proof (QuipuRequest     *request,
   if (!quipu_signature_verify (frame->key, g_bytes_get_data (input, NULL), g_bytes_get_size (input),
                                frame->proof))
     {
+      g_autofree char *name = quipu_log_quote (frame->username);
+
       quipu_session_log (session, G_LOG_LEVEL_WARNING, "bad-proof",
                          "login as %s (key %s) from %s refused: the proof does not verify for this connection",
-                         frame->username, claimed_id, quipu_connection_get_peer (session->conn));
+                         name, claimed_id, quipu_connection_get_peer (session->conn));
       quipu_session_refuse (session, request->batch, QUIPU_PROTOCOL_ERROR_BAD_PROOF,
                             "login proof does not verify for this connection");
       return FALSE;
@@ -100,8 +103,10 @@ register_name (QuipuRequest         *request,
   *result = quipu_store_register_user (request->store, frame->username, frame->key, uid, display, &error);
   if (error != NULL)
     {
+      g_autofree char *name = quipu_log_quote (frame->username);
+
       quipu_session_log (session, G_LOG_LEVEL_WARNING, "store-error", "cannot register %s: %s",
-                         frame->username, error->message);
+                         name, error->message);
       quipu_session_refuse (session, request->batch,
                             error->code == QUIPU_PROTOCOL_ERROR_BAD_NAME ? QUIPU_PROTOCOL_ERROR_BAD_NAME
                                                                          : QUIPU_PROTOCOL_ERROR_SERVER,
@@ -111,10 +116,11 @@ register_name (QuipuRequest         *request,
   if (*result == QUIPU_REGISTER_TAKEN)
     {
       g_autofree char *text = g_strdup_printf ("the name %s is registered to another key", frame->username);
+      g_autofree char *name = quipu_log_quote (frame->username);
 
       quipu_session_log (session, G_LOG_LEVEL_WARNING, "impersonation",
                          "impersonation attempt: %s from %s presented key %s, but the name belongs to another key",
-                         frame->username, quipu_connection_get_peer (session->conn), claimed_id);
+                         name, quipu_connection_get_peer (session->conn), claimed_id);
       quipu_session_refuse (session, request->batch, QUIPU_PROTOCOL_ERROR_NAME_TAKEN, text);
       return FALSE;
     }
@@ -128,6 +134,7 @@ quipu_auth_handle_connect (QuipuRequest     *request,
   QuipuSession *session = request->session;
   g_autofree char *display = NULL;
   g_autofree char *claimed_id = NULL;
+  g_autofree char *software = NULL;
   QuipuRegisterResult result;
   gint64 uid = 0;
 
@@ -154,10 +161,13 @@ quipu_auth_handle_connect (QuipuRequest     *request,
   memcpy (session->key, frame->key, QUIPU_KEY_SIZE);
   session->delivered = quipu_store_get_delivered (request->store, uid, NULL);
   quipu_roster_go_online (request->roster, session);
+  /* CLIENT is free text chosen by the peer: quoted, or it could write lines
+   * of its own into the log. */
+  software = frame->client ? quipu_log_quote (frame->client) : g_strdup ("an unnamed client");
   quipu_session_log (session, G_LOG_LEVEL_INFO, "login", "%s (%s%s) logged in from %s with %s",
                      session->username, session->user_id, result == QUIPU_REGISTER_NEW ? ", new" : "",
                      quipu_connection_get_peer (session->conn),
-                     frame->client ? frame->client : "an unnamed client");
+                     software);
 
   send_welcome (request, frame);
 

@@ -62,8 +62,10 @@ ensure_room (QuipuRequest *request,
   if (spelling == NULL)
     {
       /* The room still works; its first message records the spelling. */
+      g_autofree char *quoted = quipu_log_quote (name);
+
       quipu_session_log (request->session, G_LOG_LEVEL_WARNING, "store-error",
-                         "cannot record room %s: %s", name, error->message);
+                         "cannot record room %s: %s", quoted, error->message);
       spelling = g_strdup (name);
     }
   return quipu_roster_add_room (request->roster, spelling);
@@ -158,8 +160,12 @@ dispatch (QuipuRequest *request,
       quipu_session_close (session, request->batch, 0, "bye");
       break;
     case QUIPU_FRAME_ERROR:
-      quipu_session_log (session, G_LOG_LEVEL_INFO, "client-error", "%s reports error %" G_GUINT64_FORMAT ": %s",
-                         quipu_connection_get_peer (session->conn), frame->code, frame->text ? frame->text : "");
+      {
+        g_autofree char *text = quipu_log_quote (frame->text);
+
+        quipu_session_log (session, G_LOG_LEVEL_INFO, "client-error", "%s reports error %" G_GUINT64_FORMAT ": %s",
+                           quipu_connection_get_peer (session->conn), frame->code, text);
+      }
       break;
     case QUIPU_FRAME_WELCOME:
     case QUIPU_FRAME_ACK:
