@@ -95,6 +95,7 @@ typedef struct {
   char     *history_per_room;
   char     *sync;
   char     *log_level;
+  char     *store_max_pages;
   gboolean  retry;
 } Options;
 
@@ -112,6 +113,7 @@ options_clear (Options *opts)
   g_free (opts->history_per_room);
   g_free (opts->sync);
   g_free (opts->log_level);
+  g_free (opts->store_max_pages);
 }
 
 static void
@@ -153,6 +155,9 @@ build_config (QuipuServerConfig *config,
   if (options.sync != NULL && !quipu_config_parse_sync (options.sync, &config->sync_normal, &error))
     add_error (problems, error);
   if (options.log_level != NULL && !quipu_config_parse_log_level (options.log_level, &config->log_level, &error))
+    add_error (problems, error);
+  if (options.store_max_pages != NULL &&
+      !quipu_config_parse_uint (options.store_max_pages, "--store-max-pages", &config->store_max_pages, &error))
     add_error (problems, error);
   replace_str (&config->listen, options.listen);
   replace_str (&config->data_dir, options.data_dir);
@@ -249,6 +254,8 @@ main (int argc, char **argv)
     { "sync", 0, 0, G_OPTION_ARG_STRING, &options.sync, N_("Database durability: full (survives power loss; default) or normal"), "full|normal" },
     /* Translators: warning, info and debug are the values the option takes: keep them in English */
     { "log-level", 0, 0, G_OPTION_ARG_STRING, &options.log_level, N_("What to log: warning, info (default) or debug"), "warning|info|debug" },
+    /* Hidden: for tests that need a full disk without filling one. */
+    { "store-max-pages", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &options.store_max_pages, "Limit the database to N pages of 4 KiB (tests only)", "N" },
     { "check-config", 0, 0, G_OPTION_ARG_NONE, &check, N_("Check the configuration and exit: one line per problem, exit status 1 if any"), NULL },
     { "backup", 0, 0, G_OPTION_ARG_FILENAME, &backup_path, N_("Copy the database of the data directory to the new FILE, even while a server runs, and exit"), N_("FILE") },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Print the version and exit"), NULL },

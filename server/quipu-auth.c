@@ -26,8 +26,9 @@ offers_version (const QuipuFrame *frame,
 }
 
 static void
-send_welcome (QuipuRequest     *request,
-              const QuipuFrame *connect)
+send_welcome (QuipuRequest        *request,
+              const QuipuFrame    *connect,
+              QuipuRegisterResult  result)
 {
   QuipuSession *session = request->session;
   g_autoptr(QuipuFrame) welcome = quipu_frame_new (QUIPU_FRAME_WELCOME);
@@ -44,7 +45,17 @@ send_welcome (QuipuRequest     *request,
   for (guint i = 0; rooms != NULL && rooms[i] != NULL; i++)
     quipu_frame_add_string (welcome, QUIPU_FIELD_ROOM_ENTRY, rooms[i]);
   quipu_roster_add_users (request->roster, welcome, QUIPU_SERVER_MAX_ENTRIES);
-  quipu_request_reply (request, welcome, 0);
+  if (result == QUIPU_REGISTER_NEW)
+    {
+      /* A new name lives in the batch's commit: without it the login has no
+       * user behind it. */
+      g_autoptr(GBytes) bytes = quipu_frame_encode (welcome, NULL);
+
+      if (bytes != NULL)
+        quipu_session_send_written (session, request->batch, bytes, 0, QUIPU_ON_FAILURE_CLOSE, NULL);
+    }
+  else
+    quipu_request_reply (request, welcome, 0);
 }
 
 /* The proof must sign this very connection's exporter value: a proof lifted
@@ -105,8 +116,11 @@ register_name (QuipuRequest         *request,
     {
       g_autofree char *name = quipu_log_quote (frame->username);
 
-      quipu_session_log (session, G_LOG_LEVEL_WARNING, "store-error", "cannot register %s: %s",
-                         name, error->message);
+      if (error->code == QUIPU_PROTOCOL_ERROR_BAD_NAME)
+        quipu_session_log (session, G_LOG_LEVEL_INFO, "bad-name", "cannot register %s: %s",
+                           name, error->message);
+      else
+        quipu_log_store_error ("cannot register a name", error);
       quipu_session_refuse (session, request->batch,
                             error->code == QUIPU_PROTOCOL_ERROR_BAD_NAME ? QUIPU_PROTOCOL_ERROR_BAD_NAME
                                                                          : QUIPU_PROTOCOL_ERROR_SERVER,
@@ -169,7 +183,7 @@ quipu_auth_handle_connect (QuipuRequest     *request,
                      quipu_connection_get_peer (session->conn),
                      software);
 
-  send_welcome (request, frame);
+  send_welcome (request, frame, result);
 
   if (quipu_frame_has (frame, QUIPU_FIELD_AFTER_SEQ))
     quipu_history_send_page (request, NULL, QUIPU_FETCH_AFTER, frame->after_seq, QUIPU_SERVER_MAX_PAGE,

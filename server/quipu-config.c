@@ -179,6 +179,8 @@ load_key (QuipuServerConfig  *config,
     return quipu_config_parse_sync (value, &config->sync_normal, error);
   else if (g_str_equal (key, "log-level"))
     return quipu_config_parse_log_level (value, &config->log_level, error);
+  else if (g_str_equal (key, "store-max-pages"))
+    return quipu_config_parse_uint (value, "store-max-pages", &config->store_max_pages, error);
   else
     {
       g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,

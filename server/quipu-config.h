@@ -22,6 +22,7 @@ typedef struct {
   guint          history_max_per_room; /* 0: no limit */
   gboolean       sync_normal;          /* SQLite synchronous=NORMAL instead of FULL */
   QuipuLogLevel  log_level;
+  guint          store_max_pages;      /* 0: none; for tests, a store that fills up */
 } QuipuServerConfig;
 
 #define QUIPU_CONFIG_DEFAULT_HISTORY_DAYS     365

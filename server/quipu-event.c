@@ -112,3 +112,40 @@ quipu_log_event (GLogLevelFlags  level,
     g_log_structured_array (level, fields, G_N_ELEMENTS (fields));
   }
 }
+
+gboolean
+quipu_log_limit_allow (QuipuLogLimit *limit,
+                       guint          interval_s,
+                       guint         *suppressed)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (now < limit->next_us)
+    {
+      limit->suppressed++;
+      return FALSE;
+    }
+  *suppressed = limit->suppressed;
+  limit->suppressed = 0;
+  limit->next_us = now + (gint64) interval_s * G_USEC_PER_SEC;
+  return TRUE;
+}
+
+void
+quipu_log_store_error (const char   *what,
+                       const GError *error)
+{
+  /* One store per server: one limit. A full disk fails every write of
+   * every batch; the admin needs to hear it, not thousands of times. */
+  static QuipuLogLimit limit;
+  guint suppressed = 0;
+
+  if (!quipu_log_limit_allow (&limit, QUIPU_STORE_LOG_INTERVAL_S, &suppressed))
+    return;
+  if (suppressed > 0)
+    quipu_log_event (G_LOG_LEVEL_CRITICAL, "store-error", NULL, NULL,
+                     "%s: %s (and %u more store failures since the last report)",
+                     what, error->message, suppressed);
+  else
+    quipu_log_event (G_LOG_LEVEL_CRITICAL, "store-error", NULL, NULL, "%s: %s", what, error->message);
+}

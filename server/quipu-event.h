@@ -27,4 +27,24 @@ void quipu_log_event (GLogLevelFlags  level,
  * and invalid UTF-8 replaced. */
 char *quipu_log_quote (const char *text);
 
+/* At most one record per interval for one kind of trouble: the first
+ * passes at once, the rest of the interval are counted. */
+typedef struct {
+  gint64 next_us;     /* monotonic time from which the next one passes */
+  guint  suppressed;  /* held back since the last that passed */
+} QuipuLogLimit;
+
+/* TRUE if a record may be written now; then *suppressed says how many were
+ * held back since the one before. */
+gboolean quipu_log_limit_allow (QuipuLogLimit *limit,
+                                guint          interval_s,
+                                guint         *suppressed);
+
+#define QUIPU_STORE_LOG_INTERVAL_S 60
+
+/* The store cannot write (disk full, I/O error): one record at error
+ * priority per QUIPU_STORE_LOG_INTERVAL_S, however many writes failed. */
+void quipu_log_store_error (const char   *what,
+                            const GError *error);
+
 G_END_DECLS

@@ -159,7 +159,7 @@ quipu_room_send (QuipuRoom    *room,
       QuipuSession *member = g_ptr_array_index (room->members, i);
 
       if (member != except)
-        quipu_session_send (member, batch, bytes, 0);
+        quipu_session_send_written (member, batch, bytes, 0, QUIPU_ON_FAILURE_DROP, NULL);
     }
 }
 

@@ -39,7 +39,8 @@ void quipu_room_join  (QuipuRoom    *room,
 void quipu_room_leave (QuipuRoom    *room,
                        QuipuSession *session,
                        QuipuBatch   *batch);
-/* Sends the same bytes to every member but `except`. */
+/* Sends the same bytes, a stored message, to every member but `except`;
+ * nothing goes out if the batch's commit fails. */
 void quipu_room_send  (QuipuRoom    *room,
                        QuipuBatch   *batch,
                        GBytes       *bytes,

@@ -64,8 +64,11 @@ ensure_room (QuipuRequest *request,
       /* The room still works; its first message records the spelling. */
       g_autofree char *quoted = quipu_log_quote (name);
 
-      quipu_session_log (request->session, G_LOG_LEVEL_WARNING, "store-error",
-                         "cannot record room %s: %s", quoted, error->message);
+      if (error->domain == QUIPU_PROTOCOL_ERROR && error->code == QUIPU_PROTOCOL_ERROR_SERVER)
+        quipu_log_store_error ("cannot record a room", error);
+      else
+        quipu_session_log (request->session, G_LOG_LEVEL_WARNING, "store-error",
+                           "cannot record room %s: %s", quoted, error->message);
       spelling = g_strdup (name);
     }
   return quipu_roster_add_room (request->roster, spelling);
@@ -268,8 +271,7 @@ on_batch_end (QuipuEndpoint *endpoint,
   g_autoptr(GError) error = NULL;
 
   if (!quipu_batch_finish (server->batch, quipu_session_release_outgoing, &error))
-    quipu_log_event (G_LOG_LEVEL_CRITICAL, "store-error", NULL, NULL,
-                     "cannot commit to the store: %s", error->message);
+    quipu_log_store_error ("cannot commit to the store, refusing the writes of a batch", error);
 }
 
 static gboolean
@@ -301,6 +303,7 @@ store_options_from (const QuipuServerConfig *config)
     .history_days = config->history_days,
     .history_max_per_room = config->history_max_per_room,
     .synchronous_full = !config->sync_normal,
+    .max_pages = config->store_max_pages,
   };
 }
 

@@ -130,19 +130,53 @@ quipu_session_close (QuipuSession *session,
 }
 
 void
+quipu_session_send_written (QuipuSession   *session,
+                            QuipuBatch     *batch,
+                            GBytes         *bytes,
+                            guint64         inbox_seq,
+                            QuipuOnFailure  on_failure,
+                            GBytes         *fallback)
+{
+  if (session->closed)
+    return;
+  if (batch != NULL && quipu_batch_is_open (batch))
+    quipu_batch_queue_written (batch, quipu_session_ref (session), bytes, inbox_seq, on_failure, fallback);
+  else
+    quipu_session_deliver (session, bytes, inbox_seq);
+}
+
+/* After a failed commit only what rests on the batch's writes is held back:
+ * readers in the same batch keep their connection and get what does not
+ * depend on it (history, presence), a writer gets an ERROR per refused
+ * message and resends it, and nothing unstored is acknowledged. */
+void
 quipu_session_release_outgoing (const QuipuOutgoing *out,
                                 gboolean             durable)
 {
   QuipuSession *session = out->target;
+  QuipuOnFailure on_failure = durable ? QUIPU_ON_FAILURE_SEND : out->on_failure;
 
-  if (durable && out->bytes == NULL)
-    quipu_connection_close (session->conn, out->close_code, out->close_reason, LINGER_MS);
-  else if (durable)
-    quipu_session_deliver (session, out->bytes, out->inbox_seq);
-  else if (!session->closed && !quipu_connection_is_closing (session->conn))
-    /* Nothing of this batch may be acknowledged; the clients resend. */
-    quipu_connection_close (session->conn, QUIPU_PROTOCOL_ERROR_SERVER,
-                            "the server could not store your messages", 0);
+  switch (on_failure)
+    {
+    case QUIPU_ON_FAILURE_SEND:
+      if (out->bytes == NULL)
+        quipu_connection_close (session->conn, out->close_code, out->close_reason, LINGER_MS);
+      else
+        quipu_session_deliver (session, out->bytes, out->inbox_seq);
+      break;
+    case QUIPU_ON_FAILURE_DROP:
+      break;
+    case QUIPU_ON_FAILURE_REPLACE:
+      quipu_session_deliver (session, out->fallback, 0);
+      break;
+    case QUIPU_ON_FAILURE_CLOSE:
+      if (!session->closed && !quipu_connection_is_closing (session->conn))
+        quipu_connection_close (session->conn, QUIPU_PROTOCOL_ERROR_SERVER,
+                                "the server could not store your login", 0);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
 }
 
 void
@@ -162,14 +196,12 @@ quipu_session_send_frame (QuipuSession     *session,
   quipu_session_send (session, batch, bytes, inbox_seq);
 }
 
-void
-quipu_session_send_error (QuipuSession       *session,
-                          QuipuBatch         *batch,
-                          QuipuProtocolError  code,
-                          const char         *text,
-                          const QuipuFrame   *about)
+QuipuFrame *
+quipu_session_error_frame (QuipuProtocolError  code,
+                           const char         *text,
+                           const QuipuFrame   *about)
 {
-  g_autoptr(QuipuFrame) frame = quipu_frame_new (QUIPU_FRAME_ERROR);
+  QuipuFrame *frame = quipu_frame_new (QUIPU_FRAME_ERROR);
 
   quipu_frame_set_uint (frame, QUIPU_FIELD_CODE, code);
   quipu_frame_set_string (frame, QUIPU_FIELD_TEXT, text);
@@ -177,6 +209,18 @@ quipu_session_send_error (QuipuSession       *session,
     quipu_frame_set_uint (frame, QUIPU_FIELD_CLIENT_MSG_ID, about->client_msg_id);
   if (about != NULL && about->room != NULL)
     quipu_frame_set_string (frame, QUIPU_FIELD_ROOM, about->room);
+  return frame;
+}
+
+void
+quipu_session_send_error (QuipuSession       *session,
+                          QuipuBatch         *batch,
+                          QuipuProtocolError  code,
+                          const char         *text,
+                          const QuipuFrame   *about)
+{
+  g_autoptr(QuipuFrame) frame = quipu_session_error_frame (code, text, about);
+
   quipu_session_send_frame (session, batch, frame, 0);
 }
 

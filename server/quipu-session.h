@@ -46,11 +46,21 @@ void quipu_session_send       (QuipuSession *session,
                                QuipuBatch   *batch,
                                GBytes       *bytes,
                                guint64       inbox_seq);
+/* Bytes that report or carry the batch's writes: see QuipuOnFailure. */
+void quipu_session_send_written (QuipuSession   *session,
+                                 QuipuBatch     *batch,
+                                 GBytes         *bytes,
+                                 guint64         inbox_seq,
+                                 QuipuOnFailure  on_failure,
+                                 GBytes         *fallback);
 void quipu_session_send_frame (QuipuSession     *session,
                                QuipuBatch       *batch,
                                const QuipuFrame *frame,
                                guint64           inbox_seq);
 /* ERROR frame; `about` (may be NULL) gives the client message id and room. */
+QuipuFrame *quipu_session_error_frame (QuipuProtocolError  code,
+                                       const char         *text,
+                                       const QuipuFrame   *about);
 void quipu_session_send_error (QuipuSession       *session,
                                QuipuBatch         *batch,
                                QuipuProtocolError  code,

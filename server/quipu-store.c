@@ -419,6 +419,15 @@ quipu_store_open (const char               *path,
   if (!configure (store, error) || !migrate (store, error))
     return NULL;
 
+  /* After the migrations, which must not be the ones to find the disk full. */
+  if (store->options.max_pages > 0)
+    {
+      g_autofree char *sql = g_strdup_printf ("PRAGMA max_page_count = %u", store->options.max_pages);
+
+      if (!query_one (store, sql, NULL, NULL, error))
+        return NULL;
+    }
+
   return g_steal_pointer (&store);
 }
 

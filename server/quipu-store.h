@@ -21,6 +21,8 @@ typedef struct {
   guint history_days;        /* 0: keep forever */
   guint history_max_per_room;/* 0: no limit */
   gboolean synchronous_full; /* PRAGMA synchronous=FULL (else NORMAL) */
+  guint max_pages;           /* 0: no limit; else PRAGMA max_page_count, for
+                              * tests that need a full disk */
 } QuipuStoreOptions;
 
 /* A stored message as the server hands it out. For a room message `seq` is the
