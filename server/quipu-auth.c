@@ -111,6 +111,19 @@ register_name (QuipuRequest         *request,
                             "the server cannot write its store");
       return FALSE;
     }
+  /* A name not seen before costs its address one registration. */
+  if (!quipu_store_lookup_user (request->store, frame->username, uid, NULL, NULL, &error) && error == NULL &&
+      !quipu_limits_allow_registration (request->limits, session->address))
+    {
+      quipu_session_log (session, G_LOG_LEVEL_WARNING, "registration-limit",
+                         "refusing a new name from %s: its address registered %u names in the last hour",
+                         quipu_connection_get_peer (session->conn),
+                         quipu_limits_get_config (request->limits)->registrations_per_hour);
+      quipu_session_refuse (session, request->batch, QUIPU_PROTOCOL_ERROR_RATE_LIMITED,
+                            "too many new names from your address; try again later");
+      return FALSE;
+    }
+  g_clear_error (&error);
   *result = quipu_store_register_user (request->store, frame->username, frame->key, uid, display, &error);
   if (error != NULL)
     {

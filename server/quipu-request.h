@@ -1,6 +1,7 @@
 #pragma once
 
 #include "quipu-batch.h"
+#include "quipu-limits.h"
 #include "quipu-room.h"
 #include "quipu-session.h"
 #include "quipu-store.h"
@@ -8,13 +9,14 @@
 G_BEGIN_DECLS
 
 /* What a frame handler works with: the session the frame came on, the batch
- * it belongs to, and the server's store and roster. Handlers reach nothing
+ * it belongs to, and the server's store, roster and limits. Handlers reach nothing
  * else of the server. */
 typedef struct {
   QuipuSession *session;
   QuipuBatch   *batch;
   QuipuStore   *store;
   QuipuRoster  *roster;
+  QuipuLimits  *limits;
 } QuipuRequest;
 
 /* Limits shared by the handlers. */

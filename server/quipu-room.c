@@ -22,6 +22,7 @@ room_free (gpointer data)
   QuipuRoom *room = data;
 
   g_free (room->name);
+  g_free (room->fold);
   g_ptr_array_unref (room->members);
   g_free (room);
 }
@@ -69,8 +70,10 @@ quipu_roster_add_room (QuipuRoster *roster,
   QuipuRoom *room = g_new0 (QuipuRoom, 1);
 
   room->name = g_strdup (spelling);
+  room->fold = quipu_name_fold (spelling);
   room->members = g_ptr_array_new ();
-  g_hash_table_insert (roster->rooms, quipu_name_fold (spelling), room);
+  room->roster = roster;
+  g_hash_table_insert (roster->rooms, g_strdup (room->fold), room);
   return room;
 }
 
@@ -146,6 +149,10 @@ quipu_room_leave (QuipuRoom    *room,
   g_ptr_array_remove (session->rooms, room);
   if (!room_has_user (room, session->uid, NULL))
     broadcast_presence (room, batch, session, QUIPU_PRESENCE_OFFLINE);
+  /* Nobody to tell anything any more: 10 000 rooms joined and left must
+   * not stay behind in memory. */
+  if (room->members->len == 0)
+    g_hash_table_remove (room->roster->rooms, room->fold);
 }
 
 void
@@ -240,4 +247,16 @@ quipu_roster_add_users (QuipuRoster *roster,
 
       quipu_frame_add_user (frame, other->username, other->key);
     }
+}
+
+guint
+quipu_roster_count_rooms (QuipuRoster *roster)
+{
+  return g_hash_table_size (roster->rooms);
+}
+
+guint
+quipu_roster_count_users (QuipuRoster *roster)
+{
+  return g_hash_table_size (roster->online);
 }

@@ -12,19 +12,24 @@ G_BEGIN_DECLS
  * users online with their sessions. Presence follows from it: a user is in a
  * room while one of their sessions is. Rooms are keyed by quipu_name_fold();
  * their spelling is the store's (the first one ever seen). */
-typedef struct {
-  char      *name;      /* the spelling to show */
-  GPtrArray *members;   /* QuipuSession *, not owned */
-} QuipuRoom;
-
 typedef struct _QuipuRoster QuipuRoster;
+
+/* A room is in memory while it has members: the last one to leave frees
+ * it (its history stays in the store). */
+typedef struct {
+  char        *name;      /* the spelling to show */
+  char        *fold;
+  GPtrArray   *members;   /* QuipuSession *, not owned */
+  QuipuRoster *roster;    /* not owned */
+} QuipuRoom;
 
 QuipuRoster *quipu_roster_new  (void);
 void         quipu_roster_free (QuipuRoster *roster);
 
 QuipuRoom *quipu_roster_lookup_room (QuipuRoster *roster,
                                      const char  *name);
-/* Adds the room (not there yet) under `spelling`. */
+/* Adds the room (not there yet) under `spelling`; join it at once, or it
+ * stays in memory without members until someone does. */
 QuipuRoom *quipu_roster_add_room    (QuipuRoster *roster,
                                      const char  *spelling);
 /* The room if the session joined it, else NULL. */
@@ -32,7 +37,8 @@ QuipuRoom *quipu_roster_joined_room (QuipuRoster  *roster,
                                      QuipuSession *session,
                                      const char   *name);
 
-/* Both tell the room's other users when the session's user arrives or goes. */
+/* Both tell the room's other users when the session's user arrives or goes.
+ * `room` is freed when its last member leaves. */
 void quipu_room_join  (QuipuRoom    *room,
                        QuipuSession *session,
                        QuipuBatch   *batch);
@@ -59,6 +65,8 @@ void       quipu_roster_go_offline (QuipuRoster  *roster,
 /* The sessions of an online user (QuipuSession *), or NULL. */
 GPtrArray *quipu_roster_lookup_user (QuipuRoster *roster,
                                      gint64       uid);
+guint      quipu_roster_count_rooms (QuipuRoster *roster);
+guint      quipu_roster_count_users (QuipuRoster *roster);
 /* The online users, each once, at most `max`. */
 void       quipu_roster_add_users   (QuipuRoster *roster,
                                      QuipuFrame  *frame,

@@ -35,6 +35,7 @@ struct _QuipuServer {
   GHashTable             *sessions;      /* QuipuConnection * -> QuipuSession * */
   QuipuRoster            *roster;
   QuipuBatch             *batch;
+  QuipuLimits            *limits;
   guint                   prune_id;
 };
 
@@ -42,7 +43,7 @@ static QuipuRequest
 request_for (QuipuServer  *server,
              QuipuSession *session)
 {
-  return (QuipuRequest) { session, server->batch, server->store, server->roster };
+  return (QuipuRequest) { session, server->batch, server->store, server->roster, server->limits };
 }
 
 /* The room under its first spelling ever, recorded in the store so that it
@@ -79,9 +80,21 @@ handle_join (QuipuRequest     *request,
              const QuipuFrame *frame)
 {
   g_autoptr(QuipuFrame) reply = quipu_frame_new (QUIPU_FRAME_JOIN);
-  QuipuRoom *room = ensure_room (request, frame->room);
+  guint max_rooms = quipu_limits_get_config (request->limits)->max_rooms_per_connection;
+  QuipuRoom *room;
   guint limit;
 
+  if (max_rooms > 0 && request->session->rooms->len >= max_rooms &&
+      quipu_roster_joined_room (request->roster, request->session, frame->room) == NULL)
+    {
+      g_autofree char *text = g_strdup_printf ("this connection is in %u rooms, the most it may join; "
+                                               "leave one first", max_rooms);
+
+      quipu_limits_get_stats (request->limits)->refused_rooms++;
+      quipu_request_error (request, QUIPU_PROTOCOL_ERROR_BAD_REQUEST, text, frame);
+      return;
+    }
+  room = ensure_room (request, frame->room);
   quipu_room_join (room, request->session, request->batch);
 
   quipu_frame_set_string (reply, QUIPU_FIELD_ROOM, room->name);
@@ -219,6 +232,8 @@ on_closed (QuipuConnection *conn,
 
   session->closed = TRUE;
   quipu_roster_go_offline (server->roster, session, server->batch);
+  if (session->counted)
+    quipu_limits_close_connection (server->limits, session->address);
 
   /* Frames that do not even decode are refused by the connection itself;
    * they are attacks or bugs an admin wants to see, like other violations. */
@@ -250,6 +265,18 @@ on_accepted (QuipuEndpoint   *endpoint,
   quipu_connection_set_callbacks (conn, &session_callbacks, server);
   quipu_session_log (session, G_LOG_LEVEL_INFO, "connect", "connection from %s",
                      quipu_connection_get_peer (conn));
+
+  session->counted = quipu_limits_open_connection (server->limits, session->address);
+  if (!session->counted)
+    {
+      /* Said, not silent: the client can tell its user the server is busy. */
+      quipu_session_log (session, G_LOG_LEVEL_WARNING, "busy",
+                         "refusing a connection from %s: its address has %u connections already",
+                         quipu_connection_get_peer (conn),
+                         quipu_limits_get_config (server->limits)->max_connections_per_address);
+      quipu_session_refuse (session, NULL, QUIPU_PROTOCOL_ERROR_RATE_LIMITED,
+                            "server busy: too many connections from your address");
+    }
 }
 
 static void
@@ -274,6 +301,27 @@ on_batch_end (QuipuEndpoint *endpoint,
     quipu_log_store_error ("cannot commit to the store, refusing the writes of a batch", error);
 }
 
+void
+quipu_server_log_stats (QuipuServer *server)
+{
+  QuipuServerStats *stats = quipu_limits_get_stats (server->limits);
+  g_autofree char *line = NULL;
+  GHashTableIter iter;
+  QuipuSession *session;
+
+  /* The gauges are counted when asked: nothing to keep in step. */
+  stats->connections = g_hash_table_size (server->sessions);
+  stats->pending = 0;
+  g_hash_table_iter_init (&iter, server->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &session))
+    if (session->uid == 0)
+      stats->pending++;
+  stats->rooms = quipu_roster_count_rooms (server->roster);
+  stats->users_online = quipu_roster_count_users (server->roster);
+  line = quipu_limits_format_stats (server->limits);
+  quipu_log_event (G_LOG_LEVEL_MESSAGE, "stats", NULL, NULL, "stats: %s", line);
+}
+
 static gboolean
 prune_cb (gpointer data)
 {
@@ -287,6 +335,17 @@ prune_cb (gpointer data)
   else if (removed > 0)
     quipu_log_event (G_LOG_LEVEL_INFO, "prune", NULL, NULL,
                      "removed %" G_GINT64_FORMAT " messages past retention", removed);
+  quipu_limits_sweep (server->limits);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+hourly_cb (gpointer data)
+{
+  QuipuServer *server = data;
+
+  prune_cb (server);
+  quipu_server_log_stats (server);
   return G_SOURCE_CONTINUE;
 }
 
@@ -322,6 +381,7 @@ quipu_server_new (const QuipuServerConfig *config,
     server->config.listen = g_strdup ("[::]:7447");
   server->sessions = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) quipu_session_unref);
   server->roster = quipu_roster_new ();
+  server->limits = quipu_limits_new (&config->limits);
 
   address = quipu_config_parse_listen (server->config.listen, error);
   if (address == NULL)
@@ -357,7 +417,7 @@ quipu_server_new (const QuipuServerConfig *config,
     return NULL;
   server->batch = quipu_batch_new (server->store, (GDestroyNotify) quipu_session_unref);
   prune_cb (server);
-  server->prune_id = g_timeout_add_seconds (PRUNE_INTERVAL_S, prune_cb, server);
+  server->prune_id = g_timeout_add_seconds (PRUNE_INTERVAL_S, hourly_cb, server);
 
   server->endpoint = quipu_endpoint_new_server (address, server->credentials, &options,
                                                 &endpoint_callbacks, server, error);
@@ -376,6 +436,7 @@ quipu_server_free (QuipuServer *server)
   g_clear_pointer (&server->batch, quipu_batch_free);
   g_clear_pointer (&server->endpoint, quipu_endpoint_free);
   g_clear_pointer (&server->roster, quipu_roster_free);
+  g_clear_pointer (&server->limits, quipu_limits_free);
   g_clear_pointer (&server->store, quipu_store_free);
   g_clear_pointer (&server->credentials, quipu_server_credentials_free);
   quipu_server_config_clear (&server->config);

@@ -6,6 +6,7 @@
 
 #include "quipu-error.h"
 #include "quipu-event.h"
+#include "quipu-limits.h"
 #include "quipu-session.h"
 
 /* How long a closing connection waits for its last frames to be acknowledged. */
@@ -27,6 +28,7 @@ session_clear (gpointer data)
   quipu_connection_unref (session->conn);
   g_free (session->username);
   g_free (session->user_id);
+  g_free (session->address);
 }
 
 QuipuSession *
@@ -35,6 +37,7 @@ quipu_session_new (QuipuConnection *conn)
   QuipuSession *session = g_rc_box_new0 (QuipuSession);
 
   session->conn = quipu_connection_ref (conn);
+  session->address = quipu_limits_address_of (quipu_connection_get_peer (conn));
   session->rooms = g_ptr_array_new ();
   g_queue_init (&session->marks);
   return session;

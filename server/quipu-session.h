@@ -24,6 +24,8 @@ typedef struct {
   guint64          delivered;  /* highest inbox seq known to have reached a client of the user */
   gboolean         refused;    /* refused or in violation: its frames are ignored */
   gboolean         closed;
+  char            *address;    /* the peer's IP address, for per-address limits */
+  gboolean         counted;    /* counted against its address's connections */
 } QuipuSession;
 
 QuipuSession *quipu_session_new   (QuipuConnection *conn);
