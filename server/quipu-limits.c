@@ -186,6 +186,51 @@ quipu_limits_allow_registration (QuipuLimits *limits,
   return FALSE;
 }
 
+gboolean
+quipu_limits_take_message (QuipuLimits      *limits,
+                           QuipuUserBuckets *buckets)
+{
+  if (quipu_bucket_take (&buckets->messages, limits->config.message_rate, limits->config.message_burst))
+    return TRUE;
+  limits->stats.limited_messages++;
+  return FALSE;
+}
+
+gboolean
+quipu_limits_take_join (QuipuLimits      *limits,
+                        QuipuUserBuckets *buckets)
+{
+  if (quipu_bucket_take (&buckets->joins, limits->config.join_rate, limits->config.join_burst))
+    return TRUE;
+  limits->stats.limited_joins++;
+  return FALSE;
+}
+
+gboolean
+quipu_limits_take_error (QuipuLimits      *limits,
+                         QuipuUserBuckets *buckets)
+{
+  if (quipu_bucket_take (&buckets->errors, limits->config.error_rate, limits->config.error_burst))
+    return TRUE;
+  limits->stats.limited_errors++;
+  return FALSE;
+}
+
+gboolean
+quipu_limits_take_log_line (QuipuLimits *limits,
+                            QuipuBucket *bucket,
+                            guint       *dropped)
+{
+  guint per_minute = limits->config.log_lines_per_minute;
+  /* The bucket's own token count says nothing of what was dropped: the
+   * caller keeps that in *dropped between calls. */
+  if (per_minute == 0 || take (bucket, per_minute / 60.0, per_minute))
+    return TRUE;
+  (*dropped)++;
+  limits->stats.log_lines_dropped++;
+  return FALSE;
+}
+
 char *
 quipu_limits_format_stats (QuipuLimits *limits)
 {

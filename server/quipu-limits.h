@@ -17,6 +17,13 @@ gboolean quipu_bucket_take (QuipuBucket *bucket,
                             guint        rate,
                             guint        burst);
 
+/* A user's rates, shared by all of their connections. */
+typedef struct {
+  QuipuBucket messages;
+  QuipuBucket joins;      /* JOINs and LEAVEs */
+  QuipuBucket errors;     /* refused requests, ERRORs received */
+} QuipuUserBuckets;
+
 /* What an admin reads to see when a limit bites: gauges of what is held
  * now, and counts of refusals since the start. */
 typedef struct {
@@ -61,6 +68,21 @@ gboolean quipu_limits_allow_registration (QuipuLimits *limits,
 
 /* Forgets addresses that hold nothing any more (hourly). */
 void     quipu_limits_sweep           (QuipuLimits *limits);
+
+/* Takes one of the user's messages, joins or errors; FALSE (and counted)
+ * past the rate. */
+gboolean quipu_limits_take_message (QuipuLimits      *limits,
+                                    QuipuUserBuckets *buckets);
+gboolean quipu_limits_take_join    (QuipuLimits      *limits,
+                                    QuipuUserBuckets *buckets);
+gboolean quipu_limits_take_error   (QuipuLimits      *limits,
+                                    QuipuUserBuckets *buckets);
+/* One more log line about a connection: FALSE (and counted) past
+ * log-lines-per-minute; *dropped then says how many were held back since
+ * the last that passed. */
+gboolean quipu_limits_take_log_line (QuipuLimits *limits,
+                                     QuipuBucket *bucket,
+                                     guint       *dropped);
 
 /* One line of key=value pairs, for the log. */
 char    *quipu_limits_format_stats    (QuipuLimits *limits);

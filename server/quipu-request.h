@@ -32,6 +32,26 @@ quipu_request_reply (QuipuRequest     *request,
   quipu_session_send_frame (request->session, request->batch, frame, inbox_seq);
 }
 
+/* One more error caused by the session's user (a refused request, an ERROR
+ * it sent); past error-rate the connection is closed: a correct client
+ * rarely causes one, and each costs a frame and maybe a log line. */
+static inline gboolean
+quipu_request_count_error (QuipuRequest *request)
+{
+  QuipuUserBuckets *buckets = quipu_roster_user_buckets (request->roster, request->session->uid);
+
+  if (buckets == NULL || quipu_limits_take_error (request->limits, buckets))
+    return TRUE;
+  if (!request->session->refused)
+    {
+      request->session->refused = TRUE;
+      quipu_session_close (request->session, request->batch, QUIPU_PROTOCOL_ERROR_RATE_LIMITED,
+                           "too many refused requests");
+    }
+  return FALSE;
+}
+
+/* rate-limited answers do not count as errors: they are the limit working. */
 static inline void
 quipu_request_error (QuipuRequest       *request,
                      QuipuProtocolError  code,
@@ -39,6 +59,8 @@ quipu_request_error (QuipuRequest       *request,
                      const QuipuFrame   *about)
 {
   quipu_session_send_error (request->session, request->batch, code, text, about);
+  if (code != QUIPU_PROTOCOL_ERROR_RATE_LIMITED)
+    quipu_request_count_error (request);
 }
 
 G_END_DECLS

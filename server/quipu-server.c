@@ -130,6 +130,31 @@ handle_leave (QuipuRequest     *request,
   quipu_request_reply (request, reply, 0);
 }
 
+/* A request past the user's rate is answered with rate-limited about that
+ * very message or room, so the client can wait and send it again. */
+static gboolean
+within_rate (QuipuRequest     *request,
+             const QuipuFrame *frame)
+{
+  QuipuUserBuckets *buckets = quipu_roster_user_buckets (request->roster, request->session->uid);
+  gboolean ok;
+
+  if (buckets == NULL)
+    return TRUE;
+  if (frame->type == QUIPU_FRAME_MESSAGE)
+    ok = quipu_limits_take_message (request->limits, buckets);
+  else if (frame->type == QUIPU_FRAME_JOIN || frame->type == QUIPU_FRAME_LEAVE)
+    ok = quipu_limits_take_join (request->limits, buckets);
+  else
+    return TRUE;
+  if (!ok)
+    quipu_request_error (request, QUIPU_PROTOCOL_ERROR_RATE_LIMITED,
+                         frame->type == QUIPU_FRAME_MESSAGE ? "too many messages: wait, then send it again"
+                                                            : "too many joins and leaves: wait, then try again",
+                         frame);
+  return ok;
+}
+
 static void
 dispatch (QuipuRequest *request,
           QuipuFrame   *frame)
@@ -142,6 +167,9 @@ dispatch (QuipuRequest *request,
       quipu_session_violation (session, "%s before CONNECT", quipu_frame_type_to_string (frame->type));
       return;
     }
+
+  if (!within_rate (request, frame))
+    return;
 
   switch (frame->type)
     {
@@ -176,6 +204,8 @@ dispatch (QuipuRequest *request,
       quipu_session_close (session, request->batch, 0, "bye");
       break;
     case QUIPU_FRAME_ERROR:
+      if (session->uid != 0 && !quipu_request_count_error (request))
+        break;
       {
         g_autofree char *text = quipu_log_quote (frame->text);
 
@@ -259,7 +289,7 @@ on_accepted (QuipuEndpoint   *endpoint,
              gpointer         user_data)
 {
   QuipuServer *server = user_data;
-  QuipuSession *session = quipu_session_new (conn);
+  QuipuSession *session = quipu_session_new (conn, server->limits);
 
   g_hash_table_insert (server->sessions, conn, session);
   quipu_connection_set_callbacks (conn, &session_callbacks, server);

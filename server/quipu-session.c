@@ -32,10 +32,12 @@ session_clear (gpointer data)
 }
 
 QuipuSession *
-quipu_session_new (QuipuConnection *conn)
+quipu_session_new (QuipuConnection *conn,
+                   QuipuLimits     *limits)
 {
   QuipuSession *session = g_rc_box_new0 (QuipuSession);
 
+  session->limits = limits;
   session->conn = quipu_connection_ref (conn);
   session->address = quipu_limits_address_of (quipu_connection_get_peer (conn));
   session->rooms = g_ptr_array_new ();
@@ -63,14 +65,23 @@ quipu_session_log (QuipuSession   *session,
                    ...)
 {
   g_autofree char *message = NULL;
+  guint dropped = session->log_dropped;
   va_list args;
+
+  if (!quipu_limits_take_log_line (session->limits, &session->log_lines, &session->log_dropped))
+    return;
+  session->log_dropped = 0;
 
   va_start (args, format);
   message = g_strdup_vprintf (format, args);
   va_end (args);
 
-  quipu_log_event (level, event, quipu_connection_get_peer (session->conn), session->username,
-                   "%s", message);
+  if (dropped > 0)
+    quipu_log_event (level, event, quipu_connection_get_peer (session->conn), session->username,
+                     "%s (%u lines about this connection held back before this one)", message, dropped);
+  else
+    quipu_log_event (level, event, quipu_connection_get_peer (session->conn), session->username,
+                     "%s", message);
 }
 
 void

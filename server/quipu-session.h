@@ -4,6 +4,7 @@
 
 #include "quipu-batch.h"
 #include "quipu-connection.h"
+#include "quipu-limits.h"
 #include "quipu-wire.h"
 
 G_BEGIN_DECLS
@@ -25,14 +26,20 @@ typedef struct {
   gboolean         refused;    /* refused or in violation: its frames are ignored */
   gboolean         closed;
   char            *address;    /* the peer's IP address, for per-address limits */
+  QuipuLimits     *limits;     /* the server's, not owned */
+  QuipuBucket      log_lines;  /* log lines about this connection */
+  guint            log_dropped;/* held back since the last that passed */
   gboolean         counted;    /* counted against its address's connections */
 } QuipuSession;
 
-QuipuSession *quipu_session_new   (QuipuConnection *conn);
+QuipuSession *quipu_session_new   (QuipuConnection *conn,
+                                   QuipuLimits     *limits);
 QuipuSession *quipu_session_ref   (QuipuSession *session);
 void          quipu_session_unref (QuipuSession *session);
 
-/* Logs an event with the session's peer and user name. */
+/* Logs an event with the session's peer and user name, at most
+ * log-lines-per-minute of them (warnings and errors included: a peer that
+ * provokes them must not fill the disk either). */
 void quipu_session_log (QuipuSession   *session,
                         GLogLevelFlags  level,
                         const char     *event,

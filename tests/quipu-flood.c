@@ -365,6 +365,31 @@ mode_flood (guint n)
   peer_free (peer);
 }
 
+/* ERROR frames of 1 000 bytes of text each: each would be a log line. */
+static void
+mode_errors (guint n)
+{
+  g_autoptr(QuipuIdentity) identity = quipu_identity_new_random (NULL);
+  Peer *peer = logged_in_peer (identity);
+  g_autofree char *text = g_strnfill (1000, 'e');
+
+  for (guint i = 0; i < n && !peer->closed; i++)
+    {
+      g_autoptr(QuipuFrame) error = quipu_frame_new (QUIPU_FRAME_ERROR);
+
+      quipu_frame_set_uint (error, QUIPU_FIELD_CODE, QUIPU_PROTOCOL_ERROR_BAD_REQUEST);
+      quipu_frame_set_string (error, QUIPU_FIELD_TEXT, text);
+      quipu_connection_queue_frame (peer->conn, error);
+      if (i % 100 == 99)
+        g_main_context_iteration (NULL, FALSE);
+    }
+  spin_until (peer_closed, peer, 10);
+  printf ("{\"event\": \"errors\", \"closed\": %s, \"reason\": \"%s\"}\n", peer->closed ? "true" : "false",
+          peer->close_reason ? peer->close_reason : "");
+  fflush (stdout);
+  peer_free (peer);
+}
+
 typedef struct {
   GPtrArray *peers;
   gboolean   (*test) (Peer *peer);
@@ -473,6 +498,8 @@ main (int argc, char **argv)
     mode_joins (n);
   else if (g_str_equal (argv[1], "flood"))
     mode_flood (n);
+  else if (g_str_equal (argv[1], "errors"))
+    mode_errors (n);
   else if (g_str_equal (argv[1], "idle"))
     mode_idle (n, wait_s);
   else
