@@ -183,6 +183,7 @@ quipu_auth_handle_connect (QuipuRequest     *request,
     return;
 
   session->uid = uid;
+  quipu_session_stop_deadline (session);
   session->username = g_steal_pointer (&display);
   session->user_id = g_steal_pointer (&claimed_id);
   memcpy (session->key, frame->key, QUIPU_KEY_SIZE);

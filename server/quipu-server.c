@@ -261,6 +261,7 @@ on_closed (QuipuConnection *conn,
   const char *who = session->username ? session->username : "a client";
 
   session->closed = TRUE;
+  quipu_session_stop_deadline (session);
   quipu_roster_go_offline (server->roster, session, server->batch);
   if (session->counted)
     quipu_limits_close_connection (server->limits, session->address);
@@ -306,7 +307,9 @@ on_accepted (QuipuEndpoint   *endpoint,
                          quipu_limits_get_config (server->limits)->max_connections_per_address);
       quipu_session_refuse (session, NULL, QUIPU_PROTOCOL_ERROR_RATE_LIMITED,
                             "server busy: too many connections from your address");
+      return;
     }
+  quipu_session_start_deadline (session, quipu_limits_get_config (server->limits)->login_timeout);
 }
 
 static void
@@ -461,6 +464,16 @@ void
 quipu_server_free (QuipuServer *server)
 {
   g_clear_handle_id (&server->prune_id, g_source_remove);
+  if (server->sessions != NULL)
+    {
+      GHashTableIter iter;
+      QuipuSession *session;
+
+      /* A pending deadline holds its session. */
+      g_hash_table_iter_init (&iter, server->sessions);
+      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &session))
+        quipu_session_stop_deadline (session);
+    }
   /* Sessions go first: they hold connections that point at the endpoint. */
   g_clear_pointer (&server->sessions, g_hash_table_unref);
   g_clear_pointer (&server->batch, quipu_batch_free);

@@ -270,6 +270,41 @@ quipu_session_violation (QuipuSession *session,
                                                              QUIPU_PROTOCOL_ERROR_PROTOCOL, text));
 }
 
+static gboolean
+login_deadline_cb (gpointer data)
+{
+  QuipuSession *session = data;
+
+  session->login_deadline_id = 0;
+  if (session->uid != 0 || session->closed || quipu_connection_is_closing (session->conn))
+    return G_SOURCE_REMOVE;
+  /* A handshake costs the server memory; one that never logs in must not
+   * hold it until the idle timeout, which keep-alives would push back. */
+  quipu_limits_get_stats (session->limits)->login_timeouts++;
+  quipu_session_log (session, G_LOG_LEVEL_INFO, "login-timeout", "closing the connection from %s: no login in time",
+                     quipu_connection_get_peer (session->conn));
+  session->refused = TRUE;
+  quipu_connection_close (session->conn, QUIPU_PROTOCOL_ERROR_PROTOCOL, "no CONNECT in time after the handshake", 0);
+  return G_SOURCE_REMOVE;
+}
+
+void
+quipu_session_start_deadline (QuipuSession *session,
+                              guint         seconds)
+{
+  g_return_if_fail (session->login_deadline_id == 0);
+  if (seconds > 0)
+    session->login_deadline_id = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, seconds, login_deadline_cb,
+                                                             quipu_session_ref (session),
+                                                             (GDestroyNotify) quipu_session_unref);
+}
+
+void
+quipu_session_stop_deadline (QuipuSession *session)
+{
+  g_clear_handle_id (&session->login_deadline_id, g_source_remove);
+}
+
 guint64
 quipu_session_acked (QuipuSession *session,
                      guint64       offset)

@@ -29,6 +29,7 @@ typedef struct {
   QuipuLimits     *limits;     /* the server's, not owned */
   QuipuBucket      log_lines;  /* log lines about this connection */
   guint            log_dropped;/* held back since the last that passed */
+  guint            login_deadline_id;  /* until CONNECT succeeds */
   gboolean         counted;    /* counted against its address's connections */
 } QuipuSession;
 
@@ -89,6 +90,12 @@ void quipu_session_refuse     (QuipuSession       *session,
 void quipu_session_violation  (QuipuSession *session,
                                const char   *format,
                                ...) G_GNUC_PRINTF (2, 3);
+
+/* Closes the connection if it has not logged in within `seconds`; the
+ * timer goes with a login or quipu_session_stop_deadline(). */
+void quipu_session_start_deadline (QuipuSession *session,
+                                   guint         seconds);
+void quipu_session_stop_deadline  (QuipuSession *session);
 
 /* QUIC acknowledged the stream up to `offset`: returns the highest inbox seq
  * now delivered, which may be session->delivered unchanged. */
