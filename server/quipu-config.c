@@ -49,6 +49,12 @@ const QuipuLimitKey quipu_config_limit_keys[] = {
          N_("Refused requests and reported errors a user may cause at once (default 200)")),
   LIMIT ("log-lines-per-minute", log_lines_per_minute, 60,
          N_("Log lines about one connection per minute, past a burst of as many (0: no limit; default 60)")),
+  LIMIT ("name-retention-days", name_retention_days, 365,
+         N_("Give back names not logged in for N days, once nothing they sent is kept (0: never; default 365)")),
+  LIMIT ("inbox-max-per-user", inbox_max_per_user, 10000,
+         N_("Keep at most the newest N direct messages in each inbox (0: no limit; default 10000)")),
+  LIMIT ("empty-room-days", empty_room_days, 30,
+         N_("Forget rooms that never had a message once not joined for N days (0: never; default 30)")),
 };
 const guint quipu_config_n_limit_keys = G_N_ELEMENTS (quipu_config_limit_keys);
 

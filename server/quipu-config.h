@@ -26,6 +26,9 @@ typedef struct {
   guint error_rate;                    /* requests refused, ERRORs the client sends */
   guint error_burst;
   guint log_lines_per_minute;          /* per connection, past a burst of as many */
+  guint name_retention_days;           /* names unused this long are given back */
+  guint inbox_max_per_user;
+  guint empty_room_days;
 } QuipuLimitsConfig;
 
 typedef struct {
@@ -44,6 +47,13 @@ quipu_limits_config_slot (QuipuLimitsConfig   *limits,
                           const QuipuLimitKey *key)
 {
   return G_STRUCT_MEMBER_P (limits, key->offset);
+}
+
+static inline guint
+quipu_limits_config_get (const QuipuLimitsConfig *limits,
+                         const QuipuLimitKey     *key)
+{
+  return G_STRUCT_MEMBER (guint, limits, key->offset);
 }
 
 /* What quipu-server runs with: the [server] group of the config file, then

@@ -361,6 +361,7 @@ prune_cb (gpointer data)
   QuipuServer *server = data;
   g_autoptr(GError) error = NULL;
   gint64 removed = quipu_store_prune (server->store, g_get_real_time () / 1000, &error);
+  QuipuPruneCounts counts;
 
   if (removed < 0)
     quipu_log_event (G_LOG_LEVEL_WARNING, "store-error", NULL, NULL,
@@ -368,6 +369,15 @@ prune_cb (gpointer data)
   else if (removed > 0)
     quipu_log_event (G_LOG_LEVEL_INFO, "prune", NULL, NULL,
                      "removed %" G_GINT64_FORMAT " messages past retention", removed);
+  g_clear_error (&error);
+  if (!quipu_store_prune_state (server->store, g_get_real_time () / 1000, &counts, &error))
+    quipu_log_event (G_LOG_LEVEL_WARNING, "store-error", NULL, NULL,
+                     "cannot apply name, inbox and room retention: %s", error->message);
+  else if (counts.names + counts.inbox_entries + counts.rooms > 0)
+    quipu_log_event (G_LOG_LEVEL_INFO, "prune", NULL, NULL,
+                     "gave back %" G_GUINT64_FORMAT " unused names, removed %" G_GUINT64_FORMAT
+                     " inbox entries and %" G_GUINT64_FORMAT " rooms that never had a message",
+                     counts.names, counts.inbox_entries, counts.rooms);
   quipu_limits_sweep (server->limits);
   return G_SOURCE_CONTINUE;
 }
@@ -396,6 +406,9 @@ store_options_from (const QuipuServerConfig *config)
     .history_max_per_room = config->history_max_per_room,
     .synchronous_full = !config->sync_normal,
     .max_pages = config->store_max_pages,
+    .name_days = config->limits.name_retention_days,
+    .inbox_max_per_user = config->limits.inbox_max_per_user,
+    .empty_room_days = config->limits.empty_room_days,
   };
 }
 
@@ -551,6 +564,7 @@ quipu_server_reconfigure (QuipuServer             *server,
   note_restart (restart, "cert", g_strcmp0 (old->cert_path, config->cert_path) != 0);
   note_restart (restart, "key", g_strcmp0 (old->key_path, config->key_path) != 0);
   note_restart (restart, "retry", old->require_retry != config->require_retry);
+  note_restart (restart, "store-max-pages", old->store_max_pages != config->store_max_pages);
 
   if (!quipu_store_set_options (server->store, &store_options, &error))
     {
@@ -559,7 +573,10 @@ quipu_server_reconfigure (QuipuServer             *server,
       return;
     }
   retention_changed = old->history_days != config->history_days ||
-                      old->history_max_per_room != config->history_max_per_room;
+                      old->history_max_per_room != config->history_max_per_room ||
+                      old->limits.name_retention_days != config->limits.name_retention_days ||
+                      old->limits.inbox_max_per_user != config->limits.inbox_max_per_user ||
+                      old->limits.empty_room_days != config->limits.empty_room_days;
   note_uint (changed, "history-days", old->history_days, config->history_days);
   note_uint (changed, "history-max-per-room", old->history_max_per_room, config->history_max_per_room);
   note_str (changed, "sync", old->sync_normal ? "normal" : "full", config->sync_normal ? "normal" : "full");
@@ -569,6 +586,13 @@ quipu_server_reconfigure (QuipuServer             *server,
   old->history_max_per_room = config->history_max_per_room;
   old->sync_normal = config->sync_normal;
   old->log_level = config->log_level;
+  /* Limits apply from the next request; buckets keep what they hold. */
+  for (guint i = 0; i < quipu_config_n_limit_keys; i++)
+    note_uint (changed, quipu_config_limit_keys[i].key,
+               quipu_limits_config_get (&old->limits, &quipu_config_limit_keys[i]),
+               quipu_limits_config_get (&config->limits, &quipu_config_limit_keys[i]));
+  old->limits = config->limits;
+  quipu_limits_configure (server->limits, &old->limits);
 
   quipu_log_event (G_LOG_LEVEL_MESSAGE, "reload", NULL, NULL, "configuration reloaded: %s%s%s%s",
                    changed->len ? "changed " : "nothing changed", changed->str,
