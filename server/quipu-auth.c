@@ -133,7 +133,8 @@ register_name (QuipuRequest         *request,
         quipu_session_log (session, G_LOG_LEVEL_INFO, "bad-name", "cannot register %s: %s",
                            name, error->message);
       else
-        quipu_log_store_error ("cannot register a name", error);
+        quipu_log_store_error (&quipu_limits_get_stats (request->limits)->store_failures,
+                               "cannot register a name", error);
       quipu_session_refuse (session, request->batch,
                             error->code == QUIPU_PROTOCOL_ERROR_BAD_NAME ? QUIPU_PROTOCOL_ERROR_BAD_NAME
                                                                          : QUIPU_PROTOCOL_ERROR_SERVER,

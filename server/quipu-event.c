@@ -132,7 +132,8 @@ quipu_log_limit_allow (QuipuLogLimit *limit,
 }
 
 void
-quipu_log_store_error (const char   *what,
+quipu_log_store_error (guint64      *failures,
+                       const char   *what,
                        const GError *error)
 {
   /* One store per server: one limit. A full disk fails every write of
@@ -140,6 +141,7 @@ quipu_log_store_error (const char   *what,
   static QuipuLogLimit limit;
   guint suppressed = 0;
 
+  (*failures)++;
   if (!quipu_log_limit_allow (&limit, QUIPU_STORE_LOG_INTERVAL_S, &suppressed))
     return;
   if (suppressed > 0)

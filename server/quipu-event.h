@@ -43,8 +43,10 @@ gboolean quipu_log_limit_allow (QuipuLogLimit *limit,
 #define QUIPU_STORE_LOG_INTERVAL_S 60
 
 /* The store cannot write (disk full, I/O error): one record at error
- * priority per QUIPU_STORE_LOG_INTERVAL_S, however many writes failed. */
-void quipu_log_store_error (const char   *what,
+ * priority per QUIPU_STORE_LOG_INTERVAL_S, however many writes failed;
+ * every failure adds one to *failures. */
+void quipu_log_store_error (guint64      *failures,
+                            const char   *what,
                             const GError *error);
 
 G_END_DECLS

@@ -171,7 +171,8 @@ quipu_fanout_handle_message (QuipuRequest *request,
   if (error != NULL)
     {
       if (error->code == QUIPU_PROTOCOL_ERROR_SERVER)
-        quipu_log_store_error ("cannot store a message", error);
+        quipu_log_store_error (&quipu_limits_get_stats (request->limits)->store_failures,
+                               "cannot store a message", error);
       quipu_request_error (request,
                            error->code <= QUIPU_PROTOCOL_ERROR_LAST_WIRE_CODE ? error->code
                                                                               : QUIPU_PROTOCOL_ERROR_SERVER,

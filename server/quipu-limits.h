@@ -40,6 +40,8 @@ typedef struct {
   guint64 limited_errors;
   guint64 log_lines_dropped;
   guint64 store_failures;
+  guint64 presence_sent;        /* PRESENCE frames queued to members */
+  guint64 presence_coalesced;   /* changes that cancelled out within a batch */
 } QuipuServerStats;
 
 /* The limits in force, the counters, and what is counted per client

@@ -2,6 +2,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include "quipu-names.h"
 #include "quipu-room.h"
 
@@ -11,11 +13,37 @@ typedef struct {
   QuipuUserBuckets  buckets;
 } OnlineUser;
 
+/* A user's arrival in or departure from a room, held until the end of
+ * the batch: a JOIN and a LEAVE in one batch tell nobody anything. */
+typedef struct {
+  char                *fold;
+  gint64               uid;
+  char                *username;
+  guint8               key[QUIPU_KEY_SIZE];
+  QuipuPresenceStatus  before;    /* as the members last heard */
+  QuipuPresenceStatus  now;
+  guint                changes;   /* calls it took in */
+} PendingPresence;
+
 struct _QuipuRoster
 {
   GHashTable *rooms;    /* quipu_name_fold () -> QuipuRoom * */
   GHashTable *online;   /* gint64 * uid -> OnlineUser * */
+  GHashTable *pending;  /* "uid fold" -> PendingPresence *, in this batch */
+  GPtrArray  *order;    /* the same, in the order they first changed */
+  guint64     presence_sent;
+  guint64     presence_coalesced;
 };
+
+static void
+pending_free (gpointer data)
+{
+  PendingPresence *pending = data;
+
+  g_free (pending->fold);
+  g_free (pending->username);
+  g_free (pending);
+}
 
 static void
 room_free (gpointer data)
@@ -44,12 +72,16 @@ quipu_roster_new (void)
 
   roster->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, room_free);
   roster->online = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, online_user_free);
+  roster->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  roster->order = g_ptr_array_new_with_free_func (pending_free);
   return roster;
 }
 
 void
 quipu_roster_free (QuipuRoster *roster)
 {
+  g_hash_table_unref (roster->pending);
+  g_ptr_array_unref (roster->order);
   g_hash_table_unref (roster->online);
   g_hash_table_unref (roster->rooms);
   g_free (roster);
@@ -104,25 +136,87 @@ room_has_user (QuipuRoom    *room,
 }
 
 static void
-broadcast_presence (QuipuRoom           *room,
-                    QuipuBatch          *batch,
-                    QuipuSession        *subject,
-                    QuipuPresenceStatus  status)
+send_presence (QuipuRoster         *roster,
+               QuipuRoom           *room,
+               QuipuBatch          *batch,
+               gint64               uid,
+               const char          *username,
+               const guint8        *key,
+               QuipuPresenceStatus  status)
 {
   g_autoptr(QuipuFrame) frame = quipu_frame_new (QUIPU_FRAME_PRESENCE);
   g_autoptr(GBytes) bytes = NULL;
 
   quipu_frame_set_string (frame, QUIPU_FIELD_ROOM, room->name);
-  quipu_frame_add_user (frame, subject->username, subject->key);
+  quipu_frame_add_user (frame, username, key);
   quipu_frame_set_uint (frame, QUIPU_FIELD_STATUS, status);
   bytes = quipu_frame_encode (frame, NULL);
   for (guint i = 0; bytes != NULL && i < room->members->len; i++)
     {
       QuipuSession *member = g_ptr_array_index (room->members, i);
 
-      if (member->uid != subject->uid)
-        quipu_session_send (member, batch, bytes, 0);
+      if (member->uid != uid)
+        {
+          quipu_session_send (member, batch, bytes, 0);
+          roster->presence_sent++;
+        }
     }
+}
+
+/* In a batch the change waits for quipu_roster_flush_presence(); outside
+ * one (a connection closing on a timer) it goes out at once. */
+static void
+broadcast_presence (QuipuRoom           *room,
+                    QuipuBatch          *batch,
+                    QuipuSession        *subject,
+                    QuipuPresenceStatus  status)
+{
+  QuipuRoster *roster = room->roster;
+  g_autofree char *id = NULL;
+  PendingPresence *pending;
+
+  if (batch == NULL || !quipu_batch_is_open (batch))
+    {
+      send_presence (roster, room, batch, subject->uid, subject->username, subject->key, status);
+      return;
+    }
+  id = g_strdup_printf ("%" G_GINT64_FORMAT " %s", subject->uid, room->fold);
+  pending = g_hash_table_lookup (roster->pending, id);
+  if (pending == NULL)
+    {
+      pending = g_new0 (PendingPresence, 1);
+      pending->fold = g_strdup (room->fold);
+      pending->uid = subject->uid;
+      pending->username = g_strdup (subject->username);
+      memcpy (pending->key, subject->key, QUIPU_KEY_SIZE);
+      pending->before = status == QUIPU_PRESENCE_ONLINE ? QUIPU_PRESENCE_OFFLINE : QUIPU_PRESENCE_ONLINE;
+      g_hash_table_insert (roster->pending, g_steal_pointer (&id), pending);
+      g_ptr_array_add (roster->order, pending);
+    }
+  pending->now = status;
+  pending->changes++;
+}
+
+void
+quipu_roster_flush_presence (QuipuRoster *roster,
+                             QuipuBatch  *batch)
+{
+  for (guint i = 0; i < roster->order->len; i++)
+    {
+      PendingPresence *pending = g_ptr_array_index (roster->order, i);
+      QuipuRoom *room = g_hash_table_lookup (roster->rooms, pending->fold);
+
+      /* A room nobody is left in has nobody to tell. */
+      if (pending->now == pending->before || room == NULL)
+        roster->presence_coalesced += pending->changes;
+      else
+        {
+          roster->presence_coalesced += pending->changes - 1;
+          send_presence (roster, room, batch, pending->uid, pending->username, pending->key, pending->now);
+        }
+    }
+  g_hash_table_remove_all (roster->pending);
+  g_ptr_array_set_size (roster->order, 0);
 }
 
 void
@@ -257,6 +351,15 @@ quipu_roster_add_users (QuipuRoster *roster,
 
       quipu_frame_add_user (frame, other->username, other->key);
     }
+}
+
+void
+quipu_roster_get_presence_counts (QuipuRoster *roster,
+                                  guint64     *sent,
+                                  guint64     *coalesced)
+{
+  *sent = roster->presence_sent;
+  *coalesced = roster->presence_coalesced;
 }
 
 guint

@@ -69,6 +69,15 @@ QuipuUserBuckets *quipu_roster_user_buckets (QuipuRoster *roster,
 /* The sessions of an online user (QuipuSession *), or NULL. */
 GPtrArray *quipu_roster_lookup_user (QuipuRoster *roster,
                                      gint64       uid);
+/* Sends the presence changes of the batch that still are changes: a user
+ * who joined and left within it is news to nobody. Before the batch ends. */
+void       quipu_roster_flush_presence (QuipuRoster *roster,
+                                        QuipuBatch  *batch);
+/* PRESENCE frames queued to members, and changes never sent because
+ * another in the same batch cancelled or replaced them. */
+void       quipu_roster_get_presence_counts (QuipuRoster *roster,
+                                             guint64     *sent,
+                                             guint64     *coalesced);
 guint      quipu_roster_count_rooms (QuipuRoster *roster);
 guint      quipu_roster_count_users (QuipuRoster *roster);
 /* The online users, each once, at most `max`. */

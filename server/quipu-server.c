@@ -66,7 +66,8 @@ ensure_room (QuipuRequest *request,
       g_autofree char *quoted = quipu_log_quote (name);
 
       if (error->domain == QUIPU_PROTOCOL_ERROR && error->code == QUIPU_PROTOCOL_ERROR_SERVER)
-        quipu_log_store_error ("cannot record a room", error);
+        quipu_log_store_error (&quipu_limits_get_stats (request->limits)->store_failures,
+                               "cannot record a room", error);
       else
         quipu_session_log (request->session, G_LOG_LEVEL_WARNING, "store-error",
                            "cannot record room %s: %s", quoted, error->message);
@@ -330,8 +331,10 @@ on_batch_end (QuipuEndpoint *endpoint,
   QuipuServer *server = user_data;
   g_autoptr(GError) error = NULL;
 
+  quipu_roster_flush_presence (server->roster, server->batch);
   if (!quipu_batch_finish (server->batch, quipu_session_release_outgoing, &error))
-    quipu_log_store_error ("cannot commit to the store, refusing the writes of a batch", error);
+    quipu_log_store_error (&quipu_limits_get_stats (server->limits)->store_failures,
+                           "cannot commit to the store, refusing the writes of a batch", error);
 }
 
 void
@@ -351,6 +354,7 @@ quipu_server_log_stats (QuipuServer *server)
       stats->pending++;
   stats->rooms = quipu_roster_count_rooms (server->roster);
   stats->users_online = quipu_roster_count_users (server->roster);
+  quipu_roster_get_presence_counts (server->roster, &stats->presence_sent, &stats->presence_coalesced);
   line = quipu_limits_format_stats (server->limits);
   quipu_log_event (G_LOG_LEVEL_MESSAGE, "stats", NULL, NULL, "stats: %s", line);
 }

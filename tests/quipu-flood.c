@@ -365,6 +365,38 @@ mode_flood (guint n)
   peer_free (peer);
 }
 
+/* JOIN and LEAVE of one room, N times, as fast as the stream takes them. */
+static void
+mode_churn (guint n)
+{
+  g_autoptr(QuipuIdentity) identity = quipu_identity_new_random (NULL);
+  Peer *peer = logged_in_peer (identity);
+  Awaited awaited = { peer, QUIPU_FRAME_LEAVE, n };
+  g_autofree char *codes = NULL;
+  guint with_id;
+  char line[64];
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(QuipuFrame) join = quipu_frame_new (QUIPU_FRAME_JOIN);
+      g_autoptr(QuipuFrame) leave = quipu_frame_new (QUIPU_FRAME_LEAVE);
+
+      quipu_frame_set_string (join, QUIPU_FIELD_ROOM, room_name);
+      quipu_frame_set_uint (join, QUIPU_FIELD_LIMIT, 0);
+      quipu_frame_set_string (leave, QUIPU_FIELD_ROOM, room_name);
+      quipu_connection_queue_frame (peer->conn, join);
+      quipu_connection_queue_frame (peer->conn, leave);
+    }
+  spin_until (answered, &awaited, 120);
+  codes = error_summary (peer, &with_id);
+  printf ("{\"event\": \"churned\", \"left\": %u, \"errors\": %s}\n", count_frames (peer, QUIPU_FRAME_LEAVE), codes);
+  fflush (stdout);
+  wait_stdin_line (line, sizeof line);
+  quipu_connection_close (peer->conn, 0, "bye", 0);
+  spin_until (peer_closed, peer, 2);
+  peer_free (peer);
+}
+
 /* ERROR frames of 1 000 bytes of text each: each would be a log line. */
 static void
 mode_errors (guint n)
@@ -498,6 +530,8 @@ main (int argc, char **argv)
     mode_joins (n);
   else if (g_str_equal (argv[1], "flood"))
     mode_flood (n);
+  else if (g_str_equal (argv[1], "churn"))
+    mode_churn (n);
   else if (g_str_equal (argv[1], "errors"))
     mode_errors (n);
   else if (g_str_equal (argv[1], "idle"))

@@ -10,6 +10,7 @@ messages; the server reports the disk problem at error priority, once per
 minute, not once per message.
 """
 
+import abuse
 import harness
 
 PAGES = 64
@@ -54,6 +55,8 @@ class DiskTest(harness.WorldTestCase):
                                        "--limit", "5")
         self.assertEqual(rc, 0, err)
 
+        # One per failed write or commit (a failed commit refuses a whole batch).
+        self.assertGreater(abuse.stats(server)["store-failures"], 0)
         self.assertEqual(server.stop(), 0)
         problems = [line for line in server.stderr().splitlines() if "store" in line]
         self.assertGreaterEqual(len(problems), 1, server.stderr()[-2000:])

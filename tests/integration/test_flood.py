@@ -64,6 +64,29 @@ class FloodTest(harness.WorldTestCase):
         flood.finish()
         self.assertEqual(server.stop(), 0)
 
+    def test_presence_coalesced(self):
+        # 1 000 JOIN/LEAVE pairs once made 2 000 PRESENCE frames per member.
+        server = harness.Server(self.world)
+        member = harness.Client(self.world, server.address, "mia", "--room", ROOM, "listen")
+        member.wait_event("ready")
+        before = abuse.stats(server)
+        flood = abuse.Flood(self.world, server, "churn", 1000, "--user", "chu", "--room", ROOM)
+        churned = flood.wait_json("churned")
+        self.assertEqual((churned["left"], churned["errors"]), (1000, {}))
+        after = abuse.stats(server)
+        sent = after["presence-sent"] - before["presence-sent"]
+        print("presence: %d PRESENCE frames for 1000 JOIN/LEAVE pairs, %d coalesced"
+              % (sent, after["presence-coalesced"] - before["presence-coalesced"]), flush=True)
+        self.assertLess(sent, 200)
+        self.assertGreater(after["presence-coalesced"], before["presence-coalesced"])
+        # A real arrival still reaches the member.
+        rc, _, err = harness.run_cli(self.world, server.address, "ned", "--room", ROOM, "send", "hello mia")
+        self.assertEqual(rc, 0, err)
+        member.wait_event("message", lambda e: e["body"] == "hello mia")
+        self.assertGreater(abuse.stats(server)["presence-sent"], after["presence-sent"])
+        flood.finish()
+        self.assertEqual(server.stop(), 0)
+
     def test_error_flood_and_log(self):
         # 7 000 ERRORs of 1 KB used to write 7.3 MB of log in 8 s.
         server = harness.Server(self.world)
