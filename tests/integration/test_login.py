@@ -6,6 +6,9 @@ with an ERROR the client can show ("server busy"), not silence.
 Asserted on the server's counters (the stats line SIGUSR1 logs), not RSS.
 """
 
+import signal
+import subprocess
+
 import abuse
 import harness
 
@@ -55,6 +58,37 @@ class LoginTest(harness.WorldTestCase):
         # Once they are gone, the address may connect again.
         rc, _, err = harness.run_cli(self.world, server.address, "una", "send", "room again")
         self.assertEqual(rc, 0, err)
+        self.assertEqual(server.stop(), 0)
+
+    def test_limits_in_config_check_and_reload(self):
+        conf = self.world.path("server.conf")
+        with open(conf, "w") as f:
+            f.write("[server]\nlogin-timeout=soon\nmessage-rate=50\njoin-burst=-1\n")
+        proc = subprocess.run([harness.SERVER, "--check-config", "--config", conf, "--data-dir",
+                               self.world.path("d"), "--error-rate", "many"],
+                              env=self.world.env, capture_output=True, text=True, timeout=30)
+        self.assertEqual(proc.returncode, 1)
+        self.assertEqual(sorted(proc.stderr.splitlines()), sorted([
+            "quipu-server: %s: login-timeout must be a whole number, not 'soon'" % conf,
+            "quipu-server: %s: join-burst must be a whole number, not '-1'" % conf,
+            "quipu-server: --error-rate must be a whole number, not 'many'",
+        ]))
+
+        # A good file; SIGHUP applies a changed limit at once and says so.
+        with open(conf, "w") as f:
+            f.write("[server]\nmax-rooms-per-connection=2\n")
+        server = harness.Server(self.world, extra=["--config", conf])
+        flood = abuse.Flood(self.world, server, "joins", 3, "--user", "rel")
+        self.assertEqual(flood.wait_json("joined")["errors"], {"bad-request": 1})
+        flood.finish()
+        with open(conf, "w") as f:
+            f.write("[server]\nmax-rooms-per-connection=5\n")
+        server.signal(signal.SIGHUP)
+        harness.wait_for(lambda: "changed max-rooms-per-connection from 2 to 5" in server.stderr(), 10,
+                         lambda: server.stderr()[-1000:])
+        flood = abuse.Flood(self.world, server, "joins", 3, "--user", "rel2")
+        self.assertEqual(flood.wait_json("joined")["errors"], {})
+        flood.finish()
         self.assertEqual(server.stop(), 0)
 
 
