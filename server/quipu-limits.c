@@ -187,33 +187,31 @@ quipu_limits_allow_registration (QuipuLimits *limits,
 }
 
 gboolean
-quipu_limits_take_message (QuipuLimits      *limits,
-                           QuipuUserBuckets *buckets)
+quipu_limits_take (QuipuLimits      *limits,
+                   QuipuUserBuckets *buckets,
+                   QuipuRate         rate)
 {
-  if (quipu_bucket_take (&buckets->messages, limits->config.message_rate, limits->config.message_burst))
-    return TRUE;
-  limits->stats.limited_messages++;
-  return FALSE;
-}
+  const QuipuLimitsConfig *c = &limits->config;
+  gboolean ok;
 
-gboolean
-quipu_limits_take_join (QuipuLimits      *limits,
-                        QuipuUserBuckets *buckets)
-{
-  if (quipu_bucket_take (&buckets->joins, limits->config.join_rate, limits->config.join_burst))
-    return TRUE;
-  limits->stats.limited_joins++;
-  return FALSE;
-}
-
-gboolean
-quipu_limits_take_error (QuipuLimits      *limits,
-                         QuipuUserBuckets *buckets)
-{
-  if (quipu_bucket_take (&buckets->errors, limits->config.error_rate, limits->config.error_burst))
-    return TRUE;
-  limits->stats.limited_errors++;
-  return FALSE;
+  switch (rate)
+    {
+    case QUIPU_RATE_MESSAGES:
+      ok = quipu_bucket_take (&buckets->messages, c->message_rate, c->message_burst);
+      limits->stats.limited_messages += !ok;
+      break;
+    case QUIPU_RATE_JOINS:
+      ok = quipu_bucket_take (&buckets->joins, c->join_rate, c->join_burst);
+      limits->stats.limited_joins += !ok;
+      break;
+    case QUIPU_RATE_ERRORS:
+      ok = quipu_bucket_take (&buckets->errors, c->error_rate, c->error_burst);
+      limits->stats.limited_errors += !ok;
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  return ok;
 }
 
 gboolean
@@ -222,6 +220,7 @@ quipu_limits_take_log_line (QuipuLimits *limits,
                             guint       *dropped)
 {
   guint per_minute = limits->config.log_lines_per_minute;
+
   /* The bucket's own token count says nothing of what was dropped: the
    * caller keeps that in *dropped between calls. */
   if (per_minute == 0 || take (bucket, per_minute / 60.0, per_minute))

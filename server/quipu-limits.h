@@ -71,14 +71,17 @@ gboolean quipu_limits_allow_registration (QuipuLimits *limits,
 /* Forgets addresses that hold nothing any more (hourly). */
 void     quipu_limits_sweep           (QuipuLimits *limits);
 
+typedef enum {
+  QUIPU_RATE_MESSAGES,
+  QUIPU_RATE_JOINS,
+  QUIPU_RATE_ERRORS,
+} QuipuRate;
+
 /* Takes one of the user's messages, joins or errors; FALSE (and counted)
  * past the rate. */
-gboolean quipu_limits_take_message (QuipuLimits      *limits,
-                                    QuipuUserBuckets *buckets);
-gboolean quipu_limits_take_join    (QuipuLimits      *limits,
-                                    QuipuUserBuckets *buckets);
-gboolean quipu_limits_take_error   (QuipuLimits      *limits,
-                                    QuipuUserBuckets *buckets);
+gboolean quipu_limits_take (QuipuLimits      *limits,
+                            QuipuUserBuckets *buckets,
+                            QuipuRate         rate);
 /* One more log line about a connection: FALSE (and counted) past
  * log-lines-per-minute; *dropped then says how many were held back since
  * the last that passed. */

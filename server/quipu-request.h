@@ -40,7 +40,7 @@ quipu_request_count_error (QuipuRequest *request)
 {
   QuipuUserBuckets *buckets = quipu_roster_user_buckets (request->roster, request->session->uid);
 
-  if (buckets == NULL || quipu_limits_take_error (request->limits, buckets))
+  if (buckets == NULL || quipu_limits_take (request->limits, buckets, QUIPU_RATE_ERRORS))
     return TRUE;
   if (!request->session->refused)
     {
@@ -51,7 +51,8 @@ quipu_request_count_error (QuipuRequest *request)
   return FALSE;
 }
 
-/* rate-limited answers do not count as errors: they are the limit working. */
+/* Only the client's own faults count: not rate-limited (the limit
+ * working) nor server-error (a full disk is not the writer's doing). */
 static inline void
 quipu_request_error (QuipuRequest       *request,
                      QuipuProtocolError  code,
@@ -59,7 +60,7 @@ quipu_request_error (QuipuRequest       *request,
                      const QuipuFrame   *about)
 {
   quipu_session_send_error (request->session, request->batch, code, text, about);
-  if (code != QUIPU_PROTOCOL_ERROR_RATE_LIMITED)
+  if (code != QUIPU_PROTOCOL_ERROR_RATE_LIMITED && code != QUIPU_PROTOCOL_ERROR_SERVER)
     quipu_request_count_error (request);
 }
 

@@ -143,9 +143,9 @@ within_rate (QuipuRequest     *request,
   if (buckets == NULL)
     return TRUE;
   if (frame->type == QUIPU_FRAME_MESSAGE)
-    ok = quipu_limits_take_message (request->limits, buckets);
+    ok = quipu_limits_take (request->limits, buckets, QUIPU_RATE_MESSAGES);
   else if (frame->type == QUIPU_FRAME_JOIN || frame->type == QUIPU_FRAME_LEAVE)
-    ok = quipu_limits_take_join (request->limits, buckets);
+    ok = quipu_limits_take (request->limits, buckets, QUIPU_RATE_JOINS);
   else
     return TRUE;
   if (!ok)

@@ -582,11 +582,13 @@ _quipu_store_op_end (QuipuStore  *store,
 
 /* Retention */
 
+/* One DELETE taking ?1; adds the rows it removed itself (not those a
+ * cascade removed) to *removed unless NULL. */
 static gboolean
 run_prune (QuipuStore  *store,
            StmtId       id,
            gint64       value,
-           gint64      *removed,
+           guint64     *removed,
            GError     **error)
 {
   g_autoptr(StoreStmt) stmt = _quipu_store_stmt (store, id, error);
@@ -595,18 +597,18 @@ run_prune (QuipuStore  *store,
     return FALSE;
 
   sqlite3_bind_int64 (stmt, 1, value);
-  if (_quipu_store_step (store, stmt, "cannot prune messages", error) != STEP_DONE)
+  if (_quipu_store_step (store, stmt, "cannot apply retention", error) != STEP_DONE)
     return FALSE;
 
-  /* Counts the messages only, not the inbox rows the cascade removed. */
-  *removed += sqlite3_changes64 (store->db);
+  if (removed != NULL)
+    *removed += sqlite3_changes64 (store->db);
   return TRUE;
 }
 
 static gboolean
 prune (QuipuStore  *store,
        guint64      now,
-       gint64      *removed,
+       guint64     *removed,
        GError     **error)
 {
   guint64 span = store->options.history_days * MS_PER_DAY;
@@ -622,25 +624,6 @@ prune (QuipuStore  *store,
 }
 
 static gboolean
-run_state_prune (QuipuStore  *store,
-                 StmtId       id,
-                 gint64       value,
-                 guint64     *removed,
-                 GError     **error)
-{
-  g_autoptr(StoreStmt) stmt = _quipu_store_stmt (store, id, error);
-
-  if (stmt == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (stmt, 1, value);
-  if (_quipu_store_step (store, stmt, "cannot apply retention", error) != STEP_DONE)
-    return FALSE;
-  if (removed != NULL)
-    *removed += sqlite3_changes64 (store->db);
-  return TRUE;
-}
-
-static gboolean
 prune_state (QuipuStore       *store,
              guint64           now,
              QuipuPruneCounts *counts,
@@ -649,23 +632,23 @@ prune_state (QuipuStore       *store,
   guint64 span = store->options.name_days * MS_PER_DAY;
 
   if (store->options.inbox_max_per_user > 0 &&
-      !run_state_prune (store, STMT_PRUNE_INBOX_COUNT, store->options.inbox_max_per_user,
+      !run_prune (store, STMT_PRUNE_INBOX_COUNT, store->options.inbox_max_per_user,
                         &counts->inbox_entries, error))
     return FALSE;
   if (store->options.name_days > 0 && now > span)
     {
       gint64 cutoff = (gint64) MIN (now - span, (guint64) G_MAXINT64);
 
-      if (!run_state_prune (store, STMT_PRUNE_NAMES_INBOX, cutoff, &counts->inbox_entries, error) ||
-          !run_state_prune (store, STMT_PRUNE_NAMES, cutoff, &counts->names, error))
+      if (!run_prune (store, STMT_PRUNE_NAMES_INBOX, cutoff, &counts->inbox_entries, error) ||
+          !run_prune (store, STMT_PRUNE_NAMES, cutoff, &counts->names, error))
         return FALSE;
     }
   span = store->options.empty_room_days * MS_PER_DAY;
   if (store->options.empty_room_days > 0 && now > span &&
-      !run_state_prune (store, STMT_PRUNE_EMPTY_ROOMS, (gint64) MIN (now - span, (guint64) G_MAXINT64),
+      !run_prune (store, STMT_PRUNE_EMPTY_ROOMS, (gint64) MIN (now - span, (guint64) G_MAXINT64),
                         &counts->rooms, error))
     return FALSE;
-  return run_state_prune (store, STMT_PRUNE_DIRECT, 0, NULL, error);
+  return run_prune (store, STMT_PRUNE_DIRECT, 0, NULL, error);
 }
 
 gboolean
@@ -690,7 +673,7 @@ quipu_store_prune (QuipuStore  *store,
                    guint64      now,
                    GError     **error)
 {
-  gint64 removed = 0;
+  guint64 removed = 0;
   gboolean ok;
 
   g_return_val_if_fail (store != NULL, -1);
@@ -702,7 +685,7 @@ quipu_store_prune (QuipuStore  *store,
     return -1;
 
   if (removed > 0)
-    g_debug ("database %s: pruned %" G_GINT64_FORMAT " messages", store->path, removed);
-  return removed;
+    g_debug ("database %s: pruned %" G_GUINT64_FORMAT " messages", store->path, removed);
+  return (gint64) removed;
 }
 

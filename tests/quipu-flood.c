@@ -240,9 +240,10 @@ error_summary (Peer  *peer,
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
+/* Waits for the test's next line on stdin ("leave", or EOF as ""). */
 static void
-wait_stdin_line (char   *buf,
-                 gsize   len)
+wait_for_test (char   *buf,
+               gsize   len)
 {
   /* Polled, so the connection stays serviced (acknowledgements, PINGs)
    * while the test decides what comes next. */
@@ -258,6 +259,26 @@ wait_stdin_line (char   *buf,
     }
   if (fgets (buf, len, stdin) == NULL)
     buf[0] = '\0';
+}
+
+/* Closes the connection cleanly, so the server sees it go at once. */
+static void
+peer_close (Peer *peer)
+{
+  quipu_connection_close (peer->conn, 0, "bye", 0);
+  spin_until (peer_closed, peer, 2);
+  peer_free (peer);
+}
+
+/* The end of the modes that log in: hold the connection until the test
+ * says, then close it. */
+static void
+peer_finish (Peer *peer)
+{
+  char line[64];
+
+  wait_for_test (line, sizeof line);
+  peer_close (peer);
 }
 
 static void
@@ -293,7 +314,7 @@ mode_joins (guint n)
           count_frames (peer, QUIPU_FRAME_JOIN), codes, peer->closed ? "true" : "false");
   fflush (stdout);
 
-  wait_stdin_line (line, sizeof line);
+  wait_for_test (line, sizeof line);
   if (g_str_has_prefix (line, "leave"))
     {
       guint joined = count_frames (peer, QUIPU_FRAME_JOIN);
@@ -311,11 +332,9 @@ mode_joins (guint n)
       spin_until (answered, &left, 120);
       printf ("{\"event\": \"left\", \"ok\": %u}\n", count_frames (peer, QUIPU_FRAME_LEAVE));
       fflush (stdout);
-      wait_stdin_line (line, sizeof line);
+      wait_for_test (line, sizeof line);
     }
-  quipu_connection_close (peer->conn, 0, "bye", 0);
-  spin_until (peer_closed, peer, 2);
-  peer_free (peer);
+  peer_close (peer);
 }
 
 static void
@@ -328,7 +347,6 @@ mode_flood (guint n)
   Awaited joined = { peer, QUIPU_FRAME_JOIN, 1 };
   Awaited awaited = { peer, QUIPU_FRAME_ACK, n };
   guint with_id;
-  char line[64];
 
   quipu_frame_set_string (join, QUIPU_FIELD_ROOM, room_name);
   quipu_connection_queue_frame (peer->conn, join);
@@ -359,10 +377,7 @@ mode_flood (guint n)
   printf ("{\"event\": \"flood\", \"acked\": %u, \"errors\": %s, \"errors_with_id\": %u, \"closed\": %s}\n",
           count_frames (peer, QUIPU_FRAME_ACK), codes, with_id, peer->closed ? "true" : "false");
   fflush (stdout);
-  wait_stdin_line (line, sizeof line);
-  quipu_connection_close (peer->conn, 0, "bye", 0);
-  spin_until (peer_closed, peer, 2);
-  peer_free (peer);
+  peer_finish (peer);
 }
 
 /* JOIN and LEAVE of one room, N times, as fast as the stream takes them. */
@@ -374,7 +389,6 @@ mode_churn (guint n)
   Awaited awaited = { peer, QUIPU_FRAME_LEAVE, n };
   g_autofree char *codes = NULL;
   guint with_id;
-  char line[64];
 
   for (guint i = 0; i < n; i++)
     {
@@ -391,10 +405,7 @@ mode_churn (guint n)
   codes = error_summary (peer, &with_id);
   printf ("{\"event\": \"churned\", \"left\": %u, \"errors\": %s}\n", count_frames (peer, QUIPU_FRAME_LEAVE), codes);
   fflush (stdout);
-  wait_stdin_line (line, sizeof line);
-  quipu_connection_close (peer->conn, 0, "bye", 0);
-  spin_until (peer_closed, peer, 2);
-  peer_free (peer);
+  peer_finish (peer);
 }
 
 /* ERROR frames of 1 000 bytes of text each: each would be a log line. */
