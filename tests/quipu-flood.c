@@ -294,7 +294,7 @@ mode_joins (guint n)
   for (guint i = 0; i < n; i++)
     {
       g_autoptr(QuipuFrame) join = quipu_frame_new (QUIPU_FRAME_JOIN);
-      g_autofree char *room = g_strdup_printf ("r%05u", i);
+      g_autofree char *room = g_strdup_printf ("%s%05u", room_name, i);
 
       quipu_frame_set_string (join, QUIPU_FIELD_ROOM, room);
       quipu_frame_set_uint (join, QUIPU_FIELD_LIMIT, 0);
@@ -324,7 +324,7 @@ mode_joins (guint n)
       for (guint i = 0; i < joined; i++)
         {
           g_autoptr(QuipuFrame) leave = quipu_frame_new (QUIPU_FRAME_LEAVE);
-          g_autofree char *room = g_strdup_printf ("r%05u", i);
+          g_autofree char *room = g_strdup_printf ("%s%05u", room_name, i);
 
           quipu_frame_set_string (leave, QUIPU_FIELD_ROOM, room);
           quipu_connection_queue_frame (peer->conn, leave);
@@ -521,7 +521,7 @@ main (int argc, char **argv)
     { "server", 0, 0, G_OPTION_ARG_STRING, &server_address, "Server address", "ADDR:PORT" },
     { "trust", 0, 0, G_OPTION_ARG_FILENAME, &trust_path, "Known-servers file", "FILE" },
     { "user", 0, 0, G_OPTION_ARG_STRING, &username, "User name", "NAME" },
-    { "room", 0, 0, G_OPTION_ARG_STRING, &room_name, "Room for flood", "ROOM" },
+    { "room", 0, 0, G_OPTION_ARG_STRING, &room_name, "Room of flood and churn; prefix of the rooms of joins", "ROOM" },
     { "wait", 0, 0, G_OPTION_ARG_INT, &wait_s, "Seconds idle waits for closes", "S" },
     { NULL }
   };
