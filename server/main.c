@@ -52,7 +52,9 @@ log_writer (GLogLevelFlags   level,
   if (message == NULL)
     return G_LOG_WRITER_UNHANDLED;
 
-  if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
+  if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
+    fprintf (stderr, "quipu-server: error: %s\n", message);
+  else if (level & G_LOG_LEVEL_WARNING)
     fprintf (stderr, "quipu-server: warning: %s\n", message);
   else
     fprintf (stderr, "quipu-server: %s\n", message);
@@ -93,6 +95,8 @@ typedef struct {
   char     *history_per_room;
   char     *sync;
   char     *log_level;
+  char     *store_max_pages;
+  char     *limits[16];       /* by index of quipu_config_limit_keys */
   gboolean  retry;
 } Options;
 
@@ -110,6 +114,9 @@ options_clear (Options *opts)
   g_free (opts->history_per_room);
   g_free (opts->sync);
   g_free (opts->log_level);
+  g_free (opts->store_max_pages);
+  for (guint i = 0; i < G_N_ELEMENTS (opts->limits); i++)
+    g_free (opts->limits[i]);
 }
 
 static void
@@ -152,6 +159,19 @@ build_config (QuipuServerConfig *config,
     add_error (problems, error);
   if (options.log_level != NULL && !quipu_config_parse_log_level (options.log_level, &config->log_level, &error))
     add_error (problems, error);
+  if (options.store_max_pages != NULL &&
+      !quipu_config_parse_uint (options.store_max_pages, "--store-max-pages", &config->store_max_pages, &error))
+    add_error (problems, error);
+  for (guint i = 0; i < quipu_config_n_limit_keys; i++)
+    {
+      const QuipuLimitKey *key = &quipu_config_limit_keys[i];
+      g_autofree char *name = g_strconcat ("--", key->key, NULL);
+
+      if (options.limits[i] != NULL &&
+          !quipu_config_parse_uint (options.limits[i], name,
+                                    quipu_limits_config_slot (&config->limits, key), &error))
+        add_error (problems, error);
+    }
   replace_str (&config->listen, options.listen);
   replace_str (&config->data_dir, options.data_dir);
   replace_str (&config->cert_path, options.cert);
@@ -161,6 +181,13 @@ build_config (QuipuServerConfig *config,
   if (config->data_dir == NULL)
     config->data_dir = g_build_filename (g_get_user_state_dir (), "quipu-server", NULL);
   return problems->len == 0;
+}
+
+static gboolean
+on_stats (gpointer data)
+{
+  quipu_server_log_stats (server);
+  return G_SOURCE_CONTINUE;
 }
 
 static gboolean
@@ -183,6 +210,25 @@ on_reload (gpointer data)
   quipu_server_reconfigure (server, &config);
   log_level = config.log_level;
   return G_SOURCE_CONTINUE;
+}
+
+/* One option per limit, named as its key, under --help-limits. */
+static GOptionGroup *
+limits_group (void)
+{
+  GOptionGroup *group = g_option_group_new ("limits", _("Limits (see quipu-server.conf(5)):"),
+                                            _("Show the options of the limits"), NULL, NULL);
+  g_autofree GOptionEntry *entries = g_new0 (GOptionEntry, quipu_config_n_limit_keys + 1);
+
+  g_assert (quipu_config_n_limit_keys <= G_N_ELEMENTS (options.limits));
+  for (guint i = 0; i < quipu_config_n_limit_keys; i++)
+    entries[i] = (GOptionEntry) {
+      quipu_config_limit_keys[i].key, 0, 0, G_OPTION_ARG_STRING, &options.limits[i],
+      quipu_config_limit_keys[i].help, "N"
+    };
+  g_option_group_add_entries (group, entries);
+  g_option_group_set_translation_domain (group, GETTEXT_PACKAGE);
+  return group;
 }
 
 static int
@@ -247,6 +293,8 @@ main (int argc, char **argv)
     { "sync", 0, 0, G_OPTION_ARG_STRING, &options.sync, N_("Database durability: full (survives power loss; default) or normal"), "full|normal" },
     /* Translators: warning, info and debug are the values the option takes: keep them in English */
     { "log-level", 0, 0, G_OPTION_ARG_STRING, &options.log_level, N_("What to log: warning, info (default) or debug"), "warning|info|debug" },
+    /* Hidden: for tests that need a full disk without filling one. */
+    { "store-max-pages", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &options.store_max_pages, "Limit the database to N pages of 4 KiB (tests only)", "N" },
     { "check-config", 0, 0, G_OPTION_ARG_NONE, &check, N_("Check the configuration and exit: one line per problem, exit status 1 if any"), NULL },
     { "backup", 0, 0, G_OPTION_ARG_FILENAME, &backup_path, N_("Copy the database of the data directory to the new FILE, even while a server runs, and exit"), N_("FILE") },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Print the version and exit"), NULL },
@@ -261,6 +309,7 @@ main (int argc, char **argv)
 
   context = g_option_context_new (N_("- Quipu chat server"));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_add_group (context, limits_group ());
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
   g_option_context_set_description (context,
     N_("Serves Quipu clients over QUIC (ALPN quipu/1). Without --cert/--key it creates a\n"
@@ -308,6 +357,7 @@ main (int argc, char **argv)
   g_unix_signal_add (SIGINT, on_signal, NULL);
   g_unix_signal_add (SIGTERM, on_signal, NULL);
   g_unix_signal_add (SIGHUP, on_reload, NULL);
+  g_unix_signal_add (SIGUSR1, on_stats, NULL);
 
   /* Not translated: supervisors, scripts and the tests parse these two lines. */
   address = quipu_server_dup_address (server);

@@ -6,6 +6,7 @@
 
 #include "quipu-auth.h"
 #include "quipu-error.h"
+#include "quipu-event.h"
 #include "quipu-history.h"
 #include "quipu-identity.h"
 
@@ -25,8 +26,9 @@ offers_version (const QuipuFrame *frame,
 }
 
 static void
-send_welcome (QuipuRequest     *request,
-              const QuipuFrame *connect)
+send_welcome (QuipuRequest        *request,
+              const QuipuFrame    *connect,
+              QuipuRegisterResult  result)
 {
   QuipuSession *session = request->session;
   g_autoptr(QuipuFrame) welcome = quipu_frame_new (QUIPU_FRAME_WELCOME);
@@ -43,7 +45,17 @@ send_welcome (QuipuRequest     *request,
   for (guint i = 0; rooms != NULL && rooms[i] != NULL; i++)
     quipu_frame_add_string (welcome, QUIPU_FIELD_ROOM_ENTRY, rooms[i]);
   quipu_roster_add_users (request->roster, welcome, QUIPU_SERVER_MAX_ENTRIES);
-  quipu_request_reply (request, welcome, 0);
+  if (result == QUIPU_REGISTER_NEW)
+    {
+      /* A new name lives in the batch's commit: without it the login has no
+       * user behind it. */
+      g_autoptr(GBytes) bytes = quipu_frame_encode (welcome, NULL);
+
+      if (bytes != NULL)
+        quipu_session_send_written (session, request->batch, bytes, 0, QUIPU_ON_FAILURE_CLOSE, NULL);
+    }
+  else
+    quipu_request_reply (request, welcome, 0);
 }
 
 /* The proof must sign this very connection's exporter value: a proof lifted
@@ -68,9 +80,11 @@ check_proof (QuipuRequest     *request,
   if (!quipu_signature_verify (frame->key, g_bytes_get_data (input, NULL), g_bytes_get_size (input),
                                frame->proof))
     {
+      g_autofree char *name = quipu_log_quote (frame->username);
+
       quipu_session_log (session, G_LOG_LEVEL_WARNING, "bad-proof",
                          "login as %s (key %s) from %s refused: the proof does not verify for this connection",
-                         frame->username, claimed_id, quipu_connection_get_peer (session->conn));
+                         name, claimed_id, quipu_connection_get_peer (session->conn));
       quipu_session_refuse (session, request->batch, QUIPU_PROTOCOL_ERROR_BAD_PROOF,
                             "login proof does not verify for this connection");
       return FALSE;
@@ -97,11 +111,30 @@ register_name (QuipuRequest         *request,
                             "the server cannot write its store");
       return FALSE;
     }
+  /* A name not seen before costs its address one registration. */
+  if (!quipu_store_lookup_user (request->store, frame->username, uid, NULL, NULL, &error) && error == NULL &&
+      !quipu_limits_allow_registration (request->limits, session->address))
+    {
+      quipu_session_log (session, G_LOG_LEVEL_WARNING, "registration-limit",
+                         "refusing a new name from %s: its address registered %u names in the last hour",
+                         quipu_connection_get_peer (session->conn),
+                         quipu_limits_get_config (request->limits)->registrations_per_hour);
+      quipu_session_refuse (session, request->batch, QUIPU_PROTOCOL_ERROR_RATE_LIMITED,
+                            "too many new names from your address; try again later");
+      return FALSE;
+    }
+  g_clear_error (&error);
   *result = quipu_store_register_user (request->store, frame->username, frame->key, uid, display, &error);
   if (error != NULL)
     {
-      quipu_session_log (session, G_LOG_LEVEL_WARNING, "store-error", "cannot register %s: %s",
-                         frame->username, error->message);
+      g_autofree char *name = quipu_log_quote (frame->username);
+
+      if (error->code == QUIPU_PROTOCOL_ERROR_BAD_NAME)
+        quipu_session_log (session, G_LOG_LEVEL_INFO, "bad-name", "cannot register %s: %s",
+                           name, error->message);
+      else
+        quipu_log_store_error (&quipu_limits_get_stats (request->limits)->store_failures,
+                               "cannot register a name", error);
       quipu_session_refuse (session, request->batch,
                             error->code == QUIPU_PROTOCOL_ERROR_BAD_NAME ? QUIPU_PROTOCOL_ERROR_BAD_NAME
                                                                          : QUIPU_PROTOCOL_ERROR_SERVER,
@@ -111,10 +144,11 @@ register_name (QuipuRequest         *request,
   if (*result == QUIPU_REGISTER_TAKEN)
     {
       g_autofree char *text = g_strdup_printf ("the name %s is registered to another key", frame->username);
+      g_autofree char *name = quipu_log_quote (frame->username);
 
       quipu_session_log (session, G_LOG_LEVEL_WARNING, "impersonation",
                          "impersonation attempt: %s from %s presented key %s, but the name belongs to another key",
-                         frame->username, quipu_connection_get_peer (session->conn), claimed_id);
+                         name, quipu_connection_get_peer (session->conn), claimed_id);
       quipu_session_refuse (session, request->batch, QUIPU_PROTOCOL_ERROR_NAME_TAKEN, text);
       return FALSE;
     }
@@ -128,6 +162,7 @@ quipu_auth_handle_connect (QuipuRequest     *request,
   QuipuSession *session = request->session;
   g_autofree char *display = NULL;
   g_autofree char *claimed_id = NULL;
+  g_autofree char *software = NULL;
   QuipuRegisterResult result;
   gint64 uid = 0;
 
@@ -149,17 +184,21 @@ quipu_auth_handle_connect (QuipuRequest     *request,
     return;
 
   session->uid = uid;
+  quipu_session_stop_deadline (session);
   session->username = g_steal_pointer (&display);
   session->user_id = g_steal_pointer (&claimed_id);
   memcpy (session->key, frame->key, QUIPU_KEY_SIZE);
   session->delivered = quipu_store_get_delivered (request->store, uid, NULL);
   quipu_roster_go_online (request->roster, session);
+  /* CLIENT is free text chosen by the peer: quoted, or it could write lines
+   * of its own into the log. */
+  software = frame->client ? quipu_log_quote (frame->client) : g_strdup ("an unnamed client");
   quipu_session_log (session, G_LOG_LEVEL_INFO, "login", "%s (%s%s) logged in from %s with %s",
                      session->username, session->user_id, result == QUIPU_REGISTER_NEW ? ", new" : "",
                      quipu_connection_get_peer (session->conn),
-                     frame->client ? frame->client : "an unnamed client");
+                     software);
 
-  send_welcome (request, frame);
+  send_welcome (request, frame, result);
 
   if (quipu_frame_has (frame, QUIPU_FIELD_AFTER_SEQ))
     quipu_history_send_page (request, NULL, QUIPU_FETCH_AFTER, frame->after_seq, QUIPU_SERVER_MAX_PAGE,

@@ -44,6 +44,7 @@ drain (QuipuBatch        *batch,
         release (out, durable);
       batch->target_unref (out->target);
       g_clear_pointer (&out->bytes, g_bytes_unref);
+      g_clear_pointer (&out->fallback, g_bytes_unref);
       g_free (out->close_reason);
     }
 }
@@ -89,7 +90,23 @@ quipu_batch_queue (QuipuBatch *batch,
                    const char *close_reason)
 {
   QuipuOutgoing out = {
-    target, bytes ? g_bytes_ref (bytes) : NULL, inbox_seq, close_code, g_strdup (close_reason)
+    target, bytes ? g_bytes_ref (bytes) : NULL, inbox_seq, close_code, g_strdup (close_reason),
+    QUIPU_ON_FAILURE_SEND, NULL
+  };
+
+  g_array_append_val (batch->outgoing, out);
+}
+
+void
+quipu_batch_queue_written (QuipuBatch     *batch,
+                           gpointer        target,
+                           GBytes         *bytes,
+                           guint64         inbox_seq,
+                           QuipuOnFailure  on_failure,
+                           GBytes         *fallback)
+{
+  QuipuOutgoing out = {
+    target, g_bytes_ref (bytes), inbox_seq, 0, NULL, on_failure, fallback ? g_bytes_ref (fallback) : NULL
   };
 
   g_array_append_val (batch->outgoing, out);

@@ -14,14 +14,26 @@ G_BEGIN_DECLS
  * they queued and hands it back at the end. */
 typedef struct _QuipuBatch QuipuBatch;
 
+/* What becomes of a queued item when the batch's commit fails. Reads,
+ * presence and closes do not depend on the commit and still go out; what
+ * reports or carries a write must not. */
+typedef enum {
+  QUIPU_ON_FAILURE_SEND,     /* independent of the commit: send anyway */
+  QUIPU_ON_FAILURE_DROP,     /* carries a write (a relayed message): drop it */
+  QUIPU_ON_FAILURE_REPLACE,  /* reports a write (an ACK): send `fallback` instead */
+  QUIPU_ON_FAILURE_CLOSE,    /* the session rests on a write (a new name): close it */
+} QuipuOnFailure;
+
 /* A frame (bytes) for `target`, or, with bytes NULL, a close that must come
  * after the frames queued for it before. */
 typedef struct {
-  gpointer  target;
-  GBytes   *bytes;
-  guint64   inbox_seq;
-  guint64   close_code;
-  char     *close_reason;
+  gpointer        target;
+  GBytes         *bytes;
+  guint64         inbox_seq;
+  guint64         close_code;
+  char           *close_reason;
+  QuipuOnFailure  on_failure;
+  GBytes         *fallback;
 } QuipuOutgoing;
 
 /* Called once per queued item after the commit; `durable` is FALSE when the
@@ -47,6 +59,14 @@ void        quipu_batch_queue              (QuipuBatch *batch,
                                             guint64     inbox_seq,
                                             guint64     close_code,
                                             const char *close_reason);
+/* The same for bytes that depend on the batch's writes: `on_failure` says
+ * what to do with them if the commit fails (`fallback` for _REPLACE). */
+void        quipu_batch_queue_written      (QuipuBatch     *batch,
+                                            gpointer        target,
+                                            GBytes         *bytes,
+                                            guint64         inbox_seq,
+                                            QuipuOnFailure  on_failure,
+                                            GBytes         *fallback);
 /* Commits, closes the batch and hands every queued item to `release`, in
  * order. On a failed commit the transaction is rolled back and `error` set. */
 gboolean    quipu_batch_finish             (QuipuBatch         *batch,

@@ -20,6 +20,44 @@ replace_str (char       **slot,
   *slot = g_strdup (value);
 }
 
+#define LIMIT(key, field, value, help) \
+  { key, G_STRUCT_OFFSET (QuipuLimitsConfig, field), value, help }
+
+/* The defaults are generous for a person and for `quipu-cli chat` piping a
+ * file; they stop one peer from holding rooms, names, connections, the log
+ * or the disk by the thousand. quipu-server.conf(5) explains each. */
+const QuipuLimitKey quipu_config_limit_keys[] = {
+  LIMIT ("max-rooms-per-connection", max_rooms_per_connection, 1000,
+         N_("Most rooms one connection may be in (0: no limit; default 1000)")),
+  LIMIT ("registrations-per-hour", registrations_per_hour, 60,
+         N_("Most new names registered from one address per hour (0: no limit; default 60)")),
+  LIMIT ("max-connections-per-address", max_connections_per_address, 500,
+         N_("Most connections from one address, logged in or not (0: no limit; default 500)")),
+  LIMIT ("login-timeout", login_timeout, 10,
+         N_("Close a connection that has not logged in N seconds after its handshake (0: never; default 10)")),
+  LIMIT ("message-rate", message_rate, 200,
+         N_("Messages a user may send per second, past the burst (0: no limit; default 200)")),
+  LIMIT ("message-burst", message_burst, 20000,
+         N_("Messages a user may send at once (default 20000)")),
+  LIMIT ("join-rate", join_rate, 20,
+         N_("Joins and leaves per second per user, past the burst (0: no limit; default 20)")),
+  LIMIT ("join-burst", join_burst, 2000,
+         N_("Joins and leaves a user may make at once (default 2000)")),
+  LIMIT ("error-rate", error_rate, 10,
+         N_("Refused requests and reported errors per second per user, past the burst (0: no limit; default 10)")),
+  LIMIT ("error-burst", error_burst, 200,
+         N_("Refused requests and reported errors a user may cause at once (default 200)")),
+  LIMIT ("log-lines-per-minute", log_lines_per_minute, 60,
+         N_("Log lines about one connection per minute, past a burst of as many (0: no limit; default 60)")),
+  LIMIT ("name-retention-days", name_retention_days, 365,
+         N_("Give back names not logged in for N days, once nothing they sent is kept (0: never; default 365)")),
+  LIMIT ("inbox-max-per-user", inbox_max_per_user, 10000,
+         N_("Keep at most the newest N direct messages in each inbox (0: no limit; default 10000)")),
+  LIMIT ("empty-room-days", empty_room_days, 30,
+         N_("Forget rooms that never had a message once not joined for N days (0: never; default 30)")),
+};
+const guint quipu_config_n_limit_keys = G_N_ELEMENTS (quipu_config_limit_keys);
+
 void
 quipu_server_config_init (QuipuServerConfig *config)
 {
@@ -28,6 +66,18 @@ quipu_server_config_init (QuipuServerConfig *config)
     .history_max_per_room = QUIPU_CONFIG_DEFAULT_HISTORY_PER_ROOM,
     .log_level = QUIPU_LOG_LEVEL_INFO,
   };
+  for (guint i = 0; i < quipu_config_n_limit_keys; i++)
+    *quipu_limits_config_slot (&config->limits, &quipu_config_limit_keys[i]) =
+      quipu_config_limit_keys[i].default_value;
+}
+
+const QuipuLimitKey *
+quipu_config_find_limit (const char *key)
+{
+  for (guint i = 0; i < quipu_config_n_limit_keys; i++)
+    if (g_str_equal (quipu_config_limit_keys[i].key, key))
+      return &quipu_config_limit_keys[i];
+  return NULL;
 }
 
 void
@@ -179,6 +229,12 @@ load_key (QuipuServerConfig  *config,
     return quipu_config_parse_sync (value, &config->sync_normal, error);
   else if (g_str_equal (key, "log-level"))
     return quipu_config_parse_log_level (value, &config->log_level, error);
+  else if (g_str_equal (key, "store-max-pages"))
+    return quipu_config_parse_uint (value, "store-max-pages", &config->store_max_pages, error);
+  else if (quipu_config_find_limit (key) != NULL)
+    return quipu_config_parse_uint (value, key,
+                                    quipu_limits_config_slot (&config->limits, quipu_config_find_limit (key)),
+                                    error);
   else
     {
       g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,

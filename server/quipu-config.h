@@ -10,6 +10,52 @@ typedef enum {
   QUIPU_LOG_LEVEL_DEBUG,    /* and everything the code says at debug level */
 } QuipuLogLevel;
 
+/* The limits that keep one peer from taking the server for itself; 0 turns
+ * one off. Each is a key of [server] and an option of the same name
+ * (quipu_config_limit_keys), reloadable. Rates are per second and per user
+ * (all of a user's connections together), with a burst. */
+typedef struct {
+  guint max_rooms_per_connection;
+  guint registrations_per_hour;        /* new names per client address */
+  guint max_connections_per_address;   /* logged in and not yet */
+  guint login_timeout;                 /* seconds from handshake to CONNECT */
+  guint message_rate;
+  guint message_burst;
+  guint join_rate;                     /* JOINs and LEAVEs */
+  guint join_burst;
+  guint error_rate;                    /* requests refused, ERRORs the client sends */
+  guint error_burst;
+  guint log_lines_per_minute;          /* per connection, past a burst of as many */
+  guint name_retention_days;           /* names unused this long are given back */
+  guint inbox_max_per_user;
+  guint empty_room_days;
+} QuipuLimitsConfig;
+
+typedef struct {
+  const char *key;
+  gsize       offset;          /* into QuipuLimitsConfig */
+  guint       default_value;
+  const char *help;            /* marked for translation */
+} QuipuLimitKey;
+
+extern const QuipuLimitKey quipu_config_limit_keys[];
+extern const guint quipu_config_n_limit_keys;
+const QuipuLimitKey *quipu_config_find_limit (const char *key);
+
+static inline guint *
+quipu_limits_config_slot (QuipuLimitsConfig   *limits,
+                          const QuipuLimitKey *key)
+{
+  return G_STRUCT_MEMBER_P (limits, key->offset);
+}
+
+static inline guint
+quipu_limits_config_get (const QuipuLimitsConfig *limits,
+                         const QuipuLimitKey     *key)
+{
+  return G_STRUCT_MEMBER (guint, limits, key->offset);
+}
+
 /* What quipu-server runs with: the [server] group of the config file, then
  * the command line on top (quipu-server.conf(5) documents every key). */
 typedef struct {
@@ -22,6 +68,8 @@ typedef struct {
   guint          history_max_per_room; /* 0: no limit */
   gboolean       sync_normal;          /* SQLite synchronous=NORMAL instead of FULL */
   QuipuLogLevel  log_level;
+  guint          store_max_pages;      /* 0: none; for tests, a store that fills up */
+  QuipuLimitsConfig limits;
 } QuipuServerConfig;
 
 #define QUIPU_CONFIG_DEFAULT_HISTORY_DAYS     365

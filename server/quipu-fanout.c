@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "quipu-error.h"
+#include "quipu-event.h"
 #include "quipu-fanout.h"
 #include "quipu-identity.h"
 #include "quipu-signing.h"
@@ -26,7 +27,7 @@ relay_to_user (QuipuRequest *request,
       QuipuSession *target = g_ptr_array_index (sessions, j);
 
       if (target != request->session)
-        quipu_session_send (target, request->batch, bytes, seq);
+        quipu_session_send_written (target, request->batch, bytes, seq, QUIPU_ON_FAILURE_DROP, NULL);
     }
 }
 
@@ -66,6 +67,25 @@ relay_room (QuipuRequest *request,
   bytes = quipu_frame_encode (frame, NULL);
   if (bytes != NULL)
     quipu_room_send (room, request->batch, bytes, request->session);
+}
+
+/* The ACK stands for the commit: if that fails, the sender hears
+ * server-error about the same message instead, and resends it. */
+static void
+reply_stored (QuipuRequest     *request,
+              const QuipuFrame *ack,
+              guint64           inbox_seq,
+              const QuipuFrame *message)
+{
+  g_autoptr(QuipuFrame) refusal = quipu_session_error_frame (QUIPU_PROTOCOL_ERROR_SERVER,
+                                                             "the server could not store the message",
+                                                             message);
+  g_autoptr(GBytes) bytes = quipu_frame_encode (ack, NULL);
+  g_autoptr(GBytes) fallback = quipu_frame_encode (refusal, NULL);
+
+  if (bytes != NULL && fallback != NULL)
+    quipu_session_send_written (request->session, request->batch, bytes, inbox_seq,
+                                QUIPU_ON_FAILURE_REPLACE, fallback);
 }
 
 /* The recipients' uids, or FALSE after telling the sender who is unknown. */
@@ -149,8 +169,8 @@ quipu_fanout_handle_message (QuipuRequest *request,
   if (error != NULL)
     {
       if (error->code == QUIPU_PROTOCOL_ERROR_SERVER)
-        quipu_session_log (session, G_LOG_LEVEL_WARNING, "store-error", "cannot store a message: %s",
-                           error->message);
+        quipu_log_store_error (&quipu_limits_get_stats (request->limits)->store_failures,
+                               "cannot store a message", error);
       quipu_request_error (request,
                            error->code <= QUIPU_PROTOCOL_ERROR_LAST_WIRE_CODE ? error->code
                                                                               : QUIPU_PROTOCOL_ERROR_SERVER,
@@ -167,9 +187,12 @@ quipu_fanout_handle_message (QuipuRequest *request,
                           (room ? 0 : QUIPU_FLAG_INBOX) | (duplicate ? QUIPU_FLAG_DUPLICATE : 0));
   /* A direct message is in the sender's inbox too; once the ACK is through,
    * the sender has it, and a later login must not bring it as news. */
-  quipu_request_reply (request, ack, room == NULL ? seq : 0);
   if (duplicate)
-    return;
+    {
+      quipu_request_reply (request, ack, 0);
+      return;
+    }
+  reply_stored (request, ack, room == NULL ? seq : 0, frame);
 
   if (room != NULL)
     relay_room (request, room, frame, seq);

@@ -35,6 +35,7 @@ struct _QuipuServer {
   GHashTable             *sessions;      /* QuipuConnection * -> QuipuSession * */
   QuipuRoster            *roster;
   QuipuBatch             *batch;
+  QuipuLimits            *limits;
   guint                   prune_id;
 };
 
@@ -42,7 +43,7 @@ static QuipuRequest
 request_for (QuipuServer  *server,
              QuipuSession *session)
 {
-  return (QuipuRequest) { session, server->batch, server->store, server->roster };
+  return (QuipuRequest) { session, server->batch, server->store, server->roster, server->limits };
 }
 
 /* The room under its first spelling ever, recorded in the store so that it
@@ -62,8 +63,14 @@ ensure_room (QuipuRequest *request,
   if (spelling == NULL)
     {
       /* The room still works; its first message records the spelling. */
-      quipu_session_log (request->session, G_LOG_LEVEL_WARNING, "store-error",
-                         "cannot record room %s: %s", name, error->message);
+      g_autofree char *quoted = quipu_log_quote (name);
+
+      if (error->domain == QUIPU_PROTOCOL_ERROR && error->code == QUIPU_PROTOCOL_ERROR_SERVER)
+        quipu_log_store_error (&quipu_limits_get_stats (request->limits)->store_failures,
+                               "cannot record a room", error);
+      else
+        quipu_session_log (request->session, G_LOG_LEVEL_WARNING, "store-error",
+                           "cannot record room %s: %s", quoted, error->message);
       spelling = g_strdup (name);
     }
   return quipu_roster_add_room (request->roster, spelling);
@@ -74,9 +81,21 @@ handle_join (QuipuRequest     *request,
              const QuipuFrame *frame)
 {
   g_autoptr(QuipuFrame) reply = quipu_frame_new (QUIPU_FRAME_JOIN);
-  QuipuRoom *room = ensure_room (request, frame->room);
+  guint max_rooms = quipu_limits_get_config (request->limits)->max_rooms_per_connection;
+  QuipuRoom *room;
   guint limit;
 
+  if (max_rooms > 0 && request->session->rooms->len >= max_rooms &&
+      quipu_roster_joined_room (request->roster, request->session, frame->room) == NULL)
+    {
+      g_autofree char *text = g_strdup_printf ("this connection is in %u rooms, the most it may join; "
+                                               "leave one first", max_rooms);
+
+      quipu_limits_get_stats (request->limits)->refused_rooms++;
+      quipu_request_error (request, QUIPU_PROTOCOL_ERROR_BAD_REQUEST, text, frame);
+      return;
+    }
+  room = ensure_room (request, frame->room);
   quipu_room_join (room, request->session, request->batch);
 
   quipu_frame_set_string (reply, QUIPU_FIELD_ROOM, room->name);
@@ -112,6 +131,31 @@ handle_leave (QuipuRequest     *request,
   quipu_request_reply (request, reply, 0);
 }
 
+/* A request past the user's rate is answered with rate-limited about that
+ * very message or room, so the client can wait and send it again. */
+static gboolean
+within_rate (QuipuRequest     *request,
+             const QuipuFrame *frame)
+{
+  QuipuUserBuckets *buckets = quipu_roster_user_buckets (request->roster, request->session->uid);
+  gboolean ok;
+
+  if (buckets == NULL)
+    return TRUE;
+  if (frame->type == QUIPU_FRAME_MESSAGE)
+    ok = quipu_limits_take (request->limits, buckets, QUIPU_RATE_MESSAGES);
+  else if (frame->type == QUIPU_FRAME_JOIN || frame->type == QUIPU_FRAME_LEAVE)
+    ok = quipu_limits_take (request->limits, buckets, QUIPU_RATE_JOINS);
+  else
+    return TRUE;
+  if (!ok)
+    quipu_request_error (request, QUIPU_PROTOCOL_ERROR_RATE_LIMITED,
+                         frame->type == QUIPU_FRAME_MESSAGE ? "too many messages: wait, then send it again"
+                                                            : "too many joins and leaves: wait, then try again",
+                         frame);
+  return ok;
+}
+
 static void
 dispatch (QuipuRequest *request,
           QuipuFrame   *frame)
@@ -124,6 +168,9 @@ dispatch (QuipuRequest *request,
       quipu_session_violation (session, "%s before CONNECT", quipu_frame_type_to_string (frame->type));
       return;
     }
+
+  if (!within_rate (request, frame))
+    return;
 
   switch (frame->type)
     {
@@ -158,8 +205,14 @@ dispatch (QuipuRequest *request,
       quipu_session_close (session, request->batch, 0, "bye");
       break;
     case QUIPU_FRAME_ERROR:
-      quipu_session_log (session, G_LOG_LEVEL_INFO, "client-error", "%s reports error %" G_GUINT64_FORMAT ": %s",
-                         quipu_connection_get_peer (session->conn), frame->code, frame->text ? frame->text : "");
+      if (session->uid != 0 && !quipu_request_count_error (request))
+        break;
+      {
+        g_autofree char *text = quipu_log_quote (frame->text);
+
+        quipu_session_log (session, G_LOG_LEVEL_INFO, "client-error", "%s reports error %" G_GUINT64_FORMAT ": %s",
+                           quipu_connection_get_peer (session->conn), frame->code, text);
+      }
       break;
     case QUIPU_FRAME_WELCOME:
     case QUIPU_FRAME_ACK:
@@ -209,7 +262,10 @@ on_closed (QuipuConnection *conn,
   const char *who = session->username ? session->username : "a client";
 
   session->closed = TRUE;
+  quipu_session_stop_deadline (session);
   quipu_roster_go_offline (server->roster, session, server->batch);
+  if (session->counted)
+    quipu_limits_close_connection (server->limits, session->address);
 
   /* Frames that do not even decode are refused by the connection itself;
    * they are attacks or bugs an admin wants to see, like other violations. */
@@ -235,12 +291,26 @@ on_accepted (QuipuEndpoint   *endpoint,
              gpointer         user_data)
 {
   QuipuServer *server = user_data;
-  QuipuSession *session = quipu_session_new (conn);
+  QuipuSession *session = quipu_session_new (conn, server->limits);
 
   g_hash_table_insert (server->sessions, conn, session);
   quipu_connection_set_callbacks (conn, &session_callbacks, server);
   quipu_session_log (session, G_LOG_LEVEL_INFO, "connect", "connection from %s",
                      quipu_connection_get_peer (conn));
+
+  session->counted = quipu_limits_open_connection (server->limits, session->address);
+  if (!session->counted)
+    {
+      /* Said, not silent: the client can tell its user the server is busy. */
+      quipu_session_log (session, G_LOG_LEVEL_WARNING, "busy",
+                         "refusing a connection from %s: its address has %u connections already",
+                         quipu_connection_get_peer (conn),
+                         quipu_limits_get_config (server->limits)->max_connections_per_address);
+      quipu_session_refuse (session, NULL, QUIPU_PROTOCOL_ERROR_RATE_LIMITED,
+                            "server busy: too many connections from your address");
+      return;
+    }
+  quipu_session_start_deadline (session, quipu_limits_get_config (server->limits)->login_timeout);
 }
 
 static void
@@ -263,9 +333,32 @@ on_batch_end (QuipuEndpoint *endpoint,
   QuipuServer *server = user_data;
   g_autoptr(GError) error = NULL;
 
+  quipu_roster_flush_presence (server->roster, server->batch);
   if (!quipu_batch_finish (server->batch, quipu_session_release_outgoing, &error))
-    quipu_log_event (G_LOG_LEVEL_CRITICAL, "store-error", NULL, NULL,
-                     "cannot commit to the store: %s", error->message);
+    quipu_log_store_error (&quipu_limits_get_stats (server->limits)->store_failures,
+                           "cannot commit to the store, refusing the writes of a batch", error);
+}
+
+void
+quipu_server_log_stats (QuipuServer *server)
+{
+  QuipuServerStats *stats = quipu_limits_get_stats (server->limits);
+  g_autofree char *line = NULL;
+  GHashTableIter iter;
+  QuipuSession *session;
+
+  /* The gauges are counted when asked: nothing to keep in step. */
+  stats->connections = g_hash_table_size (server->sessions);
+  stats->pending = 0;
+  g_hash_table_iter_init (&iter, server->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &session))
+    if (session->uid == 0)
+      stats->pending++;
+  stats->rooms = quipu_roster_count_rooms (server->roster);
+  stats->users_online = quipu_roster_count_users (server->roster);
+  quipu_roster_get_presence_counts (server->roster, &stats->presence_sent, &stats->presence_coalesced);
+  line = quipu_limits_format_stats (server->limits);
+  quipu_log_event (G_LOG_LEVEL_MESSAGE, "stats", NULL, NULL, "stats: %s", line);
 }
 
 static gboolean
@@ -274,6 +367,7 @@ prune_cb (gpointer data)
   QuipuServer *server = data;
   g_autoptr(GError) error = NULL;
   gint64 removed = quipu_store_prune (server->store, g_get_real_time () / 1000, &error);
+  QuipuPruneCounts counts;
 
   if (removed < 0)
     quipu_log_event (G_LOG_LEVEL_WARNING, "store-error", NULL, NULL,
@@ -281,6 +375,26 @@ prune_cb (gpointer data)
   else if (removed > 0)
     quipu_log_event (G_LOG_LEVEL_INFO, "prune", NULL, NULL,
                      "removed %" G_GINT64_FORMAT " messages past retention", removed);
+  g_clear_error (&error);
+  if (!quipu_store_prune_state (server->store, g_get_real_time () / 1000, &counts, &error))
+    quipu_log_event (G_LOG_LEVEL_WARNING, "store-error", NULL, NULL,
+                     "cannot apply name, inbox and room retention: %s", error->message);
+  else if (counts.names + counts.inbox_entries + counts.rooms > 0)
+    quipu_log_event (G_LOG_LEVEL_INFO, "prune", NULL, NULL,
+                     "gave back %" G_GUINT64_FORMAT " unused names, removed %" G_GUINT64_FORMAT
+                     " inbox entries and %" G_GUINT64_FORMAT " rooms that never had a message",
+                     counts.names, counts.inbox_entries, counts.rooms);
+  quipu_limits_sweep (server->limits);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+hourly_cb (gpointer data)
+{
+  QuipuServer *server = data;
+
+  prune_cb (server);
+  quipu_server_log_stats (server);
   return G_SOURCE_CONTINUE;
 }
 
@@ -297,6 +411,10 @@ store_options_from (const QuipuServerConfig *config)
     .history_days = config->history_days,
     .history_max_per_room = config->history_max_per_room,
     .synchronous_full = !config->sync_normal,
+    .max_pages = config->store_max_pages,
+    .name_days = config->limits.name_retention_days,
+    .inbox_max_per_user = config->limits.inbox_max_per_user,
+    .empty_room_days = config->limits.empty_room_days,
   };
 }
 
@@ -315,6 +433,7 @@ quipu_server_new (const QuipuServerConfig *config,
     server->config.listen = g_strdup ("[::]:7447");
   server->sessions = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) quipu_session_unref);
   server->roster = quipu_roster_new ();
+  server->limits = quipu_limits_new (&config->limits);
 
   address = quipu_config_parse_listen (server->config.listen, error);
   if (address == NULL)
@@ -350,7 +469,7 @@ quipu_server_new (const QuipuServerConfig *config,
     return NULL;
   server->batch = quipu_batch_new (server->store, (GDestroyNotify) quipu_session_unref);
   prune_cb (server);
-  server->prune_id = g_timeout_add_seconds (PRUNE_INTERVAL_S, prune_cb, server);
+  server->prune_id = g_timeout_add_seconds (PRUNE_INTERVAL_S, hourly_cb, server);
 
   server->endpoint = quipu_endpoint_new_server (address, server->credentials, &options,
                                                 &endpoint_callbacks, server, error);
@@ -364,11 +483,22 @@ void
 quipu_server_free (QuipuServer *server)
 {
   g_clear_handle_id (&server->prune_id, g_source_remove);
+  if (server->sessions != NULL)
+    {
+      GHashTableIter iter;
+      QuipuSession *session;
+
+      /* A pending deadline holds its session. */
+      g_hash_table_iter_init (&iter, server->sessions);
+      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &session))
+        quipu_session_stop_deadline (session);
+    }
   /* Sessions go first: they hold connections that point at the endpoint. */
   g_clear_pointer (&server->sessions, g_hash_table_unref);
   g_clear_pointer (&server->batch, quipu_batch_free);
   g_clear_pointer (&server->endpoint, quipu_endpoint_free);
   g_clear_pointer (&server->roster, quipu_roster_free);
+  g_clear_pointer (&server->limits, quipu_limits_free);
   g_clear_pointer (&server->store, quipu_store_free);
   g_clear_pointer (&server->credentials, quipu_server_credentials_free);
   quipu_server_config_clear (&server->config);
@@ -440,6 +570,7 @@ quipu_server_reconfigure (QuipuServer             *server,
   note_restart (restart, "cert", g_strcmp0 (old->cert_path, config->cert_path) != 0);
   note_restart (restart, "key", g_strcmp0 (old->key_path, config->key_path) != 0);
   note_restart (restart, "retry", old->require_retry != config->require_retry);
+  note_restart (restart, "store-max-pages", old->store_max_pages != config->store_max_pages);
 
   if (!quipu_store_set_options (server->store, &store_options, &error))
     {
@@ -448,7 +579,10 @@ quipu_server_reconfigure (QuipuServer             *server,
       return;
     }
   retention_changed = old->history_days != config->history_days ||
-                      old->history_max_per_room != config->history_max_per_room;
+                      old->history_max_per_room != config->history_max_per_room ||
+                      old->limits.name_retention_days != config->limits.name_retention_days ||
+                      old->limits.inbox_max_per_user != config->limits.inbox_max_per_user ||
+                      old->limits.empty_room_days != config->limits.empty_room_days;
   note_uint (changed, "history-days", old->history_days, config->history_days);
   note_uint (changed, "history-max-per-room", old->history_max_per_room, config->history_max_per_room);
   note_str (changed, "sync", old->sync_normal ? "normal" : "full", config->sync_normal ? "normal" : "full");
@@ -458,6 +592,13 @@ quipu_server_reconfigure (QuipuServer             *server,
   old->history_max_per_room = config->history_max_per_room;
   old->sync_normal = config->sync_normal;
   old->log_level = config->log_level;
+  /* Limits apply from the next request; buckets keep what they hold. */
+  for (guint i = 0; i < quipu_config_n_limit_keys; i++)
+    note_uint (changed, quipu_config_limit_keys[i].key,
+               quipu_limits_config_get (&old->limits, &quipu_config_limit_keys[i]),
+               quipu_limits_config_get (&config->limits, &quipu_config_limit_keys[i]));
+  old->limits = config->limits;
+  quipu_limits_configure (server->limits, &old->limits);
 
   quipu_log_event (G_LOG_LEVEL_MESSAGE, "reload", NULL, NULL, "configuration reloaded: %s%s%s%s",
                    changed->len ? "changed " : "nothing changed", changed->str,

@@ -22,6 +22,9 @@ char        *quipu_server_dup_address     (QuipuServer *server);
  * and what would need a restart. */
 void         quipu_server_reconfigure     (QuipuServer             *server,
                                            const QuipuServerConfig *config);
+/* Logs one "stats: key=value ..." line (SIGUSR1, and hourly): what the
+ * server holds now and how often each limit refused something. */
+void         quipu_server_log_stats       (QuipuServer *server);
 /* DISCONNECT and CONNECTION_CLOSE to every client, then `done`. */
 void         quipu_server_shutdown        (QuipuServer *server,
                                            GSourceFunc  done,

@@ -6,6 +6,7 @@
 
 #include "quipu-error.h"
 #include "quipu-event.h"
+#include "quipu-limits.h"
 #include "quipu-session.h"
 
 /* How long a closing connection waits for its last frames to be acknowledged. */
@@ -27,14 +28,18 @@ session_clear (gpointer data)
   quipu_connection_unref (session->conn);
   g_free (session->username);
   g_free (session->user_id);
+  g_free (session->address);
 }
 
 QuipuSession *
-quipu_session_new (QuipuConnection *conn)
+quipu_session_new (QuipuConnection *conn,
+                   QuipuLimits     *limits)
 {
   QuipuSession *session = g_rc_box_new0 (QuipuSession);
 
+  session->limits = limits;
   session->conn = quipu_connection_ref (conn);
+  session->address = quipu_limits_address_of (quipu_connection_get_peer (conn));
   session->rooms = g_ptr_array_new ();
   g_queue_init (&session->marks);
   return session;
@@ -60,14 +65,23 @@ quipu_session_log (QuipuSession   *session,
                    ...)
 {
   g_autofree char *message = NULL;
+  guint dropped = session->log_dropped;
   va_list args;
+
+  if (!quipu_limits_take_log_line (session->limits, &session->log_lines, &session->log_dropped))
+    return;
+  session->log_dropped = 0;
 
   va_start (args, format);
   message = g_strdup_vprintf (format, args);
   va_end (args);
 
-  quipu_log_event (level, event, quipu_connection_get_peer (session->conn), session->username,
-                   "%s", message);
+  if (dropped > 0)
+    quipu_log_event (level, event, quipu_connection_get_peer (session->conn), session->username,
+                     "%s (%u lines about this connection held back before this one)", message, dropped);
+  else
+    quipu_log_event (level, event, quipu_connection_get_peer (session->conn), session->username,
+                     "%s", message);
 }
 
 void
@@ -130,19 +144,53 @@ quipu_session_close (QuipuSession *session,
 }
 
 void
+quipu_session_send_written (QuipuSession   *session,
+                            QuipuBatch     *batch,
+                            GBytes         *bytes,
+                            guint64         inbox_seq,
+                            QuipuOnFailure  on_failure,
+                            GBytes         *fallback)
+{
+  if (session->closed)
+    return;
+  if (batch != NULL && quipu_batch_is_open (batch))
+    quipu_batch_queue_written (batch, quipu_session_ref (session), bytes, inbox_seq, on_failure, fallback);
+  else
+    quipu_session_deliver (session, bytes, inbox_seq);
+}
+
+/* After a failed commit only what rests on the batch's writes is held back:
+ * readers in the same batch keep their connection and get what does not
+ * depend on it (history, presence), a writer gets an ERROR per refused
+ * message and resends it, and nothing unstored is acknowledged. */
+void
 quipu_session_release_outgoing (const QuipuOutgoing *out,
                                 gboolean             durable)
 {
   QuipuSession *session = out->target;
+  QuipuOnFailure on_failure = durable ? QUIPU_ON_FAILURE_SEND : out->on_failure;
 
-  if (durable && out->bytes == NULL)
-    quipu_connection_close (session->conn, out->close_code, out->close_reason, LINGER_MS);
-  else if (durable)
-    quipu_session_deliver (session, out->bytes, out->inbox_seq);
-  else if (!session->closed && !quipu_connection_is_closing (session->conn))
-    /* Nothing of this batch may be acknowledged; the clients resend. */
-    quipu_connection_close (session->conn, QUIPU_PROTOCOL_ERROR_SERVER,
-                            "the server could not store your messages", 0);
+  switch (on_failure)
+    {
+    case QUIPU_ON_FAILURE_SEND:
+      if (out->bytes == NULL)
+        quipu_connection_close (session->conn, out->close_code, out->close_reason, LINGER_MS);
+      else
+        quipu_session_deliver (session, out->bytes, out->inbox_seq);
+      break;
+    case QUIPU_ON_FAILURE_DROP:
+      break;
+    case QUIPU_ON_FAILURE_REPLACE:
+      quipu_session_deliver (session, out->fallback, 0);
+      break;
+    case QUIPU_ON_FAILURE_CLOSE:
+      if (!session->closed && !quipu_connection_is_closing (session->conn))
+        quipu_connection_close (session->conn, QUIPU_PROTOCOL_ERROR_SERVER,
+                                "the server could not store your login", 0);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
 }
 
 void
@@ -162,14 +210,12 @@ quipu_session_send_frame (QuipuSession     *session,
   quipu_session_send (session, batch, bytes, inbox_seq);
 }
 
-void
-quipu_session_send_error (QuipuSession       *session,
-                          QuipuBatch         *batch,
-                          QuipuProtocolError  code,
-                          const char         *text,
-                          const QuipuFrame   *about)
+QuipuFrame *
+quipu_session_error_frame (QuipuProtocolError  code,
+                           const char         *text,
+                           const QuipuFrame   *about)
 {
-  g_autoptr(QuipuFrame) frame = quipu_frame_new (QUIPU_FRAME_ERROR);
+  QuipuFrame *frame = quipu_frame_new (QUIPU_FRAME_ERROR);
 
   quipu_frame_set_uint (frame, QUIPU_FIELD_CODE, code);
   quipu_frame_set_string (frame, QUIPU_FIELD_TEXT, text);
@@ -177,6 +223,18 @@ quipu_session_send_error (QuipuSession       *session,
     quipu_frame_set_uint (frame, QUIPU_FIELD_CLIENT_MSG_ID, about->client_msg_id);
   if (about != NULL && about->room != NULL)
     quipu_frame_set_string (frame, QUIPU_FIELD_ROOM, about->room);
+  return frame;
+}
+
+void
+quipu_session_send_error (QuipuSession       *session,
+                          QuipuBatch         *batch,
+                          QuipuProtocolError  code,
+                          const char         *text,
+                          const QuipuFrame   *about)
+{
+  g_autoptr(QuipuFrame) frame = quipu_session_error_frame (code, text, about);
+
   quipu_session_send_frame (session, batch, frame, 0);
 }
 
@@ -210,6 +268,41 @@ quipu_session_violation (QuipuSession *session,
   session->refused = TRUE;
   quipu_connection_fail (session->conn, g_error_new_literal (QUIPU_PROTOCOL_ERROR,
                                                              QUIPU_PROTOCOL_ERROR_PROTOCOL, text));
+}
+
+static gboolean
+login_deadline_cb (gpointer data)
+{
+  QuipuSession *session = data;
+
+  session->login_deadline_id = 0;
+  if (session->uid != 0 || session->closed || quipu_connection_is_closing (session->conn))
+    return G_SOURCE_REMOVE;
+  /* A handshake costs the server memory; one that never logs in must not
+   * hold it until the idle timeout, which keep-alives would push back. */
+  quipu_limits_get_stats (session->limits)->login_timeouts++;
+  quipu_session_log (session, G_LOG_LEVEL_INFO, "login-timeout", "closing the connection from %s: no login in time",
+                     quipu_connection_get_peer (session->conn));
+  session->refused = TRUE;
+  quipu_connection_close (session->conn, QUIPU_PROTOCOL_ERROR_PROTOCOL, "no CONNECT in time after the handshake", 0);
+  return G_SOURCE_REMOVE;
+}
+
+void
+quipu_session_start_deadline (QuipuSession *session,
+                              guint         seconds)
+{
+  g_return_if_fail (session->login_deadline_id == 0);
+  if (seconds > 0)
+    session->login_deadline_id = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, seconds, login_deadline_cb,
+                                                             quipu_session_ref (session),
+                                                             (GDestroyNotify) quipu_session_unref);
+}
+
+void
+quipu_session_stop_deadline (QuipuSession *session)
+{
+  g_clear_handle_id (&session->login_deadline_id, g_source_remove);
 }
 
 guint64

@@ -4,6 +4,7 @@
 
 #include "quipu-batch.h"
 #include "quipu-connection.h"
+#include "quipu-limits.h"
 #include "quipu-wire.h"
 
 G_BEGIN_DECLS
@@ -24,13 +25,22 @@ typedef struct {
   guint64          delivered;  /* highest inbox seq known to have reached a client of the user */
   gboolean         refused;    /* refused or in violation: its frames are ignored */
   gboolean         closed;
+  char            *address;    /* the peer's IP address, for per-address limits */
+  QuipuLimits     *limits;     /* the server's, not owned */
+  QuipuBucket      log_lines;  /* log lines about this connection */
+  guint            log_dropped;/* held back since the last that passed */
+  guint            login_deadline_id;  /* until CONNECT succeeds */
+  gboolean         counted;    /* counted against its address's connections */
 } QuipuSession;
 
-QuipuSession *quipu_session_new   (QuipuConnection *conn);
+QuipuSession *quipu_session_new   (QuipuConnection *conn,
+                                   QuipuLimits     *limits);
 QuipuSession *quipu_session_ref   (QuipuSession *session);
 void          quipu_session_unref (QuipuSession *session);
 
-/* Logs an event with the session's peer and user name. */
+/* Logs an event with the session's peer and user name, at most
+ * log-lines-per-minute of them (warnings and errors included: a peer that
+ * provokes them must not fill the disk either). */
 void quipu_session_log (QuipuSession   *session,
                         GLogLevelFlags  level,
                         const char     *event,
@@ -46,11 +56,21 @@ void quipu_session_send       (QuipuSession *session,
                                QuipuBatch   *batch,
                                GBytes       *bytes,
                                guint64       inbox_seq);
+/* Bytes that report or carry the batch's writes: see QuipuOnFailure. */
+void quipu_session_send_written (QuipuSession   *session,
+                                 QuipuBatch     *batch,
+                                 GBytes         *bytes,
+                                 guint64         inbox_seq,
+                                 QuipuOnFailure  on_failure,
+                                 GBytes         *fallback);
 void quipu_session_send_frame (QuipuSession     *session,
                                QuipuBatch       *batch,
                                const QuipuFrame *frame,
                                guint64           inbox_seq);
 /* ERROR frame; `about` (may be NULL) gives the client message id and room. */
+QuipuFrame *quipu_session_error_frame (QuipuProtocolError  code,
+                                       const char         *text,
+                                       const QuipuFrame   *about);
 void quipu_session_send_error (QuipuSession       *session,
                                QuipuBatch         *batch,
                                QuipuProtocolError  code,
@@ -70,6 +90,12 @@ void quipu_session_refuse     (QuipuSession       *session,
 void quipu_session_violation  (QuipuSession *session,
                                const char   *format,
                                ...) G_GNUC_PRINTF (2, 3);
+
+/* Closes the connection if it has not logged in within `seconds`; the
+ * timer goes with a login or quipu_session_stop_deadline(). */
+void quipu_session_start_deadline (QuipuSession *session,
+                                   guint         seconds);
+void quipu_session_stop_deadline  (QuipuSession *session);
 
 /* QUIC acknowledged the stream up to `offset`: returns the highest inbox seq
  * now delivered, which may be session->delivered unchanged. */

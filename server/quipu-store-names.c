@@ -21,6 +21,7 @@ claim_room (QuipuStore  *store,
     return NULL;
   sqlite3_bind_text (stmt, 1, name, -1, SQLITE_STATIC);
   sqlite3_bind_text (stmt, 2, fold, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 3, _quipu_store_now_ms ());
   if (_quipu_store_step (store, stmt, "cannot record a room", error) != STEP_ROW)
     return NULL;
   return g_strdup ((const char *) sqlite3_column_text (stmt, 0));
@@ -45,6 +46,21 @@ quipu_store_claim_room (QuipuStore  *store,
 }
 
 /* Name registry */
+
+/* Best effort: a name's retention counts from its last login, but a login
+ * must not fail because the disk is full. */
+static void
+note_seen (QuipuStore *store,
+           gint64      uid)
+{
+  g_autoptr(StoreStmt) stmt = _quipu_store_stmt (store, STMT_USER_SEEN, NULL);
+
+  if (stmt == NULL)
+    return;
+  sqlite3_bind_int64 (stmt, 1, uid);
+  sqlite3_bind_int64 (stmt, 2, _quipu_store_now_ms ());
+  _quipu_store_step (store, stmt, "cannot note a login", NULL);
+}
 
 static QuipuRegisterResult
 register_user (QuipuStore    *store,
@@ -75,6 +91,7 @@ register_user (QuipuStore    *store,
         return QUIPU_REGISTER_TAKEN;
       *uid = sqlite3_column_int64 (find, 0);
       *display_name = g_strdup ((const char *) sqlite3_column_text (find, 1));
+      note_seen (store, *uid);
       return QUIPU_REGISTER_KNOWN;
 
     case STEP_DONE:

@@ -61,6 +61,14 @@ static const char * const migrations[] = {
   ") WITHOUT ROWID;"
   /* The cascade and the duplicate path both look inbox rows up by message. */
   "CREATE INDEX inbox_message ON inbox (mid);",
+  /* 2: when each name last logged in and each room was last joined, so
+   * names unused for long and rooms that never had a message can go (see
+   * quipu_store_prune_state). Existing ones count from now. */
+  "ALTER TABLE users ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;"
+  "UPDATE users SET last_seen = CAST (strftime ('%s', 'now') AS INTEGER) * 1000;"
+  "ALTER TABLE rooms ADD COLUMN claimed INTEGER NOT NULL DEFAULT 0;"
+  "UPDATE rooms SET claimed = CAST (strftime ('%s', 'now') AS INTEGER) * 1000;"
+  "CREATE INDEX messages_sender ON messages (sender);",
 };
 
 
@@ -85,7 +93,9 @@ static const char * const stmt_sql[N_STMTS] = {
   [STMT_RELEASE] = "RELEASE quipu_op",
   [STMT_ROLLBACK_TO] = "ROLLBACK TO quipu_op",
   [STMT_USER_BY_FOLD] = "SELECT uid, name, key FROM users WHERE fold = ?1",
-  [STMT_USER_INSERT] = "INSERT INTO users (name, fold, key, created) VALUES (?1, ?2, ?3, ?4)",
+  [STMT_USER_INSERT] = "INSERT INTO users (name, fold, key, created, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)",
+  /* At most one write a day per user: a login on a full disk still works. */
+  [STMT_USER_SEEN] = "UPDATE users SET last_seen = ?2 WHERE uid = ?1 AND last_seen < ?2 - 86400000",
   /* No row: no such sender. A row with a NULL mid: the message is new. */
   [STMT_PRIOR_MESSAGE] =
     "SELECT m.mid, m.seq, m.rid IS NOT NULL, r.fold FROM users u"
@@ -99,8 +109,8 @@ static const char * const stmt_sql[N_STMTS] = {
     " RETURNING rid, last_seq",
   /* The no-op update makes RETURNING give the row that was there first. */
   [STMT_ROOM_CLAIM] =
-    "INSERT INTO rooms (name, fold, last_seq) VALUES (?1, ?2, 0)"
-    " ON CONFLICT (fold) DO UPDATE SET fold = excluded.fold"
+    "INSERT INTO rooms (name, fold, last_seq, claimed) VALUES (?1, ?2, 0, ?3)"
+    " ON CONFLICT (fold) DO UPDATE SET claimed = excluded.claimed"
     " RETURNING name",
   [STMT_MESSAGE_INSERT] =
     "INSERT INTO messages (sender, client_msg_id, rid, seq, recipients, body, ts, received, signature)"
@@ -128,6 +138,24 @@ static const char * const stmt_sql[N_STMTS] = {
     "DELETE FROM messages WHERE mid IN (SELECT m.mid FROM rooms r"
     " CROSS JOIN messages m ON m.rid = r.rid AND m.seq <= r.last_seq - ?1"
     " WHERE r.last_seq > ?1)",
+  /* A name is given back once unused for the retention period and nothing
+   * it sent is left: its inbox goes with it. */
+  [STMT_PRUNE_NAMES_INBOX] =
+    "DELETE FROM inbox WHERE uid IN (SELECT u.uid FROM users u WHERE u.last_seen < ?1"
+    " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.sender = u.uid))",
+  [STMT_PRUNE_NAMES] =
+    "DELETE FROM users WHERE last_seen < ?1"
+    " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.sender = users.uid)",
+  /* Inbox sequences are gap-free like rooms': the newest N are above
+   * inbox_seq - N. */
+  [STMT_PRUNE_INBOX_COUNT] =
+    "DELETE FROM inbox WHERE seq <= (SELECT u.inbox_seq FROM users u WHERE u.uid = inbox.uid) - ?1",
+  /* A direct message lives as long as one inbox holds it. */
+  [STMT_PRUNE_DIRECT] =
+    "DELETE FROM messages WHERE rid IS NULL AND NOT EXISTS (SELECT 1 FROM inbox i WHERE i.mid = messages.mid)",
+  /* Rooms not joined for a while that never got a message: no sequence to
+   * keep, and the spelling is only worth keeping while someone uses it. */
+  [STMT_PRUNE_EMPTY_ROOMS] = "DELETE FROM rooms WHERE last_seq = 0 AND claimed < ?1",
 };
 
 void
@@ -419,6 +447,15 @@ quipu_store_open (const char               *path,
   if (!configure (store, error) || !migrate (store, error))
     return NULL;
 
+  /* After the migrations, which must not be the ones to find the disk full. */
+  if (store->options.max_pages > 0)
+    {
+      g_autofree char *sql = g_strdup_printf ("PRAGMA max_page_count = %u", store->options.max_pages);
+
+      if (!query_one (store, sql, NULL, NULL, error))
+        return NULL;
+    }
+
   return g_steal_pointer (&store);
 }
 
@@ -545,11 +582,13 @@ _quipu_store_op_end (QuipuStore  *store,
 
 /* Retention */
 
+/* One DELETE taking ?1; adds the rows it removed itself (not those a
+ * cascade removed) to *removed unless NULL. */
 static gboolean
 run_prune (QuipuStore  *store,
            StmtId       id,
            gint64       value,
-           gint64      *removed,
+           guint64     *removed,
            GError     **error)
 {
   g_autoptr(StoreStmt) stmt = _quipu_store_stmt (store, id, error);
@@ -558,18 +597,18 @@ run_prune (QuipuStore  *store,
     return FALSE;
 
   sqlite3_bind_int64 (stmt, 1, value);
-  if (_quipu_store_step (store, stmt, "cannot prune messages", error) != STEP_DONE)
+  if (_quipu_store_step (store, stmt, "cannot apply retention", error) != STEP_DONE)
     return FALSE;
 
-  /* Counts the messages only, not the inbox rows the cascade removed. */
-  *removed += sqlite3_changes64 (store->db);
+  if (removed != NULL)
+    *removed += sqlite3_changes64 (store->db);
   return TRUE;
 }
 
 static gboolean
 prune (QuipuStore  *store,
        guint64      now,
-       gint64      *removed,
+       guint64     *removed,
        GError     **error)
 {
   guint64 span = store->options.history_days * MS_PER_DAY;
@@ -584,12 +623,57 @@ prune (QuipuStore  *store,
                        removed, error);
 }
 
+static gboolean
+prune_state (QuipuStore       *store,
+             guint64           now,
+             QuipuPruneCounts *counts,
+             GError          **error)
+{
+  guint64 span = store->options.name_days * MS_PER_DAY;
+
+  if (store->options.inbox_max_per_user > 0 &&
+      !run_prune (store, STMT_PRUNE_INBOX_COUNT, store->options.inbox_max_per_user,
+                        &counts->inbox_entries, error))
+    return FALSE;
+  if (store->options.name_days > 0 && now > span)
+    {
+      gint64 cutoff = (gint64) MIN (now - span, (guint64) G_MAXINT64);
+
+      if (!run_prune (store, STMT_PRUNE_NAMES_INBOX, cutoff, &counts->inbox_entries, error) ||
+          !run_prune (store, STMT_PRUNE_NAMES, cutoff, &counts->names, error))
+        return FALSE;
+    }
+  span = store->options.empty_room_days * MS_PER_DAY;
+  if (store->options.empty_room_days > 0 && now > span &&
+      !run_prune (store, STMT_PRUNE_EMPTY_ROOMS, (gint64) MIN (now - span, (guint64) G_MAXINT64),
+                        &counts->rooms, error))
+    return FALSE;
+  return run_prune (store, STMT_PRUNE_DIRECT, 0, NULL, error);
+}
+
+gboolean
+quipu_store_prune_state (QuipuStore       *store,
+                         guint64           now_ms,
+                         QuipuPruneCounts *counts,
+                         GError          **error)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (store != NULL, FALSE);
+
+  *counts = (QuipuPruneCounts) { 0 };
+  if (!_quipu_store_op_begin (store, error))
+    return FALSE;
+  ok = prune_state (store, now_ms, counts, error);
+  return _quipu_store_op_end (store, ok, ok ? error : NULL);
+}
+
 gint64
 quipu_store_prune (QuipuStore  *store,
                    guint64      now,
                    GError     **error)
 {
-  gint64 removed = 0;
+  guint64 removed = 0;
   gboolean ok;
 
   g_return_val_if_fail (store != NULL, -1);
@@ -601,7 +685,7 @@ quipu_store_prune (QuipuStore  *store,
     return -1;
 
   if (removed > 0)
-    g_debug ("database %s: pruned %" G_GINT64_FORMAT " messages", store->path, removed);
-  return removed;
+    g_debug ("database %s: pruned %" G_GUINT64_FORMAT " messages", store->path, removed);
+  return (gint64) removed;
 }
 

@@ -21,6 +21,11 @@ typedef struct {
   guint history_days;        /* 0: keep forever */
   guint history_max_per_room;/* 0: no limit */
   gboolean synchronous_full; /* PRAGMA synchronous=FULL (else NORMAL) */
+  guint name_days;           /* 0: names are kept forever */
+  guint inbox_max_per_user;  /* 0: no limit */
+  guint empty_room_days;     /* 0: rooms are kept forever */
+  guint max_pages;           /* 0: no limit; else PRAGMA max_page_count, for
+                              * tests that need a full disk */
 } QuipuStoreOptions;
 
 /* A stored message as the server hands it out. For a room message `seq` is the
@@ -164,6 +169,22 @@ GStrv quipu_store_list_rooms (QuipuStore *store, guint limit, GError **error);
  * beyond history_max_per_room per room (the oldest first). Sequence numbers
  * are never reused. Returns the number of messages removed, -1 on error. */
 gint64 quipu_store_prune (QuipuStore *store, guint64 now_ms, GError **error);
+
+typedef struct {
+  guint64 names;            /* names given back */
+  guint64 inbox_entries;    /* inbox entries past inbox_max_per_user or of names given back */
+  guint64 rooms;            /* rooms not joined for empty_room_days that never had a message */
+} QuipuPruneCounts;
+
+/* Retention of everything but room history: names not logged in for
+ * name_days whose messages are all gone (with their inboxes), inbox entries
+ * beyond inbox_max_per_user per user (the oldest first), direct messages
+ * no inbox holds any more, and rooms that never had a message and were
+ * not joined for empty_room_days. */
+gboolean quipu_store_prune_state (QuipuStore       *store,
+                                  guint64           now_ms,
+                                  QuipuPruneCounts *counts,
+                                  GError          **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (QuipuStore, quipu_store_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (QuipuStoredMessage, quipu_stored_message_free)

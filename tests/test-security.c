@@ -32,6 +32,7 @@ static const char * const security_events[] = {
   "bad-proof", "impersonation", "bad-signature", "protocol-violation", NULL
 };
 static GPtrArray *server_events;
+static GPtrArray *server_messages;    /* every MESSAGE the server logged, any level */
 
 static GLogWriterOutput
 log_writer (GLogLevelFlags   level,
@@ -41,6 +42,7 @@ log_writer (GLogLevelFlags   level,
 {
   const char *domain = NULL;
   const char *event = NULL;
+  const char *message = NULL;
 
   for (gsize i = 0; i < n_fields; i++)
     {
@@ -50,7 +52,11 @@ log_writer (GLogLevelFlags   level,
         domain = fields[i].value;
       else if (g_str_equal (fields[i].key, "QUIPU_EVENT"))
         event = fields[i].value;
+      else if (g_str_equal (fields[i].key, "MESSAGE"))
+        message = fields[i].value;
     }
+  if (g_strcmp0 (domain, "quipu-server") == 0 && message != NULL)
+    g_ptr_array_add (server_messages, g_strdup (message));
 
   if ((level & G_LOG_LEVEL_WARNING) && g_strcmp0 (domain, "quipu-server") == 0 &&
       event != NULL && g_strv_contains (security_events, event))
@@ -342,11 +348,12 @@ raw_wait (RawPeer        *peer,
 /* Queues a CONNECT whose proof signs this connection's exporter, as an
  * honest client does, and returns its bytes for replaying elsewhere. */
 static GBytes *
-raw_login (RawPeer       *peer,
-           QuipuIdentity *identity,
-           const char    *username,
-           const guint64 *versions,
-           guint          n_versions)
+raw_login_as (RawPeer       *peer,
+              QuipuIdentity *identity,
+              const char    *username,
+              const guint64 *versions,
+              guint          n_versions,
+              const char    *client)
 {
   g_autoptr(QuipuFrame) frame = quipu_frame_new (QUIPU_FRAME_CONNECT);
   g_autoptr(GBytes) input = NULL;
@@ -369,10 +376,22 @@ raw_login (RawPeer       *peer,
   quipu_frame_set_string (frame, QUIPU_FIELD_USERNAME, username);
   quipu_frame_set_bytes (frame, QUIPU_FIELD_KEY, key, QUIPU_KEY_SIZE);
   quipu_frame_set_bytes (frame, QUIPU_FIELD_PROOF, proof, sizeof proof);
+  if (client != NULL)
+    quipu_frame_set_string (frame, QUIPU_FIELD_CLIENT, client);
   bytes = quipu_frame_encode (frame, &error);
   g_assert_no_error (error);
   g_assert_true (quipu_connection_queue_bytes (peer->conn, bytes));
   return bytes;
+}
+
+static GBytes *
+raw_login (RawPeer       *peer,
+           QuipuIdentity *identity,
+           const char    *username,
+           const guint64 *versions,
+           guint          n_versions)
+{
+  return raw_login_as (peer, identity, username, versions, n_versions, NULL);
 }
 
 static void
@@ -789,6 +808,68 @@ test_forgery_key_changed (Fixture       *fx,
   g_assert_finalize_object (substitute);
 }
 
+/* ---- the log ---- */
+
+/* The first logged message containing `needle`, or NULL. */
+static const char *
+find_message (const char *needle)
+{
+  for (guint i = 0; i < server_messages->len; i++)
+    if (strstr (g_ptr_array_index (server_messages, i), needle) != NULL)
+      return g_ptr_array_index (server_messages, i);
+  return NULL;
+}
+
+/* A CLIENT field and an ERROR text are the peer's own words; written raw,
+ * a newline in them starts a forged line ("mallory logged in") in the log.
+ * They must come out as one line with visible escapes, and bounded. */
+static void
+test_log_injection (Fixture       *fx,
+                    gconstpointer  data)
+{
+  static const guint64 v1[] = { QUIPU_PROTOCOL_VERSION };
+  const char *forged = "quipu-server: mallory (forged) logged in from 6.6.6.6 with quipu";
+  g_autofree char *client = g_strdup_printf ("evil\n%s\r\x1b[2J\u2028", forged);
+  g_autofree char *long_text = g_strnfill (900, 'x');
+  g_autofree char *error_text = g_strdup_printf ("oops\r\n%s\n%s", forged, long_text);
+  QuipuIdentity *mallory = quipu_test_identity_from_seed (0x6d);
+  RawPeer *peer = raw_peer_new (fx);
+  G_GNUC_UNUSED g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(QuipuFrame) report = quipu_frame_new (QUIPU_FRAME_ERROR);
+  const char *login, *reported;
+
+  g_ptr_array_set_size (server_messages, 0);
+  bytes = raw_login_as (peer, mallory, "mallory", v1, G_N_ELEMENTS (v1), client);
+  raw_wait (peer, QUIPU_FRAME_WELCOME, ANY_MSG_ID);
+  quipu_frame_set_uint (report, QUIPU_FIELD_CODE, QUIPU_PROTOCOL_ERROR_BAD_REQUEST);
+  quipu_frame_set_string (report, QUIPU_FIELD_TEXT, error_text);
+  raw_send (peer, report);
+  QUIPU_TEST_WAIT_FOR (find_message ("reports error") != NULL);
+
+  for (guint i = 0; i < server_messages->len; i++)
+    {
+      const char *message = g_ptr_array_index (server_messages, i);
+
+      g_assert_null (strpbrk (message, "\r\n\x1b"));
+      g_assert_null (strstr (message, "\xe2\x80\xa8"));
+      g_assert_false (g_str_has_prefix (message, "quipu-server: mallory (forged)"));
+    }
+  login = find_message ("mallory (");
+  g_assert_nonnull (login);
+  g_test_message ("login line: %s", login);
+  g_assert_nonnull (strstr (login, "with evil\\nquipu-server: mallory (forged)"));
+  g_assert_nonnull (strstr (login, "\\r\\u001b[2J\\u2028"));
+  reported = find_message ("reports error");
+  g_test_message ("error line of %zu bytes", strlen (reported));
+  g_assert_nonnull (strstr (reported, "oops\\r\\nquipu-server"));
+  /* 900 bytes of text in, at most the field bound (and the line) out. */
+  g_assert_cmpuint (strlen (reported), <, 200 + 100);
+  g_assert_true (g_str_has_suffix (reported, "…"));
+
+  raw_peer_free (peer);
+  g_assert_finalize_object (mallory);
+}
+
 /* ---- malformed input ---- */
 
 typedef struct {
@@ -864,6 +945,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
   g_log_set_writer_func (log_writer, NULL, NULL);
   server_events = g_ptr_array_new_with_free_func (g_free);
+  server_messages = g_ptr_array_new_with_free_func (g_free);
 
   g_test_add ("/quipu/security/login/replayed-proof", Fixture, NULL,
               fixture_setup, test_login_replayed_proof, fixture_teardown);
@@ -883,6 +965,8 @@ main (int   argc,
               fixture_setup, test_forgery_flagged_by_client, fixture_teardown);
   g_test_add ("/quipu/security/forgery/key-changed", Fixture, NULL,
               fixture_setup, test_forgery_key_changed, fixture_teardown);
+  g_test_add ("/quipu/security/log/injection", Fixture, NULL,
+              fixture_setup, test_log_injection, fixture_teardown);
   for (guint i = 0; i < G_N_ELEMENTS (malformed_cases); i++)
     {
       g_autofree char *path = g_strdup_printf ("/quipu/security/malformed/%s", malformed_cases[i].name);
@@ -891,6 +975,7 @@ main (int   argc,
     }
 
   status = g_test_run ();
+  g_ptr_array_unref (server_messages);
   g_ptr_array_unref (server_events);
   return status;
 }

@@ -950,6 +950,112 @@ test_prune_age (Fixture       *fx,
   g_assert_cmpuint (seqs[0], ==, 2);
 }
 
+static QuipuPruneCounts
+prune_state (Fixture *fx,
+             guint64  now_ms)
+{
+  g_autoptr(GError) error = NULL;
+  QuipuPruneCounts counts;
+
+  g_assert_true (quipu_store_prune_state (fx->store, now_ms, &counts, &error));
+  g_assert_no_error (error);
+  return counts;
+}
+
+/* A name unused for name_days is given back once nothing it sent is left;
+ * one whose messages are still kept stays its owner's. */
+static void
+test_prune_names (Fixture       *fx,
+                  gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *display = NULL;
+  const QuipuStoreOptions options = { .name_days = 30 };
+  const char *to_idle[] = { "idle" };
+  guint8 key[QUIPU_KEY_SIZE];
+  gint64 idle, writer, uid = 0;
+  guint64 now;
+  QuipuPruneCounts counts;
+
+  reopen (fx, &options);
+  idle = register_new (fx, "idle", 1);
+  writer = register_new (fx, "writer", 2);
+  post_new (fx, writer, "lobby", 1);
+  send_direct (fx, writer, &idle, to_idle, 1, 2, NULL, NULL);
+  now = g_get_real_time () / 1000;
+
+  counts = prune_state (fx, now + 29 * MS_PER_DAY);
+  g_assert_cmpuint (counts.names, ==, 0);
+  counts = prune_state (fx, now + 31 * MS_PER_DAY);
+  g_assert_cmpuint (counts.names, ==, 1);
+  g_assert_cmpuint (counts.inbox_entries, ==, 1);
+
+  g_assert_false (quipu_store_lookup_user (fx->store, "idle", &uid, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (quipu_store_lookup_user (fx->store, "writer", &uid, NULL, NULL, &error));
+  g_assert_cmpint (uid, ==, writer);
+  /* Free for anyone now. */
+  fill (key, sizeof key, 9);
+  g_assert_cmpint (quipu_store_register_user (fx->store, "idle", key, &uid, &display, &error),
+                   ==, QUIPU_REGISTER_NEW);
+  g_assert_no_error (error);
+  g_assert_cmpint (uid, !=, idle);
+}
+
+/* Inboxes keep their newest inbox_max_per_user entries; a direct message
+ * no inbox holds any more is gone, and sequences go on. */
+static void
+test_prune_inbox_count (Fixture       *fx,
+                        gconstpointer  data)
+{
+  g_autoptr(GPtrArray) inbox = NULL;
+  const QuipuStoreOptions options = { .inbox_max_per_user = 2 };
+  const char *to_bob[] = { "bob" };
+  guint64 sender_seq = 0, seqs[1] = { 0, };
+  gint64 alice, bob;
+  QuipuPruneCounts counts;
+
+  reopen (fx, &options);
+  alice = register_new (fx, "alice", 1);
+  bob = register_new (fx, "bob", 2);
+  for (guint64 i = 1; i <= 5; i++)
+    send_direct (fx, alice, &bob, to_bob, 1, i, NULL, NULL);
+
+  counts = prune_state (fx, g_get_real_time () / 1000);
+  g_assert_cmpuint (counts.inbox_entries, ==, 6);      /* 3 of bob's, 3 of alice's own */
+  g_assert_cmpuint (prune_state (fx, g_get_real_time () / 1000).inbox_entries, ==, 0);
+  inbox = fetch (fx, NULL, bob, QUIPU_FETCH_BEFORE, G_MAXINT64, 10, NULL);
+  assert_seqs (inbox, 4, 5);
+
+  g_assert_false (send_direct (fx, alice, &bob, to_bob, 1, 6, &sender_seq, seqs));
+  g_assert_cmpuint (seqs[0], ==, 6);
+}
+
+/* A room that never had a message is forgotten once not joined for
+ * empty_room_days; a room with history keeps its sequence. */
+static void
+test_prune_empty_rooms (Fixture       *fx,
+                        gconstpointer  data)
+{
+  g_autofree char *quiet = NULL;
+  g_autofree char *again = NULL;
+  const QuipuStoreOptions options = { .empty_room_days = 1 };
+  gint64 alice;
+  guint64 now;
+
+  reopen (fx, &options);
+  alice = register_new (fx, "alice", 1);
+  quiet = claim (fx, "Quiet");
+  post_new (fx, alice, "busy", 1);
+  now = g_get_real_time () / 1000;
+
+  g_assert_cmpuint (prune_state (fx, now).rooms, ==, 0);
+  g_assert_cmpuint (prune_state (fx, now + 2 * MS_PER_DAY).rooms, ==, 1);
+  again = claim (fx, "QUIET");
+  g_assert_cmpstr (again, ==, "QUIET");
+  g_assert_cmpuint (post_new (fx, alice, "busy", 2), ==, 2);
+}
+
 static void
 test_reopen (Fixture       *fx,
              gconstpointer  data)
@@ -991,8 +1097,9 @@ test_schema_version (Fixture       *fx,
   sqlite3 *db = NULL;
   sqlite3_stmt *stmt = NULL;
 
-  /* One migration so far; a new one must update this test on purpose. */
-  g_assert_cmpint (quipu_store_schema_version (fx->store), ==, 1);
+  /* Two migrations so far (2: users.last_seen, rooms.claimed); a new one
+   * must update this test on purpose. */
+  g_assert_cmpint (quipu_store_schema_version (fx->store), ==, 2);
 
   g_assert_cmpint (sqlite3_open (fx->path, &db), ==, SQLITE_OK);
   g_assert_cmpint (sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &stmt, NULL), ==, SQLITE_OK);
@@ -1002,7 +1109,7 @@ test_schema_version (Fixture       *fx,
   sqlite3_close (db);
 
   reopen (fx, NULL);
-  g_assert_cmpint (quipu_store_schema_version (fx->store), ==, 1);
+  g_assert_cmpint (quipu_store_schema_version (fx->store), ==, 2);
 }
 
 /* A database written by the first release (schema 1, real data from a real
@@ -1036,7 +1143,7 @@ test_migrate_from_v1 (Fixture       *fx,
   g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
   sqlite3_close (db);
   fx->store = open_store (fx->path, NULL);
-  g_assert_cmpint (quipu_store_schema_version (fx->store), ==, 1);
+  g_assert_cmpint (quipu_store_schema_version (fx->store), ==, 2);
 
   /* Names: the key still owns the name, under its first spelling. */
   g_assert_true (quipu_store_lookup_user (fx->store, "ALICE", &alice, &display, key, &error));
@@ -1101,7 +1208,7 @@ test_open_newer_schema (Fixture       *fx,
 
   g_assert_null (quipu_store_open (fx->path, NULL, &error));
   g_assert_error (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_SERVER);
-  expected = g_strdup_printf ("database %s has schema version 7; this quipu-server knows up to 1",
+  expected = g_strdup_printf ("database %s has schema version 7; this quipu-server knows up to 2",
                               fx->path);
   g_assert_cmpstr (error->message, ==, expected);
 }
@@ -1344,6 +1451,9 @@ main (int   argc,
   add_test ("list-rooms", test_list_rooms, NULL);
   add_test ("prune/count", test_prune_count, NULL);
   add_test ("prune/age", test_prune_age, NULL);
+  add_test ("prune/names", test_prune_names, NULL);
+  add_test ("prune/inbox-count", test_prune_inbox_count, NULL);
+  add_test ("prune/empty-rooms", test_prune_empty_rooms, NULL);
   add_test ("reopen", test_reopen, NULL);
   add_test ("schema-version", test_schema_version, NULL);
   add_test ("migrate/from-v1", test_migrate_from_v1, NULL);

@@ -1,0 +1,558 @@
+#define G_LOG_DOMAIN "quipu-flood"
+
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <gio/gio.h>
+
+#include "quipu-connection.h"
+#include "quipu-endpoint.h"
+#include "quipu-error.h"
+#include "quipu-identity.h"
+#include "quipu-wire.h"
+
+/* An abusive client for the integration tests: what quipu-cli never does,
+ * done on purpose, over real QUIC against a real quipu-server. It prints
+ * one JSON object per line for the test to read.
+ *
+ *   quipu-flood --server ADDR --trust FILE joins N     join N rooms; "leave" on stdin leaves them
+ *   quipu-flood ... flood N                             send N messages to a room at once
+ *   quipu-flood ... idle N                              N connections that never log in
+ *
+ * Every mode ends when stdin closes (or, for idle, when all are closed). */
+
+#define EXPORTER_LABEL "EXPORTER-quipu-login"
+#define EXPORTER_LEN   32
+
+typedef struct {
+  QuipuConnection *conn;
+  gboolean         established;
+  gboolean         closed;
+  char            *close_reason;
+  GPtrArray       *frames;        /* QuipuFrame *, copies */
+} Peer;
+
+static char *server_address;
+static char *trust_path;
+static char *username;
+static char *room_name;
+
+static void
+on_established (QuipuConnection *conn,
+                gpointer         data)
+{
+  ((Peer *) data)->established = TRUE;
+}
+
+static void
+on_frame (QuipuConnection *conn,
+          QuipuFrame      *frame,
+          gpointer         data)
+{
+  Peer *peer = data;
+  g_autoptr(GBytes) bytes = quipu_frame_encode (frame, NULL);
+  QuipuFrame *copy = NULL;
+  gsize consumed = 0;
+
+  if (bytes != NULL &&
+      quipu_frame_decode (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), &consumed, &copy,
+                          NULL) == QUIPU_DECODE_OK)
+    g_ptr_array_add (peer->frames, copy);
+}
+
+static void
+on_closed (QuipuConnection *conn,
+           const GError    *error,
+           gpointer         data)
+{
+  Peer *peer = data;
+
+  peer->closed = TRUE;
+  peer->close_reason = g_strdup (error ? error->message : "closed");
+}
+
+static const QuipuConnectionCallbacks callbacks = {
+  .established = on_established,
+  .frame = on_frame,
+  .closed = on_closed,
+};
+
+static void
+spin_until (gboolean (*done) (gpointer), gpointer data, guint seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + seconds * G_USEC_PER_SEC;
+
+  while (!done (data) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static gboolean
+peer_settled (gpointer data)
+{
+  Peer *peer = data;
+
+  return peer->established || peer->closed;
+}
+
+static gboolean
+peer_closed (gpointer data)
+{
+  return ((Peer *) data)->closed;
+}
+
+static Peer *
+peer_new (void)
+{
+  g_autoptr(GSocketConnectable) connectable = g_network_address_parse (server_address, 0, NULL);
+  const char *host = g_network_address_get_hostname (G_NETWORK_ADDRESS (connectable));
+  guint16 port = g_network_address_get_port (G_NETWORK_ADDRESS (connectable));
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new_from_string (host, port);
+  g_autoptr(QuipuTrustStore) store = quipu_trust_store_new (trust_path);
+  g_autoptr(GError) error = NULL;
+  QuipuTrustPolicy policy = { .hostname = host, .host_port = server_address, .store = store };
+  Peer *peer = g_new0 (Peer, 1);
+
+  peer->frames = g_ptr_array_new_with_free_func ((GDestroyNotify) quipu_frame_free);
+  peer->conn = quipu_endpoint_connect (G_INET_SOCKET_ADDRESS (address), &policy, 0, &error);
+  if (peer->conn == NULL)
+    g_error ("cannot connect: %s", error->message);
+  quipu_connection_set_callbacks (peer->conn, &callbacks, peer);
+  return peer;
+}
+
+static void
+peer_free (Peer *peer)
+{
+  quipu_connection_set_callbacks (peer->conn, NULL, NULL);
+  quipu_connection_abort (peer->conn);
+  quipu_connection_unref (peer->conn);
+  g_ptr_array_unref (peer->frames);
+  g_free (peer->close_reason);
+  g_free (peer);
+}
+
+static guint
+count_frames (Peer           *peer,
+              QuipuFrameType  type)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < peer->frames->len; i++)
+    if (((QuipuFrame *) g_ptr_array_index (peer->frames, i))->type == type)
+      n++;
+  return n;
+}
+
+static gboolean
+has_welcome (gpointer data)
+{
+  Peer *peer = data;
+
+  return peer->closed || count_frames (peer, QUIPU_FRAME_WELCOME) > 0;
+}
+
+static void
+login (Peer          *peer,
+       QuipuIdentity *identity)
+{
+  g_autoptr(QuipuFrame) frame = quipu_frame_new (QUIPU_FRAME_CONNECT);
+  g_autoptr(GBytes) input = NULL;
+  guint8 exporter[EXPORTER_LEN];
+  guint8 proof[QUIPU_SIGNATURE_SIZE];
+  const guint8 *key = quipu_identity_get_public_key (identity);
+
+  if (!quipu_connection_export_keying_material (peer->conn, EXPORTER_LABEL, exporter, sizeof exporter, NULL))
+    g_error ("no exporter");
+  input = quipu_login_proof_input (exporter, sizeof exporter, username, key);
+  if (!quipu_identity_sign (identity, g_bytes_get_data (input, NULL), g_bytes_get_size (input), proof, NULL))
+    g_error ("cannot sign");
+  quipu_frame_add_uint (frame, QUIPU_FIELD_VERSION, QUIPU_PROTOCOL_VERSION);
+  quipu_frame_set_string (frame, QUIPU_FIELD_USERNAME, username);
+  quipu_frame_set_bytes (frame, QUIPU_FIELD_KEY, key, QUIPU_KEY_SIZE);
+  quipu_frame_set_bytes (frame, QUIPU_FIELD_PROOF, proof, sizeof proof);
+  quipu_frame_set_string (frame, QUIPU_FIELD_CLIENT, "quipu-flood");
+  quipu_connection_queue_frame (peer->conn, frame);
+  spin_until (has_welcome, peer, 30);
+  if (peer->closed)
+    g_error ("login refused: %s", peer->close_reason);
+}
+
+static Peer *
+logged_in_peer (QuipuIdentity *identity)
+{
+  Peer *peer = peer_new ();
+
+  spin_until (peer_settled, peer, 30);
+  if (!peer->established)
+    g_error ("no handshake: %s", peer->close_reason ? peer->close_reason : "timed out");
+  login (peer, identity);
+  return peer;
+}
+
+/* ---- what a mode waits for ---- */
+
+typedef struct {
+  Peer           *peer;
+  QuipuFrameType  type;
+  guint           count;       /* replies of `type` plus ERRORs to wait for */
+} Awaited;
+
+static gboolean
+answered (gpointer data)
+{
+  Awaited *awaited = data;
+
+  return awaited->peer->closed ||
+         count_frames (awaited->peer, awaited->type) + count_frames (awaited->peer, QUIPU_FRAME_ERROR) >=
+         awaited->count;
+}
+
+/* {"code": count} of the ERRORs received, and how many named a message id. */
+static char *
+error_summary (Peer  *peer,
+               guint *with_id)
+{
+  g_autoptr(GHashTable) codes = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GString) out = g_string_new ("{");
+  GHashTableIter iter;
+  gpointer key, value;
+
+  *with_id = 0;
+  for (guint i = 0; i < peer->frames->len; i++)
+    {
+      QuipuFrame *frame = g_ptr_array_index (peer->frames, i);
+      const char *name;
+
+      if (frame->type != QUIPU_FRAME_ERROR)
+        continue;
+      name = quipu_error_code_to_string (frame->code);
+      g_hash_table_insert (codes, (gpointer) name,
+                           GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (codes, name)) + 1));
+      if (quipu_frame_has (frame, QUIPU_FIELD_CLIENT_MSG_ID))
+        (*with_id)++;
+    }
+  g_hash_table_iter_init (&iter, codes);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    g_string_append_printf (out, "%s\"%s\": %u", out->len > 1 ? ", " : "", (char *) key, GPOINTER_TO_UINT (value));
+  g_string_append_c (out, '}');
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+/* Waits for the test's next line on stdin ("leave", or EOF as ""). */
+static void
+wait_for_test (char   *buf,
+               gsize   len)
+{
+  /* Polled, so the connection stays serviced (acknowledgements, PINGs)
+   * while the test decides what comes next. */
+  gboolean ready = FALSE;
+
+  while (!ready)
+    {
+      GPollFD fd = { 0, G_IO_IN | G_IO_HUP, 0 };
+
+      g_main_context_iteration (NULL, FALSE);
+      if (g_poll (&fd, 1, 20) > 0)
+        ready = TRUE;
+    }
+  if (fgets (buf, len, stdin) == NULL)
+    buf[0] = '\0';
+}
+
+/* Closes the connection cleanly, so the server sees it go at once. */
+static void
+peer_close (Peer *peer)
+{
+  quipu_connection_close (peer->conn, 0, "bye", 0);
+  spin_until (peer_closed, peer, 2);
+  peer_free (peer);
+}
+
+/* The end of the modes that log in: hold the connection until the test
+ * says, then close it. */
+static void
+peer_finish (Peer *peer)
+{
+  char line[64];
+
+  wait_for_test (line, sizeof line);
+  peer_close (peer);
+}
+
+static void
+mode_joins (guint n)
+{
+  g_autoptr(QuipuIdentity) identity = quipu_identity_new_random (NULL);
+  Peer *peer = logged_in_peer (identity);
+  g_autofree char *codes = NULL;
+  Awaited awaited = { peer, QUIPU_FRAME_JOIN, n };
+  guint with_id;
+  char line[64];
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(QuipuFrame) join = quipu_frame_new (QUIPU_FRAME_JOIN);
+      g_autofree char *room = g_strdup_printf ("%s%05u", room_name, i);
+
+      quipu_frame_set_string (join, QUIPU_FIELD_ROOM, room);
+      quipu_frame_set_uint (join, QUIPU_FIELD_LIMIT, 0);
+      quipu_connection_queue_frame (peer->conn, join);
+      /* Let the stream drain now and then: the point is the server's
+       * memory, not this process's send buffer. */
+      if (i % 200 == 199)
+        {
+          Awaited some = { peer, QUIPU_FRAME_JOIN, i + 1 - 100 };
+
+          spin_until (answered, &some, 60);
+        }
+    }
+  spin_until (answered, &awaited, 120);
+  codes = error_summary (peer, &with_id);
+  printf ("{\"event\": \"joined\", \"ok\": %u, \"errors\": %s, \"closed\": %s}\n",
+          count_frames (peer, QUIPU_FRAME_JOIN), codes, peer->closed ? "true" : "false");
+  fflush (stdout);
+
+  wait_for_test (line, sizeof line);
+  if (g_str_has_prefix (line, "leave"))
+    {
+      guint joined = count_frames (peer, QUIPU_FRAME_JOIN);
+      Awaited left = { peer, QUIPU_FRAME_LEAVE, joined };
+
+      g_ptr_array_set_size (peer->frames, 0);
+      for (guint i = 0; i < joined; i++)
+        {
+          g_autoptr(QuipuFrame) leave = quipu_frame_new (QUIPU_FRAME_LEAVE);
+          g_autofree char *room = g_strdup_printf ("%s%05u", room_name, i);
+
+          quipu_frame_set_string (leave, QUIPU_FIELD_ROOM, room);
+          quipu_connection_queue_frame (peer->conn, leave);
+        }
+      spin_until (answered, &left, 120);
+      printf ("{\"event\": \"left\", \"ok\": %u}\n", count_frames (peer, QUIPU_FRAME_LEAVE));
+      fflush (stdout);
+      wait_for_test (line, sizeof line);
+    }
+  peer_close (peer);
+}
+
+static void
+mode_flood (guint n)
+{
+  g_autoptr(QuipuIdentity) identity = quipu_identity_new_random (NULL);
+  Peer *peer = logged_in_peer (identity);
+  g_autoptr(QuipuFrame) join = quipu_frame_new (QUIPU_FRAME_JOIN);
+  g_autofree char *codes = NULL;
+  Awaited joined = { peer, QUIPU_FRAME_JOIN, 1 };
+  Awaited awaited = { peer, QUIPU_FRAME_ACK, n };
+  guint with_id;
+
+  quipu_frame_set_string (join, QUIPU_FIELD_ROOM, room_name);
+  quipu_connection_queue_frame (peer->conn, join);
+  spin_until (answered, &joined, 30);
+  g_ptr_array_set_size (peer->frames, 0);
+
+  for (guint i = 1; i <= n; i++)
+    {
+      g_autoptr(QuipuFrame) msg = quipu_frame_new (QUIPU_FRAME_MESSAGE);
+      g_autofree char *body = g_strdup_printf ("flood %05u", i);
+      g_autoptr(GBytes) input = NULL;
+      guint8 signature[QUIPU_SIGNATURE_SIZE];
+
+      quipu_frame_set_string (msg, QUIPU_FIELD_SENDER, username);
+      quipu_frame_set_string (msg, QUIPU_FIELD_ROOM, room_name);
+      quipu_frame_set_uint (msg, QUIPU_FIELD_CLIENT_MSG_ID, i);
+      quipu_frame_set_uint (msg, QUIPU_FIELD_TIMESTAMP, g_get_real_time () / 1000);
+      quipu_frame_set_string (msg, QUIPU_FIELD_BODY, body);
+      input = quipu_message_signing_input (msg);
+      quipu_identity_sign (identity, g_bytes_get_data (input, NULL), g_bytes_get_size (input), signature, NULL);
+      quipu_frame_set_bytes (msg, QUIPU_FIELD_SIGNATURE, signature, sizeof signature);
+      quipu_connection_queue_frame (peer->conn, msg);
+      if (i % 500 == 0)
+        g_main_context_iteration (NULL, FALSE);
+    }
+  spin_until (answered, &awaited, 120);
+  codes = error_summary (peer, &with_id);
+  printf ("{\"event\": \"flood\", \"acked\": %u, \"errors\": %s, \"errors_with_id\": %u, \"closed\": %s}\n",
+          count_frames (peer, QUIPU_FRAME_ACK), codes, with_id, peer->closed ? "true" : "false");
+  fflush (stdout);
+  peer_finish (peer);
+}
+
+/* JOIN and LEAVE of one room, N times, as fast as the stream takes them. */
+static void
+mode_churn (guint n)
+{
+  g_autoptr(QuipuIdentity) identity = quipu_identity_new_random (NULL);
+  Peer *peer = logged_in_peer (identity);
+  Awaited awaited = { peer, QUIPU_FRAME_LEAVE, n };
+  g_autofree char *codes = NULL;
+  guint with_id;
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(QuipuFrame) join = quipu_frame_new (QUIPU_FRAME_JOIN);
+      g_autoptr(QuipuFrame) leave = quipu_frame_new (QUIPU_FRAME_LEAVE);
+
+      quipu_frame_set_string (join, QUIPU_FIELD_ROOM, room_name);
+      quipu_frame_set_uint (join, QUIPU_FIELD_LIMIT, 0);
+      quipu_frame_set_string (leave, QUIPU_FIELD_ROOM, room_name);
+      quipu_connection_queue_frame (peer->conn, join);
+      quipu_connection_queue_frame (peer->conn, leave);
+    }
+  spin_until (answered, &awaited, 120);
+  codes = error_summary (peer, &with_id);
+  printf ("{\"event\": \"churned\", \"left\": %u, \"errors\": %s}\n", count_frames (peer, QUIPU_FRAME_LEAVE), codes);
+  fflush (stdout);
+  peer_finish (peer);
+}
+
+/* ERROR frames of 1 000 bytes of text each: each would be a log line. */
+static void
+mode_errors (guint n)
+{
+  g_autoptr(QuipuIdentity) identity = quipu_identity_new_random (NULL);
+  Peer *peer = logged_in_peer (identity);
+  g_autofree char *text = g_strnfill (1000, 'e');
+
+  for (guint i = 0; i < n && !peer->closed; i++)
+    {
+      g_autoptr(QuipuFrame) error = quipu_frame_new (QUIPU_FRAME_ERROR);
+
+      quipu_frame_set_uint (error, QUIPU_FIELD_CODE, QUIPU_PROTOCOL_ERROR_BAD_REQUEST);
+      quipu_frame_set_string (error, QUIPU_FIELD_TEXT, text);
+      quipu_connection_queue_frame (peer->conn, error);
+      if (i % 100 == 99)
+        g_main_context_iteration (NULL, FALSE);
+    }
+  spin_until (peer_closed, peer, 10);
+  printf ("{\"event\": \"errors\", \"closed\": %s, \"reason\": \"%s\"}\n", peer->closed ? "true" : "false",
+          peer->close_reason ? peer->close_reason : "");
+  fflush (stdout);
+  peer_free (peer);
+}
+
+typedef struct {
+  GPtrArray *peers;
+  gboolean   (*test) (Peer *peer);
+} AllOf;
+
+static gboolean
+all_of (gpointer data)
+{
+  AllOf *all = data;
+
+  for (guint i = 0; i < all->peers->len; i++)
+    if (!all->test (g_ptr_array_index (all->peers, i)))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+is_settled (Peer *peer)
+{
+  return peer_settled (peer);
+}
+
+static gboolean
+is_closed (Peer *peer)
+{
+  return peer->closed;
+}
+
+static void
+mode_idle (guint n,
+           guint wait_s)
+{
+  g_autoptr(GPtrArray) peers = g_ptr_array_new_with_free_func ((GDestroyNotify) peer_free);
+  g_autoptr(GHashTable) reasons = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GString) summary = g_string_new ("{");
+  AllOf settled = { peers, is_settled };
+  AllOf closed = { peers, is_closed };
+  gint64 opened_at;
+  guint established = 0, n_closed = 0;
+  GHashTableIter iter;
+  gpointer key, value;
+
+  for (guint i = 0; i < n; i++)
+    g_ptr_array_add (peers, peer_new ());
+  spin_until (all_of, &settled, 60);
+  opened_at = g_get_monotonic_time ();
+  for (guint i = 0; i < peers->len; i++)
+    if (((Peer *) g_ptr_array_index (peers, i))->established)
+      established++;
+  printf ("{\"event\": \"opened\", \"established\": %u}\n", established);
+  fflush (stdout);
+
+  spin_until (all_of, &closed, wait_s);
+  for (guint i = 0; i < peers->len; i++)
+    {
+      Peer *peer = g_ptr_array_index (peers, i);
+
+      if (!peer->closed)
+        continue;
+      n_closed++;
+      g_hash_table_insert (reasons, g_strdup (peer->close_reason),
+                           GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (reasons, peer->close_reason)) + 1));
+    }
+  g_hash_table_iter_init (&iter, reasons);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      g_autofree char *escaped = g_strescape (key, NULL);
+
+      g_string_append_printf (summary, "%s\"%s\": %u", summary->len > 1 ? ", " : "", escaped,
+                              GPOINTER_TO_UINT (value));
+    }
+  g_string_append_c (summary, '}');
+  printf ("{\"event\": \"idle\", \"closed\": %u, \"seconds\": %.1f, \"reasons\": %s}\n", n_closed,
+          (g_get_monotonic_time () - opened_at) / (gdouble) G_USEC_PER_SEC, summary->str);
+  fflush (stdout);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr(GOptionContext) context = g_option_context_new ("joins N | flood N | idle N");
+  g_autoptr(GError) error = NULL;
+  guint64 n;
+  gint wait_s = 30;
+  const GOptionEntry entries[] = {
+    { "server", 0, 0, G_OPTION_ARG_STRING, &server_address, "Server address", "ADDR:PORT" },
+    { "trust", 0, 0, G_OPTION_ARG_FILENAME, &trust_path, "Known-servers file", "FILE" },
+    { "user", 0, 0, G_OPTION_ARG_STRING, &username, "User name", "NAME" },
+    { "room", 0, 0, G_OPTION_ARG_STRING, &room_name, "Room of flood and churn; prefix of the rooms of joins", "ROOM" },
+    { "wait", 0, 0, G_OPTION_ARG_INT, &wait_s, "Seconds idle waits for closes", "S" },
+    { NULL }
+  };
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error) || argc != 3 || server_address == NULL ||
+      trust_path == NULL || !g_ascii_string_to_unsigned (argv[2], 10, 1, 100000, &n, NULL))
+    {
+      g_printerr ("usage: quipu-flood --server ADDR --trust FILE [--user NAME] joins|flood|idle N\n");
+      return 2;
+    }
+  if (username == NULL)
+    username = g_strdup ("flood");
+  if (room_name == NULL)
+    room_name = g_strdup ("flood");
+  if (g_str_equal (argv[1], "joins"))
+    mode_joins (n);
+  else if (g_str_equal (argv[1], "flood"))
+    mode_flood (n);
+  else if (g_str_equal (argv[1], "churn"))
+    mode_churn (n);
+  else if (g_str_equal (argv[1], "errors"))
+    mode_errors (n);
+  else if (g_str_equal (argv[1], "idle"))
+    mode_idle (n, wait_s);
+  else
+    return 2;
+
+  g_free (server_address);
+  g_free (trust_path);
+  g_free (username);
+  g_free (room_name);
+  return 0;
+}
