@@ -27,6 +27,7 @@
 #define EXPORTER_LEN   32
 
 typedef struct {
+  QuipuEndpoint   *endpoint;
   QuipuConnection *conn;
   gboolean         established;
   gboolean         closed;
@@ -114,8 +115,12 @@ peer_new (void)
   QuipuTrustPolicy policy = { .hostname = host, .host_port = server_address, .store = store };
   Peer *peer = g_new0 (Peer, 1);
 
+  /* A socket of its own, as each of many separate clients would have. */
+  peer->endpoint = quipu_endpoint_new_client (&error);
+  if (peer->endpoint == NULL)
+    g_error ("cannot open a socket: %s", error->message);
   peer->frames = g_ptr_array_new_with_free_func ((GDestroyNotify) quipu_frame_free);
-  peer->conn = quipu_endpoint_connect (G_INET_SOCKET_ADDRESS (address), &policy, 0, &error);
+  peer->conn = quipu_endpoint_connect (peer->endpoint, G_INET_SOCKET_ADDRESS (address), &policy, 0, &error);
   if (peer->conn == NULL)
     g_error ("cannot connect: %s", error->message);
   quipu_connection_set_callbacks (peer->conn, &callbacks, peer);
@@ -128,6 +133,7 @@ peer_free (Peer *peer)
   quipu_connection_set_callbacks (peer->conn, NULL, NULL);
   quipu_connection_abort (peer->conn);
   quipu_connection_unref (peer->conn);
+  quipu_endpoint_release (peer->endpoint);
   g_ptr_array_unref (peer->frames);
   g_free (peer->close_reason);
   g_free (peer);
