@@ -9,6 +9,7 @@ with HOME in the test's scratch world so ~/.var/app is the world's too.
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import unittest
@@ -44,7 +45,37 @@ def env_for(world, **extra):
 
 
 def run_argv(command, *args):
-    return ["flatpak", "run", "--user", "--command=" + command, APP_ID] + list(args)
+    # --die-with-parent: if the test is killed, nothing stays in the sandbox.
+    return ["flatpak", "run", "--user", "--die-with-parent", "--command=" + command, APP_ID] + list(args)
+
+
+def descendants(pid):
+    """Host pids of every process below pid (the sandbox's included)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry, encoding="utf-8", errors="replace") as f:
+                # pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid, encoding="utf-8") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
 
 
 def app_dir(world, *parts):
@@ -62,8 +93,18 @@ class SandboxServer(harness.Process):
         self.address = line.rsplit(" ", 1)[1]
         self.fingerprint = self.wait_line(r"^certificate fingerprint ").split()[-1]
 
+    def program(self):
+        """The host pid of quipu-server itself, inside the sandbox."""
+        pids = [p for p in descendants(self.proc.pid) if comm(p) == "quipu-server"]
+        if len(pids) != 1:
+            raise AssertionError("expected one quipu-server below flatpak run (%d), found %r"
+                                 % (self.proc.pid, pids))
+        return pids[0]
+
     def stop(self, timeout=10):
-        self.signal(15)
+        """SIGTERM to the server (flatpak run does not forward signals); flatpak
+        run then exits with the server's status."""
+        os.kill(self.program(), signal.SIGTERM)
         return self.wait(timeout)
 
 
