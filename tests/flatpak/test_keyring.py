@@ -50,22 +50,20 @@ class KeyringTest(harness.WorldTestCase):
                      os.path.join(self.world.env["XDG_DATA_HOME"], "quipu", "identities", user + ".key")):
             self.assertFalse(os.path.exists(path), "%s has a key file: not in the keyring" % path)
 
-    def test_native_first(self):
-        out, err = self.native("nina", "from the host")
-        self.assertIn("created a new identity for nina in the keyring", err)
-        out2, err2 = self.sandboxed("nina", "from the sandbox")
+    def assert_one_identity(self, user, first, second):
+        """The first client creates the key in the keyring; the second finds it."""
+        out, err = first(user, "first")
+        self.assertIn("created a new identity for %s in the keyring" % user, err)
+        out2, err2 = second(user, "second")
         self.assertNotIn("created", err2)
         self.assertEqual(user_id(out2), user_id(out))
-        self.assert_no_key_files("nina")
+        self.assert_no_key_files(user)
+
+    def test_native_first(self):
+        self.assert_one_identity("nina", self.native, self.sandboxed)
 
     def test_sandbox_first(self):
-        out, err = self.sandboxed("otto", "from the sandbox")
-        self.assertIn("created a new identity for otto in the keyring", err)
-        out2, err2 = self.native("otto", "from the host")
-        self.assertNotIn("created", err2)
-        self.assertEqual(user_id(out2), user_id(out))
-        self.assert_no_key_files("otto")
-
+        self.assert_one_identity("otto", self.sandboxed, self.native)
 
 if __name__ == "__main__":
     fpk.main()
