@@ -4,6 +4,7 @@
 
 #include "quipu-client.h"
 #include "quipu-error.h"
+#include "quipu-wire.h"
 #include "quipu-test-util.h"
 
 /* QuipuClient, the session object, as the desktop app and quipu-bench use

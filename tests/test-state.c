@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "quipu-error.h"
-#include "quipu-state.h"
+#include "quipu-state-machine.h"
 
 typedef struct {
   QuipuState   from;

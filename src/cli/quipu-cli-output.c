@@ -6,8 +6,8 @@
 
 #include <glib/gi18n.h>
 
+#include "quipu.h"
 #include "quipu-cli-output.h"
-#include "quipu-identity.h"
 
 static void
 json_string (GString *out, const char *key, const char *value)

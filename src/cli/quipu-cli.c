@@ -10,11 +10,9 @@
 #include <glib-unix.h>
 #include <glib/gi18n.h>
 
+#include "quipu.h"
 #include "quipu-cli-output.h"
-#include "quipu-client.h"
 #include "quipu-key-store.h"
-#include "quipu-names.h"
-#include "quipu-wire.h"
 
 /* Both also spelled out in the --server and --room help, which xgettext
  * must see as whole literals. */
@@ -550,7 +548,7 @@ main (int argc, char **argv)
   cli.inbox = inbox;
   cli.count = count;
   cli.timeout_s = timeout ? timeout : (cli.command == COMMAND_SEND ? SEND_TIMEOUT_S : 0);
-  cli.before = before > 0 ? (guint64) before : QUIPU_VARINT_MAX;
+  cli.before = before > 0 ? (guint64) before : QUIPU_SEQ_MAX;
   cli.limit = limit;
   cli.loop = g_main_loop_new (NULL, FALSE);
   cli.cancellable = g_cancellable_new ();

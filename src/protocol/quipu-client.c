@@ -13,6 +13,9 @@
 #include "quipu-known-users.h"
 #include "quipu-message-private.h"
 #include "quipu-names.h"
+#include "quipu-signing.h"
+#include "quipu-state-machine.h"
+#include "quipu-tls.h"
 #include "quipu-wire.h"
 
 #define LOGIN_TIMEOUT_S      10
@@ -20,8 +23,9 @@
 #define BACKOFF_MIN_MS       500
 #define BACKOFF_MAX_MS       30000
 #define RESYNC_PAGE          1000
-#define EXPORTER_LABEL       "EXPORTER-quipu-login"
-#define EXPORTER_LEN         32
+
+/* The public bound is the wire's. */
+G_STATIC_ASSERT (QUIPU_SEQ_MAX == QUIPU_VARINT_MAX);
 
 static const char * const offered_features[] = { "history", "presence", NULL };
 
@@ -309,9 +313,7 @@ static QuipuFrame *
 build_message_frame (QuipuClient *self, QuipuMessage *msg, GError **error)
 {
   g_autoptr(QuipuFrame) frame = quipu_frame_new (QUIPU_FRAME_MESSAGE);
-  g_autoptr(GBytes) input = NULL;
   const char * const *recipients = quipu_message_get_recipients (msg);
-  guint8 signature[QUIPU_SIGNATURE_SIZE];
 
   quipu_frame_set_string (frame, QUIPU_FIELD_SENDER, self->username);
   if (quipu_message_get_room (msg) != NULL)
@@ -322,11 +324,8 @@ build_message_frame (QuipuClient *self, QuipuMessage *msg, GError **error)
   quipu_frame_set_uint (frame, QUIPU_FIELD_TIMESTAMP, quipu_message_get_timestamp (msg));
   quipu_frame_set_string (frame, QUIPU_FIELD_BODY, quipu_message_get_body (msg));
 
-  input = quipu_message_signing_input (frame);
-  if (!quipu_identity_sign (self->identity, g_bytes_get_data (input, NULL), g_bytes_get_size (input),
-                            signature, error))
+  if (!quipu_identity_sign_message (self->identity, frame, error))
     return NULL;
-  quipu_frame_set_bytes (frame, QUIPU_FIELD_SIGNATURE, signature, sizeof signature);
   return g_steal_pointer (&frame);
 }
 
@@ -553,10 +552,9 @@ on_established (QuipuConnection *conn, gpointer user_data)
 {
   QuipuClient *self = user_data;
   g_autoptr(QuipuFrame) frame = quipu_frame_new (QUIPU_FRAME_CONNECT);
-  g_autoptr(GBytes) input = NULL;
   g_autoptr(GError) error = NULL;
   const guint8 *key = quipu_identity_get_public_key (self->identity);
-  guint8 exporter[EXPORTER_LEN];
+  guint8 exporter[QUIPU_LOGIN_EXPORTER_LEN];
   guint8 proof[QUIPU_SIGNATURE_SIZE];
   Conversation *inbox = conversation_get (self, NULL);
 
@@ -570,14 +568,10 @@ on_established (QuipuConnection *conn, gpointer user_data)
 
   /* The proof signs a value only this TLS session has, so it is worthless
    * on any other connection. */
-  if (!quipu_connection_export_keying_material (conn, EXPORTER_LABEL, exporter, sizeof exporter, &error))
-    {
-      fail (self, g_steal_pointer (&error));
-      return;
-    }
-  input = quipu_login_proof_input (exporter, sizeof exporter, self->username, key);
-  if (!quipu_identity_sign (self->identity, g_bytes_get_data (input, NULL), g_bytes_get_size (input),
-                            proof, &error))
+  if (!quipu_connection_export_keying_material (conn, QUIPU_LOGIN_EXPORTER_LABEL,
+                                                exporter, sizeof exporter, &error) ||
+      !quipu_identity_sign_login_proof (self->identity, exporter, sizeof exporter,
+                                        self->username, proof, &error))
     {
       fail (self, g_steal_pointer (&error));
       return;
@@ -685,15 +679,11 @@ handle_ack (QuipuClient *self, QuipuFrame *frame)
 static QuipuVerification
 verify_message (QuipuClient *self, QuipuFrame *frame, Pin *pin, gboolean key_changed)
 {
-  g_autoptr(GBytes) input = NULL;
-
   if (key_changed)
     return QUIPU_VERIFICATION_KEY_CHANGED;
   if (!self->verify_signatures)
     return QUIPU_VERIFICATION_SKIPPED;
-  input = quipu_message_signing_input (frame);
-  if (!quipu_signature_verify (pin->key, g_bytes_get_data (input, NULL), g_bytes_get_size (input),
-                               frame->signature))
+  if (!quipu_message_frame_verify (frame, pin->key))
     return QUIPU_VERIFICATION_INVALID;
   return QUIPU_VERIFICATION_VALID;
 }

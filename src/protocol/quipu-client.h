@@ -5,9 +5,12 @@
 #include "quipu-identity.h"
 #include "quipu-message.h"
 #include "quipu-state.h"
-#include "quipu-tls.h"
+#include "quipu-trust.h"
 
 G_BEGIN_DECLS
+
+/* The highest sequence number; as `before_seq`, it asks for the newest page. */
+#define QUIPU_SEQ_MAX ((G_GUINT64_CONSTANT (1) << 62) - 1)
 
 #define QUIPU_TYPE_CLIENT (quipu_client_get_type ())
 G_DECLARE_FINAL_TYPE (QuipuClient, quipu_client, QUIPU, CLIENT, GObject)

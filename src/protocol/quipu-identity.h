@@ -2,12 +2,14 @@
 
 #include <glib-object.h>
 
-#include "quipu-wire.h"
+#include "quipu-error.h"
 
 G_BEGIN_DECLS
 
-#define QUIPU_SEED_SIZE    32   /* Ed25519 private key (RFC 8032 seed) */
-#define QUIPU_USER_ID_LEN  16   /* base32 characters */
+#define QUIPU_KEY_SIZE        32   /* Ed25519 public key */
+#define QUIPU_SIGNATURE_SIZE  64   /* Ed25519 signature */
+#define QUIPU_SEED_SIZE       32   /* Ed25519 private key (RFC 8032 seed) */
+#define QUIPU_USER_ID_LEN     16   /* base32 characters */
 
 #define QUIPU_TYPE_IDENTITY (quipu_identity_get_type ())
 G_DECLARE_FINAL_TYPE (QuipuIdentity, quipu_identity, QUIPU, IDENTITY, GObject)

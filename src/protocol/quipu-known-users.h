@@ -2,7 +2,7 @@
 
 #include <glib.h>
 
-#include "quipu-wire.h"
+#include "quipu-identity.h"
 
 G_BEGIN_DECLS
 

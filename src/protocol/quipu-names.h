@@ -4,6 +4,12 @@
 
 G_BEGIN_DECLS
 
+/* Bounds on names, the same on the wire and in every user interface. */
+#define QUIPU_MAX_NAME_CHARS  32
+#define QUIPU_MAX_NAME_BYTES  (QUIPU_MAX_NAME_CHARS * 4)
+/* At most this many names in one direct message's recipient list. */
+#define QUIPU_MAX_RECIPIENTS  64
+
 /* Usernames and room names follow one rule (PROTOCOL.md, "Names"): valid UTF-8
  * in NFC, 1 to QUIPU_MAX_NAME_CHARS characters, every character printable
  * (g_unichar_isgraph: no spaces, no control or invisible format characters)

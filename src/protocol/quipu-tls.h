@@ -3,17 +3,19 @@
 #include <gio/gio.h>
 #include <gnutls/gnutls.h>
 
+#include "quipu-trust.h"
+
 G_BEGIN_DECLS
 
-#define QUIPU_FINGERPRINT_PREFIX "SHA256:"
+/* Internal to the library and the server: certificates, the known-servers
+ * store and peer verification, in GnuTLS terms. Applications see only
+ * quipu-trust.h. */
+
 #define QUIPU_TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:%DISABLE_TLS13_COMPAT_MODE"
 
 /* "SHA256:" + unpadded base64 of SHA-256 over the DER certificate, as ssh
  * prints host key fingerprints. */
 char    *quipu_tls_fingerprint          (const guint8 *der, gsize len);
-/* Accepts the form above, and also 64 hex digits with or without colons. */
-gboolean quipu_tls_fingerprint_parse    (const char *text, guint8 digest[32], GError **error);
-gboolean quipu_tls_fingerprint_equal    (const char *a, const char *b);
 
 /* Server side. */
 typedef struct _QuipuServerCredentials QuipuServerCredentials;
@@ -72,13 +74,6 @@ typedef struct {
   const char      *pinned_fingerprint;  /* nullable */
   QuipuTrustStore *store;               /* nullable: no TOFU, CA or pin only */
 } QuipuTrustPolicy;
-
-typedef enum {
-  QUIPU_TRUST_VIA_PIN,
-  QUIPU_TRUST_VIA_CA,
-  QUIPU_TRUST_VIA_KNOWN,       /* matched the known-servers file */
-  QUIPU_TRUST_VIA_NEW_PIN,     /* first use: pinned now */
-} QuipuTrustVia;
 
 /* Checks the peer certificate of a client session whose handshake has
  * received it. On refusal returns FALSE with QUIPU_PROTOCOL_ERROR_UNTRUSTED and

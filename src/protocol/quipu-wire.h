@@ -3,6 +3,8 @@
 #include <glib.h>
 
 #include "quipu-error.h"
+#include "quipu-identity.h"   /* QUIPU_KEY_SIZE, QUIPU_SIGNATURE_SIZE */
+#include "quipu-names.h"      /* QUIPU_MAX_NAME_*, QUIPU_MAX_RECIPIENTS */
 
 G_BEGIN_DECLS
 
@@ -10,13 +12,8 @@ G_BEGIN_DECLS
 #define QUIPU_PROTOCOL_VERSION     1
 #define QUIPU_MAX_FRAME_SIZE       (64 * 1024)   /* whole frame, header included */
 #define QUIPU_MAX_BODY_SIZE        (16 * 1024)   /* bytes of UTF-8 */
-#define QUIPU_MAX_RECIPIENTS       64
-#define QUIPU_MAX_NAME_CHARS       32
-#define QUIPU_MAX_NAME_BYTES       (QUIPU_MAX_NAME_CHARS * 4)
 #define QUIPU_MAX_TEXT_SIZE        1024          /* error text, client name, feature */
 #define QUIPU_MAX_LIST             256           /* versions, features, rooms, users */
-#define QUIPU_KEY_SIZE             32            /* Ed25519 public key */
-#define QUIPU_SIGNATURE_SIZE       64            /* Ed25519 signature */
 #define QUIPU_VARINT_MAX           ((G_GUINT64_CONSTANT (1) << 62) - 1)
 /* Frame types at or above this are extensions: a receiver that does not know
  * one skips it. An unknown type below it is a protocol violation. */
