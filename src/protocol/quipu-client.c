@@ -7,6 +7,7 @@
 #include <gnutls/crypto.h>
 
 #include "quipu-client.h"
+#include "quipu-conversation-list.h"
 #include "quipu-endpoint.h"
 #include "quipu-enums.h"
 #include "quipu-error.h"
@@ -82,6 +83,8 @@ struct _QuipuClient {
   GQueue           outbox;          /* QuipuMessage *, oldest first */
   GHashTable      *conversations;   /* "#room" or "@" -> Conversation */
   GHashTable      *pins;            /* sender name -> Pin */
+  QuipuConversationList *conversation_list;   /* the app-facing models */
+  GStrv            room_directory;  /* ROOM_ENTRY of the last WELCOME */
 
   GNetworkMonitor *network_monitor;
   GDBusConnection *system_bus;
@@ -101,6 +104,7 @@ enum {
   PROP_VERIFY_SIGNATURES,
   PROP_SERVER_FINGERPRINT,
   PROP_N_PENDING,
+  PROP_ROOM_DIRECTORY,
   N_PROPS
 };
 
@@ -144,8 +148,7 @@ compare_seq (gconstpointer a, gconstpointer b, gpointer user_data)
 static Conversation *
 conversation_get (QuipuClient *self, const char *room)
 {
-  g_autofree char *fold = room ? quipu_name_fold (room) : NULL;
-  g_autofree char *key = room ? g_strconcat ("#", fold, NULL) : g_strdup ("@");
+  g_autofree char *key = room ? quipu_conversation_key_for_room (room) : g_strdup ("@");
   Conversation *conv = g_hash_table_lookup (self->conversations, key);
 
   if (conv == NULL)
@@ -597,6 +600,21 @@ on_established (QuipuConnection *conn, gpointer user_data)
 }
 
 static void
+set_room_directory (QuipuClient *self, GPtrArray *rooms)
+{
+  g_auto(GStrv) directory = g_new0 (char *, (rooms ? rooms->len : 0) + 1);
+
+  for (guint i = 0; rooms != NULL && i < rooms->len; i++)
+    directory[i] = g_strdup (g_ptr_array_index (rooms, i));
+  if (self->room_directory != NULL && g_strv_equal ((const char * const *) directory,
+                                                    (const char * const *) self->room_directory))
+    return;
+  g_strfreev (self->room_directory);
+  self->room_directory = g_steal_pointer (&directory);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ROOM_DIRECTORY]);
+}
+
+static void
 handle_welcome (QuipuClient *self, QuipuFrame *frame)
 {
   guint64 version = g_array_index (frame->versions, guint64, 0);
@@ -631,6 +649,7 @@ handle_welcome (QuipuClient *self, QuipuFrame *frame)
     }
   if (quipu_frame_has (frame, QUIPU_FIELD_SEQ))
     conversation_baseline (conversation_get (self, NULL), frame->seq);
+  set_room_directory (self, frame->room_entries);
   self->ever_logged_in = TRUE;
   self->backoff_ms = 0;
   g_clear_error (&self->error);
@@ -723,7 +742,7 @@ handle_message (QuipuClient *self, QuipuFrame *frame)
     }
 
   pin = pin_lookup_or_add (self, frame->sender, frame->key, &key_changed);
-  msg = quipu_message_new_from_frame (frame, pin->user_id, own);
+  msg = quipu_message_new_from_frame (frame, pin->user_id, self->username, own);
   quipu_message_set_verification (msg, verify_message (self, frame, pin, key_changed));
 
   /* Live messages overtake a catch-up that needs more than one page; any
@@ -772,6 +791,7 @@ handle_join (QuipuClient *self, QuipuFrame *frame)
       if (user->has_key)
         pin_lookup_or_add (self, user->name, user->key, &changed);
     }
+  quipu_conversation_list_joined (self->conversation_list, frame->room, frame->users);
   g_signal_emit (self, signals[JOINED], 0, frame->room);
 }
 
@@ -817,7 +837,7 @@ handle_error (QuipuClient *self, QuipuFrame *frame)
       if (msg == NULL)
         return;
       error = g_error_new_literal (QUIPU_PROTOCOL_ERROR, code, text ? text : "refused");
-      quipu_message_set_status (msg, QUIPU_MESSAGE_FAILED);
+      quipu_message_set_failed (msg, error);
       g_signal_emit (self, signals[MESSAGE_FAILED], 0, msg, error);
       return;
     }
@@ -1127,6 +1147,9 @@ quipu_client_dispose (GObject *object)
   g_clear_handle_id (&self->reconnect_id, g_source_remove);
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
+  if (self->conversation_list != NULL)
+    quipu_conversation_list_shutdown (self->conversation_list);
+  g_clear_object (&self->conversation_list);
   if (self->conn != NULL)
     {
       /* Finish the goodbye in the background if we were connected. */
@@ -1168,6 +1191,7 @@ quipu_client_finalize (GObject *object)
   g_clear_error (&self->error);
   g_hash_table_unref (self->conversations);
   g_hash_table_unref (self->pins);
+  g_strfreev (self->room_directory);
 
   G_OBJECT_CLASS (quipu_client_parent_class)->finalize (object);
 }
@@ -1208,6 +1232,9 @@ quipu_client_get_property (GObject    *object,
       break;
     case PROP_N_PENDING:
       g_value_set_uint (value, self->outbox.length);
+      break;
+    case PROP_ROOM_DIRECTORY:
+      g_value_set_boxed (value, self->room_directory);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1278,6 +1305,9 @@ quipu_client_class_init (QuipuClientClass *klass)
   properties[PROP_N_PENDING] =
     g_param_spec_uint ("n-pending", NULL, NULL, 0, G_MAXUINT, 0,
                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_ROOM_DIRECTORY] =
+    g_param_spec_boxed ("room-directory", NULL, NULL, G_TYPE_STRV,
+                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   signals[MESSAGE_RECEIVED] =
@@ -1315,6 +1345,7 @@ quipu_client_init (QuipuClient *self)
   self->conversations = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, conversation_free);
   self->pins = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, pin_free);
   g_queue_init (&self->outbox);
+  self->conversation_list = quipu_conversation_list_new (self);
 
   self->network_monitor = g_object_ref (g_network_monitor_get_default ());
   g_signal_connect (self->network_monitor, "network-changed", G_CALLBACK (network_changed_cb), self);
@@ -1484,6 +1515,7 @@ quipu_client_join (QuipuClient *self,
       return FALSE;
     }
   conv = conversation_get (self, room);
+  quipu_conversation_list_add_room (self->conversation_list, room);
   if (conv->joined)
     return TRUE;
   conv->joined = TRUE;
@@ -1499,6 +1531,7 @@ quipu_client_leave (QuipuClient *self,
   g_autoptr(QuipuFrame) frame = NULL;
   Conversation *conv = conversation_get (self, room);
 
+  quipu_conversation_list_remove_room (self->conversation_list, room);
   if (!conv->joined)
     return;
   conv->joined = FALSE;
@@ -1536,6 +1569,7 @@ enqueue (QuipuClient        *self,
 
   g_queue_push_tail (&self->outbox, g_object_ref (msg));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_PENDING]);
+  quipu_conversation_list_add_pending (self->conversation_list, msg);
   if (self->state == QUIPU_STATE_CONNECTED)
     queue_frame (self, frame);
   return g_steal_pointer (&msg);
@@ -1547,9 +1581,16 @@ quipu_client_send_to_room (QuipuClient *self,
                            const char  *body,
                            GError     **error)
 {
+  g_autofree char *key = NULL;
+  QuipuConversation *conv;
+
   g_return_val_if_fail (room != NULL, NULL);
 
-  return enqueue (self, room, NULL, body, error);
+  /* The server relays a room's messages under its own spelling of the name,
+   * which the signature must then cover: use it once the join told us. */
+  key = quipu_conversation_key_for_room (room);
+  conv = quipu_conversation_list_lookup (self->conversation_list, key);
+  return enqueue (self, conv ? quipu_conversation_get_room (conv) : room, NULL, body, error);
 }
 
 QuipuMessage *
@@ -1616,4 +1657,43 @@ quipu_client_get_synced_seq (QuipuClient *self,
                              const char  *room)
 {
   return conversation_get (self, room)->contiguous;
+}
+
+/* The app-facing models (quipu-conversation.h), kept by the conversation list. */
+
+GListModel *
+quipu_client_get_conversations (QuipuClient *self)
+{
+  g_return_val_if_fail (QUIPU_IS_CLIENT (self), NULL);
+
+  return G_LIST_MODEL (self->conversation_list);
+}
+
+QuipuConversation *
+quipu_client_get_conversation (QuipuClient *self,
+                               const char  *key)
+{
+  g_return_val_if_fail (QUIPU_IS_CLIENT (self), NULL);
+
+  return quipu_conversation_list_lookup (self->conversation_list, key);
+}
+
+QuipuConversation *
+quipu_client_open_direct (QuipuClient         *self,
+                          const char * const  *participants,
+                          GError             **error)
+{
+  g_return_val_if_fail (QUIPU_IS_CLIENT (self), NULL);
+
+  return quipu_conversation_list_open_direct (self->conversation_list, participants, error);
+}
+
+const char * const *
+quipu_client_get_room_directory (QuipuClient *self)
+{
+  static const char * const none[] = { NULL };
+
+  g_return_val_if_fail (QUIPU_IS_CLIENT (self), NULL);
+
+  return self->room_directory ? (const char * const *) self->room_directory : none;
 }

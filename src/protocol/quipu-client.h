@@ -2,6 +2,7 @@
 
 #include <gio/gio.h>
 
+#include "quipu-conversation.h"
 #include "quipu-identity.h"
 #include "quipu-message.h"
 #include "quipu-state.h"
@@ -28,7 +29,7 @@ G_DECLARE_FINAL_TYPE (QuipuClient, quipu_client, QUIPU, CLIENT, GObject)
  *   joined           (const char *room)
  * Properties: state (QuipuState), server ("host:port"), username, user-id,
  *   auto-reconnect, history-limit, verify-signatures, pinned-fingerprint,
- *   trust-store-path, server-fingerprint, n-pending. */
+ *   trust-store-path, server-fingerprint, n-pending, room-directory. */
 
 QuipuClient  *quipu_client_new              (QuipuIdentity *identity,
                                              const char    *username);
@@ -89,5 +90,23 @@ QuipuTrustVia quipu_client_get_trust_via    (QuipuClient *self);
 
 /* The highest sequence up to which the conversation is complete. */
 guint64       quipu_client_get_synced_seq   (QuipuClient *self, const char *room);
+
+/* The models for a user interface (quipu-conversation.h). A GListModel of
+ * QuipuConversation: joined rooms and direct conversations, most recent
+ * activity first; (transfer none). Joining a room adds it, leaving removes
+ * it; a direct message or quipu_client_open_direct adds a direct one. */
+GListModel        *quipu_client_get_conversations  (QuipuClient *self);
+/* By key ("#room", "@bob,carol"; see quipu_conversation_key_for_room);
+ * (transfer none), NULL if none. */
+QuipuConversation *quipu_client_get_conversation   (QuipuClient *self, const char *key);
+/* Finds or creates the direct conversation with these people (we may be
+ * among them or not); (transfer none). NULL with QUIPU_PROTOCOL_ERROR_BAD_NAME
+ * if a name is invalid. */
+QuipuConversation *quipu_client_open_direct        (QuipuClient         *self,
+                                                    const char * const  *participants,
+                                                    GError             **error);
+/* The rooms the server listed at login, most recently active first (also
+ * the "room-directory" property, which notifies). Never NULL. */
+const char * const *quipu_client_get_room_directory (QuipuClient *self);
 
 G_END_DECLS

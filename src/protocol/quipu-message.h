@@ -21,8 +21,17 @@ typedef enum {
 #define QUIPU_TYPE_MESSAGE (quipu_message_get_type ())
 G_DECLARE_FINAL_TYPE (QuipuMessage, quipu_message, QUIPU, MESSAGE, GObject)
 
+/* One chat message. Every getter is also a read-only property, so a view
+ * can bind to it with GtkExpression: sender, sender-id, sender-short-id,
+ * body, timestamp, seq, conversation, room, is-own, is-history, status,
+ * failure-reason, verification. seq, status, failure-reason and
+ * verification change (and notify) while one of ours is on its way. */
+
 const char         *quipu_message_get_sender        (QuipuMessage *self);
+/* The full QUIPU_USER_ID_LEN-character id of the sender's key. */
 const char         *quipu_message_get_sender_id     (QuipuMessage *self);
+/* "abcd-efgh": the sender id shortened for display next to the name. */
+const char         *quipu_message_get_sender_short_id (QuipuMessage *self);
 /* NULL for a direct message. */
 const char         *quipu_message_get_room          (QuipuMessage *self);
 /* NULL for a room message. */
@@ -37,8 +46,12 @@ guint64             quipu_message_get_client_msg_id (QuipuMessage *self);
 gboolean            quipu_message_is_history        (QuipuMessage *self);
 gboolean            quipu_message_is_own            (QuipuMessage *self);
 QuipuMessageStatus  quipu_message_get_status        (QuipuMessage *self);
+/* Why the server refused one of ours (status FAILED); NULL otherwise. */
+const char         *quipu_message_get_failure_reason (QuipuMessage *self);
 QuipuVerification   quipu_message_get_verification  (QuipuMessage *self);
-/* Conversation key: "#room" or "@" for the direct-message inbox. */
+/* The key of the conversation it belongs to (see quipu-conversation.h):
+ * "#" and the folded room name, or "@" and the folded names of the other
+ * people in a direct conversation. */
 const char         *quipu_message_get_conversation  (QuipuMessage *self);
 
 G_END_DECLS

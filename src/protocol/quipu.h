@@ -7,9 +7,11 @@
  * appear here. */
 
 #include "quipu-client.h"
+#include "quipu-conversation.h"
 #include "quipu-enums.h"
 #include "quipu-error.h"
 #include "quipu-identity.h"
+#include "quipu-member.h"
 #include "quipu-message.h"
 #include "quipu-names.h"
 #include "quipu-state.h"

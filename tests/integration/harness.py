@@ -250,7 +250,7 @@ class Client(Process):
         self.proc.stdin.flush()
 
     def conversation(self, conversation):
-        """The message and ack events of "#room" or "@", in the order printed."""
+        """The message and ack events of "#room" or "@name,...", in the order printed."""
         return [e for e in self.events() if e.get("type") in ("message", "ack")
                 and e.get("conversation") == conversation]
 

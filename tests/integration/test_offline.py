@@ -19,7 +19,7 @@ PER_SENDER = 450 if harness.LONG else 10
 
 
 def direct_events(client):
-    return [e for e in client.events("message") if e["conversation"] == "@"]
+    return [e for e in client.events("message") if e["conversation"].startswith("@")]
 
 
 class OfflineTest(harness.WorldTestCase):
@@ -32,7 +32,7 @@ class OfflineTest(harness.WorldTestCase):
         self.assertEqual(client.wait(60), 0, client.stderr())
         acks = client.events("ack")
         self.assertEqual([a["body"] for a in acks], bodies)
-        self.assertTrue(all(a["conversation"] == "@" and a["recipients"] == ["bob"] for a in acks), acks[:3])
+        self.assertTrue(all(a["conversation"] == "@bob" and a["recipients"] == ["bob"] for a in acks), acks[:3])
         return acks
 
     def login_until(self, server, user, marker_sender, marker, history=0):
@@ -74,7 +74,9 @@ class OfflineTest(harness.WorldTestCase):
         self.assertEqual(shown, queued + [("alice", "welcome back")])
         seqs = [e["seq"] for e in direct_events(first)]
         self.assertEqual(seqs, sorted(set(seqs)))
+        # bob's conversation key names the other person (PROTOCOL.md, "Conversation keys").
         self.assertTrue(all(e["recipients"] == ["bob"] and e["verification"] == "valid"
+                            and e["conversation"] == "@" + e["sender"]
                             for e in direct_events(first)))
         self.assertEqual(new, [("carol", "again")])
         self.assertEqual(history, queued + [("alice", "welcome back")])
