@@ -282,6 +282,8 @@ on_identity_loaded (GObject      *object,
   client = request->client = quipu_client_new (identity, request->username);
   quipu_client_set_client_name (client, "quipu " PACKAGE_VERSION);
   quipu_client_set_server (client, request->server);
+  /* One screenful at join; older pages come as the timeline scrolls up. */
+  quipu_client_set_history_limit (client, 50);
   /* The user decides about an unknown certificate, not the library, where
    * the library lets us. */
   if (g_object_class_find_property (G_OBJECT_GET_CLASS (client), "trust-on-first-use") != NULL)

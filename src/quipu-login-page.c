@@ -95,13 +95,40 @@ show_hosted_server (QuipuLoginPage *self)
   adw_dialog_present (dialog, GTK_WIDGET (self));
 }
 
+#ifndef QUIPU_TRUST_ERROR
+/* Until the library lets us ask first, say which certificate it pinned. */
+static void
+show_new_pin (QuipuLoginPage *self,
+              QuipuClient    *client)
+{
+  g_autofree char *server = NULL;
+  g_autofree char *body = NULL;
+  AdwDialog *dialog;
+
+  g_object_get (client, "server", &server, NULL);
+  body = g_strdup_printf (_("This is your first connection to %s. Quipu trusts its certificate "
+                            "from now on and will refuse any other:\n\n%s\n\n"
+                            "Compare it with the fingerprint the server’s operator gave you."),
+                          server, quipu_client_get_server_fingerprint (client));
+  dialog = adw_alert_dialog_new (_("New Server Trusted"), body);
+  adw_alert_dialog_add_response (ADW_ALERT_DIALOG (dialog), "close", _("_Close"));
+  adw_dialog_present (dialog, GTK_WIDGET (self));
+}
+#endif
+
 static void
 finish_log_in (QuipuLoginPage *self)
 {
+  QuipuClient *client = quipu_application_get_client (get_app ());
+
   set_busy (self, FALSE);
   g_signal_emit (self, signals[LOGGED_IN], 0);
   if (self->hosting)
     show_hosted_server (self);
+#ifndef QUIPU_TRUST_ERROR
+  else if (client != NULL && quipu_client_get_trust_via (client) == QUIPU_TRUST_VIA_NEW_PIN)
+    show_new_pin (self, client);
+#endif
   self->hosting = FALSE;
 }
 

@@ -1,0 +1,369 @@
+#!/usr/bin/python3
+"""The real desktop app driven like a person, through AT-SPI.
+
+Starts a real quipu-server and real quipu-cli peers, launches the app from
+QUIPU_APP_COMMAND (the built binary, or `flatpak run ...` in CI), and uses
+only what a person or a screen reader has: the accessible tree, the
+keyboard and the mouse (xdotool). Runs under `xvfb-run -a` and
+tests/keyring-wrapper.sh (a private session bus with an unlocked keyring).
+
+Screenshots (light, dark, narrow) go to QUIPU_SCREENSHOT_DIR.
+"""
+
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import gi
+
+gi.require_version("Atspi", "2.0")
+import pyatspi  # noqa: E402
+
+SERVER = os.environ.get("QUIPU_SERVER")
+CLI = os.environ.get("QUIPU_CLI")
+APP = shlex.split(os.environ.get("QUIPU_APP_COMMAND", ""))
+SHOTS = os.environ.get("QUIPU_SCREENSHOT_DIR", ".")
+APP_NAME = os.environ.get("QUIPU_APP_NAME", "quipu")
+# Generous: 7 sessions share 2 cores, and the app runs with a software renderer.
+WAIT = float(os.environ.get("QUIPU_UI_TIMEOUT", "30"))
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(what, predicate, timeout=WAIT):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(0.25)
+
+
+class Server:
+    """quipu-server on a fixed loopback port, restartable with the same data."""
+
+    def __init__(self, data_dir, port):
+        self.data_dir = data_dir
+        self.port = port
+        self.proc = None
+        self.fingerprint = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [SERVER, "--listen", "127.0.0.1:%d" % self.port, "--data-dir", self.data_dir],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        for line in self.proc.stdout:
+            if line.startswith("certificate fingerprint "):
+                self.fingerprint = line.split()[-1]
+                break
+        assert self.fingerprint, "quipu-server printed no fingerprint"
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=20)
+            self.proc = None
+
+    @property
+    def address(self):
+        return "127.0.0.1:%d" % self.port
+
+
+class App:
+    """The app as launched by a person; its windows through AT-SPI."""
+
+    def __init__(self, env, args=(), extra_env=None):
+        env = dict(env)
+        env.update(extra_env or {})
+        self.proc = subprocess.Popen(APP + list(args), env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.root = wait_for("the app on the accessibility bus", self._find_root)
+
+    def _find_root(self):
+        desktop = pyatspi.Registry.getDesktop(0)
+        for i in range(desktop.childCount):
+            child = desktop.getChildAtIndex(i)
+            try:
+                if child is not None and child.name == APP_NAME and child.childCount > 0:
+                    return child
+            except Exception:
+                continue
+        return None
+
+    def quit(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def walk(self, node=None, depth=0):
+        node = node or self.root
+        try:
+            count = node.childCount
+        except Exception:
+            return
+        for i in range(count):
+            try:
+                child = node.getChildAtIndex(i)
+            except Exception:
+                continue
+            if child is None:
+                continue
+            yield child
+            if depth < 60:
+                yield from self.walk(child, depth + 1)
+
+    def find(self, name=None, role=None, contains=None, showing=True):
+        for node in self.walk():
+            try:
+                if role is not None and node.getRoleName() != role:
+                    continue
+                if name is not None and node.name != name:
+                    continue
+                if contains is not None and contains not in (node.name or ""):
+                    continue
+                if showing and not node.getState().contains(pyatspi.STATE_SHOWING):
+                    continue
+                return node
+            except Exception:
+                continue
+        return None
+
+    def wait(self, what, timeout=WAIT, **kwargs):
+        return wait_for(what, lambda: self.find(**kwargs), timeout)
+
+    def gone(self, what, timeout=WAIT, **kwargs):
+        return wait_for(what, lambda: self.find(**kwargs) is None, timeout)
+
+    def click(self, node):
+        action = node.queryAction()
+        for i in range(action.nActions):
+            if action.getName(i) in ("click", "activate", "press"):
+                action.doAction(i)
+                return
+        raise AssertionError("no click action on %r" % node.name)
+
+    def set_text(self, node, text):
+        node.queryEditableText().setTextContents(text)
+
+    def window_id(self):
+        out = subprocess.run(["xdotool", "search", "--sync", "--onlyvisible", "--pid",
+                              str(self.proc.pid)], capture_output=True, text=True, timeout=WAIT)
+        ids = out.stdout.split()
+        if not ids:
+            # flatpak run: the app's pid is not the launcher's.
+            out = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "Quipu|#|@"],
+                                 capture_output=True, text=True)
+            ids = out.stdout.split()
+        assert ids, "no window"
+        return ids[-1]
+
+    def keys(self, *keys):
+        wid = self.window_id()
+        subprocess.run(["xdotool", "windowactivate", "--sync", wid], check=False, timeout=WAIT)
+        subprocess.run(["xdotool", "windowfocus", "--sync", wid], check=False, timeout=WAIT)
+        subprocess.run(["xdotool", "key", "--clearmodifiers"] + list(keys), check=True)
+
+    def type(self, text):
+        subprocess.run(["xdotool", "type", "--delay", "20", text], check=True)
+
+    def point_at(self, node):
+        ext = node.queryComponent().getExtents(pyatspi.DESKTOP_COORDS)
+        subprocess.run(["xdotool", "mousemove", str(ext.x + ext.width // 2),
+                        str(ext.y + ext.height // 2)], check=True)
+
+    def screenshot(self, name):
+        os.makedirs(SHOTS, exist_ok=True)
+        path = os.path.join(SHOTS, name + ".png")
+        subprocess.run(["import", "-window", "root", path], check=True, timeout=60)
+        return path
+
+
+class Peer:
+    """quipu-cli as another person, with its own identity file."""
+
+    def __init__(self, world, name, server):
+        self.world = world
+        self.name = name
+        self.server = server
+        self.key = os.path.join(world, name + ".key")
+
+    def run(self, *args, stdin=None, timeout=60):
+        cmd = [CLI, "--server", self.server.address, "--user", self.name, "--identity", self.key,
+               "--server-fingerprint", self.server.fingerprint] + list(args)
+        return subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=timeout,
+                              check=True).stdout
+
+    def say(self, text, *args):
+        self.run(*args, "send", text)
+
+    def history(self, room="general"):
+        return self.run("--room", room, "history", "--limit", "200")
+
+
+class AppTest(unittest.TestCase):
+    """One app session, step by step: each test builds on the one before."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not SERVER or not CLI or not APP:
+            raise unittest.SkipTest("QUIPU_SERVER, QUIPU_CLI and QUIPU_APP_COMMAND are needed")
+        cls.dir = tempfile.mkdtemp(prefix="quipu-ui-")
+        cls.env = dict(os.environ)
+        cls.env.update({
+            "GSK_RENDERER": "cairo",
+            "LANG": "C.UTF-8",
+            "GSETTINGS_BACKEND": "memory",
+            "NO_AT_BRIDGE": "0",
+            "GTK_A11Y": "atspi",
+        })
+        cls.server = Server(os.path.join(cls.dir, "server"), free_port())
+        cls.server.start()
+        cls.bob = Peer(cls.dir, "bob", cls.server)
+        # More than one page of history, so scrolling back has work to do.
+        cls.bob.run("chat", stdin="".join("backlog %03d\n" % i for i in range(120)), timeout=120)
+        cls.app = App(cls.env)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.app.quit()
+        cls.server.stop()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def test_01_log_in_first_contact_shows_fingerprint(self):
+        app = self.app
+        server_row = app.wait("server field", name="Server", role="text")
+        app.set_text(server_row, self.server.address)
+        app.set_text(app.wait("name field", name="Your Name", role="text"), "alice")
+        app.click(app.wait("log in button", name="Log In", role="button"))
+        # First contact: the certificate's fingerprint is on screen.
+        app.wait("the server's fingerprint", contains=self.server.fingerprint)
+        for label in ("Trust and Connect", "Close"):
+            button = app.find(name=label, role="button")
+            if button is not None:
+                app.click(button)
+                break
+        app.wait("the room in the sidebar", contains="#general")
+        app.wait("the newest backlog message", name="backlog 119", role="label")
+
+    def test_02_send_and_see_it_stored(self):
+        app = self.app
+        compose = app.wait("compose box", name="Message", role="text")
+        app.set_text(compose, "hello from the app")
+        app.click(app.wait("send button", name="Send", role="button"))
+        app.wait("own message", name="hello from the app", role="label")
+        row = app.wait("own message row", role="article", contains="hello from the app")
+        wait_for("stored mark", lambda: app.find(name="Stored on the server") is not None
+                 and any(n.name == "Stored on the server" for n in app.walk(row)))
+        wait_for("bob sees it", lambda: "hello from the app" in self.bob.history())
+
+    def test_03_receive_peer_message(self):
+        self.bob.say("hi alice, bob here")
+        self.app.wait("peer message", name="hi alice, bob here", role="label")
+
+    def test_04_direct_message_in_its_own_conversation(self):
+        app = self.app
+        self.bob.say("just for you", "--to", "alice")
+        app.wait("direct conversation in the sidebar", contains="bob, 1 unread")
+        # Ctrl+K, the name, Enter: as a person would.
+        app.keys("ctrl+k")
+        search = app.wait("jump search", name="Search Conversations")
+        app.set_text(search, "bob")
+        app.keys("Return")
+        app.wait("direct message", name="just for you", role="label")
+        app.keys("ctrl+k")
+        app.set_text(app.wait("jump search", name="Search Conversations"), "general")
+        app.keys("Return")
+        app.wait("back in general", name="hi alice, bob here", role="label")
+
+    def test_05_screenshots(self):
+        app = self.app
+        self.__class__.light = app.screenshot("main-light")
+        self.assertTrue(os.path.getsize(self.light) > 10000)
+
+    def test_06_scroll_back_loads_older_page(self):
+        app = self.app
+        self.assertIsNone(app.find(name="backlog 000", role="label", showing=False),
+                          "the first page should not hold the oldest message yet")
+        timeline = app.wait("timeline", name="Messages")
+        app.point_at(timeline)
+        deadline = time.monotonic() + WAIT * 2
+        while app.find(name="backlog 000", role="label", showing=False) is None:
+            self.assertLess(time.monotonic(), deadline, "older pages never arrived")
+            subprocess.run(["xdotool", "click", "--repeat", "15", "--delay", "30", "4"], check=True)
+            time.sleep(0.5)
+
+    def test_07_server_down_banner_then_reconnect_without_loss(self):
+        app = self.app
+        app.keys("ctrl+k")
+        app.set_text(app.wait("jump search", name="Search Conversations"), "general")
+        app.keys("Return")
+        self.server.stop()
+        banner = app.wait("error banner", contains="Not connected:")
+        self.assertTrue(len(banner.name) > len("Not connected: "), "the banner gives a reason")
+        compose = app.wait("compose box", name="Message", role="text")
+        app.set_text(compose, "written while offline")
+        app.click(app.wait("send button", name="Send", role="button"))
+        row = app.wait("pending message", role="article", contains="written while offline")
+        self.assertTrue(any(n.name == "Sending…" for n in app.walk(row)), "shown as pending")
+        self.server.start()
+        app.gone("error banner", contains="Not connected:", timeout=WAIT * 2)
+        wait_for("stored after reconnect",
+                 lambda: any(n.name == "Stored on the server" for n in app.walk(row)), WAIT * 2)
+        wait_for("bob has it", lambda: "written while offline" in self.bob.history())
+
+    def test_08_dark_and_narrow_screenshots(self):
+        app = self.app
+        wid = app.window_id()
+        subprocess.run(["xdotool", "windowsize", "--sync", wid, "420", "720"], check=False, timeout=WAIT)
+        time.sleep(1.5)
+        app.screenshot("main-narrow")
+        subprocess.run(["xdotool", "windowsize", "--sync", wid, "1000", "680"], check=False, timeout=WAIT)
+        app.quit()
+        dark = App(self.env, ["--server", self.server.address, "--user", "alice"],
+                   {"ADW_DEBUG_COLOR_SCHEME": "prefer-dark"})
+        self.__class__.app = dark
+        dark.wait("room", name="hi alice, bob here", role="label")
+        time.sleep(1)
+        dark.screenshot("main-dark")
+
+    def test_09_changed_certificate_is_refused(self):
+        self.app.quit()
+        self.server.stop()
+        impostor = Server(os.path.join(self.dir, "impostor"), self.server.port)
+        impostor.start()
+        try:
+            self.assertNotEqual(impostor.fingerprint, self.server.fingerprint)
+            app = App(self.env, ["--server", self.server.address, "--user", "alice"])
+            self.__class__.app = app
+            app.wait("changed certificate warning", name="Server Certificate Changed")
+            self.assertIsNone(app.find(contains="#general", showing=False), "must not connect")
+            self.assertIsNone(app.find(name="hi alice, bob here", showing=False))
+        finally:
+            impostor.stop()
+            self.server.start()
+
+
+if __name__ == "__main__":
+    runner = unittest.TextTestRunner(verbosity=2, failfast=False)
+    result = runner.run(unittest.defaultTestLoader.loadTestsFromTestCase(AppTest))
+    failed = len(result.failures) + len(result.errors)
+    passed = result.testsRun - failed - len(result.skipped)
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed or result.testsRun == 0 else 0)
