@@ -104,6 +104,8 @@ quipu_conversation_row_class_init (QuipuConversationRowClass *klass)
   object_class->dispose = quipu_conversation_row_dispose;
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BOX_LAYOUT);
   gtk_widget_class_set_css_name (widget_class, "conversationrow");
+  /* A named group, so screen readers read the title and the unread count. */
+  gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_GROUP);
 }
 
 static void

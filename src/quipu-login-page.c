@@ -50,8 +50,8 @@ update_sensitivity (QuipuLoginPage *self)
   gtk_widget_set_sensitive (GTK_WIDGET (self->log_in_button),
                             !self->busy && *server != '\0' && *username != '\0');
   gtk_widget_set_sensitive (GTK_WIDGET (self->host_button), !self->busy && *username != '\0');
-  gtk_widget_set_sensitive (GTK_WIDGET (self->server_row), !self->busy);
-  gtk_widget_set_sensitive (GTK_WIDGET (self->username_row), !self->busy);
+  /* The fields stay sensitive: taking focus away from a typing person
+   * confuses the entry; a change simply applies to the next attempt. */
   gtk_stack_set_visible_child_name (self->log_in_stack, self->busy ? "spinner" : "label");
 }
 

@@ -40,6 +40,7 @@ struct _QuipuWindow
   /* Opened as soon as it exists (a room being joined). */
   char                   *want_key;
   guint                   connecting_id;
+  guint                   banner_clear_id;
   gboolean                had_problem;
 };
 
@@ -216,17 +217,38 @@ on_connecting_timeout (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* Once the banner has slid away, its old text goes too, so a screen reader
+ * browsing the window does not find a stale "Not connected". */
+static gboolean
+on_banner_hidden (gpointer user_data)
+{
+  QuipuWindow *self = user_data;
+
+  self->banner_clear_id = 0;
+  if (!adw_banner_get_revealed (self->banner))
+    {
+      adw_banner_set_title (self->banner, "");
+      adw_banner_set_button_label (self->banner, NULL);
+    }
+  return G_SOURCE_REMOVE;
+}
+
 static void
 update_banner (QuipuWindow *self)
 {
   QuipuState state = quipu_client_get_state (self->client);
   const GError *error = quipu_client_get_error (self->client);
 
+  g_debug ("Session %s%s%s", quipu_state_to_string (state),
+           error != NULL ? ": " : "", error != NULL ? error->message : "");
+
   switch (state)
     {
     case QUIPU_STATE_CONNECTED:
       g_clear_handle_id (&self->connecting_id, g_source_remove);
       adw_banner_set_revealed (self->banner, FALSE);
+      g_clear_handle_id (&self->banner_clear_id, g_source_remove);
+      self->banner_clear_id = g_timeout_add (500, on_banner_hidden, self);
       if (self->had_problem)
         announce (self, _("Connected"));
       self->had_problem = FALSE;
@@ -493,6 +515,7 @@ quipu_window_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->client, self);
   g_clear_object (&self->client);
   g_clear_handle_id (&self->connecting_id, g_source_remove);
+  g_clear_handle_id (&self->banner_clear_id, g_source_remove);
   if (self->sidebar_list != NULL)
     gtk_list_view_set_model (self->sidebar_list, NULL);
   g_clear_object (&self->sidebar_selection);

@@ -32,6 +32,8 @@ APP = shlex.split(os.environ.get("QUIPU_APP_COMMAND", ""))
 SHOTS = os.environ.get("QUIPU_SCREENSHOT_DIR", ".")
 APP_NAME = os.environ.get("QUIPU_APP_NAME", "quipu")
 # Generous: 7 sessions share 2 cores, and the app runs with a software renderer.
+# AdwAlertDialog is an "alert", AdwDialog a "dialog".
+DIALOG = ("alert", "dialog")
 WAIT = float(os.environ.get("QUIPU_UI_TIMEOUT", "30"))
 
 
@@ -48,7 +50,11 @@ def wait_for(what, predicate, timeout=WAIT):
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for " + what)
+            # What was on screen, to see why.
+            os.makedirs(SHOTS, exist_ok=True)
+            shot = os.path.join(SHOTS, "timeout-%s.png" % "".join(c if c.isalnum() else "-" for c in what))
+            subprocess.run(["import", "-window", "root", shot], check=False, timeout=60)
+            raise AssertionError("timed out waiting for %s (screen: %s)" % (what, shot))
         time.sleep(0.25)
 
 
@@ -88,8 +94,8 @@ class App:
     def __init__(self, env, args=(), extra_env=None):
         env = dict(env)
         env.update(extra_env or {})
-        self.proc = subprocess.Popen(APP + list(args), env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        log = open(os.environ["QUIPU_APP_LOG"], "ab") if os.environ.get("QUIPU_APP_LOG") else subprocess.DEVNULL
+        self.proc = subprocess.Popen(APP + list(args), env=env, stdout=log, stderr=log)
         self.root = wait_for("the app on the accessibility bus", self._find_root)
 
     def _find_root(self):
@@ -129,10 +135,10 @@ class App:
             if depth < 60:
                 yield from self.walk(child, depth + 1)
 
-    def find(self, name=None, role=None, contains=None, showing=True):
-        for node in self.walk():
+    def find(self, name=None, role=None, contains=None, showing=True, root=None):
+        for node in self.walk(root):
             try:
-                if role is not None and node.getRoleName() != role:
+                if role is not None and node.getRoleName() not in (role if isinstance(role, tuple) else (role,)):
                     continue
                 if name is not None and node.name != name:
                     continue
@@ -179,6 +185,22 @@ class App:
         subprocess.run(["xdotool", "windowactivate", "--sync", wid], check=False, timeout=WAIT)
         subprocess.run(["xdotool", "windowfocus", "--sync", wid], check=False, timeout=WAIT)
         subprocess.run(["xdotool", "key", "--clearmodifiers"] + list(keys), check=True)
+
+    def jump_to(self, text):
+        """Ctrl+K, the name, Enter; pressed again if the first press got lost."""
+        for _ in range(3):
+            self.keys("ctrl+k")
+            try:
+                search = self.wait("jump search", timeout=8, name="Search Conversations")
+                break
+            except AssertionError:
+                continue
+        else:
+            raise AssertionError("Ctrl+K opened no jump dialog")
+        self.set_text(search, text)
+        time.sleep(0.3)
+        self.keys("Return")
+        self.gone("jump dialog closed", name="Search Conversations")
 
     def type(self, text):
         subprocess.run(["xdotool", "type", "--delay", "20", text], check=True)
@@ -254,11 +276,13 @@ class AppTest(unittest.TestCase):
         app.click(app.wait("log in button", name="Log In", role="button"))
         # First contact: the certificate's fingerprint is on screen.
         app.wait("the server's fingerprint", contains=self.server.fingerprint)
+        dialog = app.wait("the trust dialog", role=DIALOG)
         for label in ("Trust and Connect", "Close"):
-            button = app.find(name=label, role="button")
+            button = app.find(name=label, role="button", root=dialog)
             if button is not None:
                 app.click(button)
                 break
+        app.gone("the trust dialog", role=DIALOG)
         app.wait("the room in the sidebar", contains="#general")
         app.wait("the newest backlog message", name="backlog 119", role="label")
 
@@ -282,14 +306,10 @@ class AppTest(unittest.TestCase):
         self.bob.say("just for you", "--to", "alice")
         app.wait("direct conversation in the sidebar", contains="bob, 1 unread")
         # Ctrl+K, the name, Enter: as a person would.
-        app.keys("ctrl+k")
-        search = app.wait("jump search", name="Search Conversations")
-        app.set_text(search, "bob")
-        app.keys("Return")
+        app.jump_to("bob")
         app.wait("direct message", name="just for you", role="label")
-        app.keys("ctrl+k")
-        app.set_text(app.wait("jump search", name="Search Conversations"), "general")
-        app.keys("Return")
+        app.gone("unread count once read", contains="bob, 1 unread")
+        app.jump_to("general")
         app.wait("back in general", name="hi alice, bob here", role="label")
 
     def test_05_screenshots(self):
@@ -311,9 +331,7 @@ class AppTest(unittest.TestCase):
 
     def test_07_server_down_banner_then_reconnect_without_loss(self):
         app = self.app
-        app.keys("ctrl+k")
-        app.set_text(app.wait("jump search", name="Search Conversations"), "general")
-        app.keys("Return")
+        app.jump_to("general")
         self.server.stop()
         banner = app.wait("error banner", contains="Not connected:")
         self.assertTrue(len(banner.name) > len("Not connected: "), "the banner gives a reason")
@@ -362,7 +380,14 @@ class AppTest(unittest.TestCase):
 
 if __name__ == "__main__":
     runner = unittest.TextTestRunner(verbosity=2, failfast=False)
-    result = runner.run(unittest.defaultTestLoader.loadTestsFromTestCase(AppTest))
+    loader = unittest.defaultTestLoader
+    # By hand: test_app.py test_01_... test_07_... runs just those steps.
+    if len(sys.argv) > 1:
+        suite = loader.loadTestsFromNames(["AppTest." + name for name in sys.argv[1:]],
+                                          sys.modules[__name__])
+    else:
+        suite = loader.loadTestsFromTestCase(AppTest)
+    result = runner.run(suite)
     failed = len(result.failures) + len(result.errors)
     passed = result.testsRun - failed - len(result.skipped)
     print("%d passed, %d failed" % (passed, failed))
