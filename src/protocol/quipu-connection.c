@@ -354,6 +354,7 @@ verify_server_certificate (gnutls_session_t session)
     .host_port = conn->host_port,
     .pinned_fingerprint = conn->pinned,
     .store = conn->trust_store,
+    .refuse_unknown = conn->refuse_unknown,
   };
   GError *error = NULL;
 
@@ -478,6 +479,7 @@ quipu_connection_new_client (QuipuEndpoint          *endpoint,
   conn->hostname = g_strdup (policy->hostname);
   conn->host_port = g_strdup (policy->host_port);
   conn->pinned = g_strdup (policy->pinned_fingerprint);
+  conn->refuse_unknown = policy->refuse_unknown;
   if (policy->store != NULL)
     conn->trust_store = quipu_trust_store_new (quipu_trust_store_get_path (policy->store));
   conn->peer = g_strdup (policy->host_port);

@@ -93,16 +93,6 @@ quipu_conversation_list_init (QuipuConversationList *self)
 
 /* Order. */
 
-static guint
-index_of (QuipuConversationList *self,
-          QuipuConversation     *conv)
-{
-  guint index = 0;
-
-  if (!g_ptr_array_find (self->items, conv, &index))
-    g_assert_not_reached ();
-  return index;
-}
 
 static guint
 sorted_position (QuipuConversationList *self,
@@ -122,9 +112,14 @@ static void
 reposition (QuipuConversationList *self,
             QuipuConversation     *conv)
 {
-  guint from = index_of (self, conv);
-  gpointer item = g_ptr_array_steal_index (self->items, from);
-  guint to = sorted_position (self, conv);
+  gpointer item;
+  guint from, to;
+
+  /* Gone meanwhile: a handler of the conversation's own signals left it. */
+  if (!g_ptr_array_find (self->items, conv, &from))
+    return;
+  item = g_ptr_array_steal_index (self->items, from);
+  to = sorted_position (self, conv);
 
   g_ptr_array_insert (self->items, to, item);
   if (to != from)
@@ -214,6 +209,20 @@ ensure_direct_for_message (QuipuConversationList *self,
   return ensure_direct (self, (const char * const *) people->pdata);
 }
 
+/* Where a message goes: a direct conversation is made on its first
+ * message; a room only by joining it (its late traffic after a leave, or a
+ * message to a room never joined, is not shown: NULL). */
+static QuipuConversation *
+conversation_for_message (QuipuConversationList *self,
+                          QuipuMessage          *msg)
+{
+  QuipuConversation *conv = quipu_conversation_list_lookup (self, quipu_message_get_conversation (msg));
+
+  if (conv == NULL && quipu_message_get_room (msg) == NULL)
+    conv = ensure_direct_for_message (self, msg);
+  return conv;
+}
+
 /* The client's signals. */
 
 static void
@@ -221,15 +230,10 @@ on_message_received (QuipuClient           *client,
                      QuipuMessage          *msg,
                      QuipuConversationList *self)
 {
-  QuipuConversation *conv = quipu_conversation_list_lookup (self, quipu_message_get_conversation (msg));
+  QuipuConversation *conv = conversation_for_message (self, msg);
 
   if (conv == NULL)
-    {
-      /* Late traffic of a room we left is not shown. */
-      if (quipu_message_get_room (msg) != NULL)
-        return;
-      conv = ensure_direct_for_message (self, msg);
-    }
+    return;
   quipu_conversation_add_message (conv, msg);
   reposition (self, conv);
 }
@@ -359,16 +363,21 @@ quipu_conversation_list_lookup (QuipuConversationList *self,
 
 QuipuConversation *
 quipu_conversation_list_add_room (QuipuConversationList *self,
-                                  const char            *room)
+                                  const char            *room,
+                                  GList                 *pending)
 {
   g_autofree char *key = quipu_conversation_key_for_room (room);
   QuipuConversation *conv = quipu_conversation_list_lookup (self, key);
 
-  if (conv == NULL)
-    {
-      conv = quipu_conversation_new_room (self->client, room);
-      insert (self, conv);
-    }
+  if (conv != NULL)
+    return conv;
+  conv = quipu_conversation_new_room (self->client, room);
+  insert (self, conv);
+  /* Written before the room was joined in this run: a restored outbox. */
+  for (GList *l = pending; l != NULL; l = l->next)
+    if (g_strcmp0 (quipu_message_get_conversation (l->data), key) == 0)
+      quipu_conversation_add_pending (conv, l->data);
+  reposition (self, conv);
   return conv;
 }
 
@@ -380,9 +389,8 @@ quipu_conversation_list_remove_room (QuipuConversationList *self,
   QuipuConversation *conv = quipu_conversation_list_lookup (self, key);
   guint index;
 
-  if (conv == NULL)
+  if (conv == NULL || !g_ptr_array_find (self->items, conv, &index))
     return;
-  index = index_of (self, conv);
   g_hash_table_remove (self->by_key, key);
   quipu_conversation_detach (conv);
   g_ptr_array_remove_index (self->items, index);
@@ -424,15 +432,10 @@ void
 quipu_conversation_list_add_pending (QuipuConversationList *self,
                                      QuipuMessage          *msg)
 {
-  QuipuConversation *conv = quipu_conversation_list_lookup (self, quipu_message_get_conversation (msg));
+  QuipuConversation *conv = conversation_for_message (self, msg);
 
   if (conv == NULL)
-    {
-      /* A room not joined is refused by the server; nothing to show. */
-      if (quipu_message_get_room (msg) != NULL)
-        return;
-      conv = ensure_direct_for_message (self, msg);
-    }
+    return;
   quipu_conversation_add_pending (conv, msg);
   reposition (self, conv);
 }

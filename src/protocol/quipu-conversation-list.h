@@ -24,9 +24,11 @@ void                   quipu_conversation_list_shutdown    (QuipuConversationLis
 /* (transfer none), NULL if none. */
 QuipuConversation     *quipu_conversation_list_lookup      (QuipuConversationList *self,
                                                             const char            *key);
-/* Find or create; (transfer none). */
+/* Find or create; (transfer none). A new one shows those of `pending`
+ * (QuipuMessage *, the client's unacknowledged ones) written to the room. */
 QuipuConversation     *quipu_conversation_list_add_room    (QuipuConversationList *self,
-                                                            const char            *room);
+                                                            const char            *room,
+                                                            GList                 *pending);
 void                   quipu_conversation_list_remove_room (QuipuConversationList *self,
                                                             const char            *room);
 /* Find or create; (transfer none); NULL with error for an invalid name. */

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "quipu-conversation-private.h"
-#include "quipu-enums.h"
 #include "quipu-identity.h"
 #include "quipu-member-private.h"
 #include "quipu-names.h"
@@ -36,6 +35,12 @@ struct _QuipuConversation {
   guint64                synced_seq;
   gint64                 last_activity;
 };
+
+/* Registered here rather than through glib-mkenums (quipu-enums.h): the
+ * type lives with the one header that declares it. */
+G_DEFINE_ENUM_TYPE (QuipuConversationKind, quipu_conversation_kind,
+  G_DEFINE_ENUM_VALUE (QUIPU_CONVERSATION_ROOM, "room"),
+  G_DEFINE_ENUM_VALUE (QUIPU_CONVERSATION_DIRECT, "direct"))
 
 static void list_model_iface_init (GListModelInterface *iface);
 
@@ -625,7 +630,7 @@ quipu_conversation_joined (QuipuConversation *self,
                            GPtrArray         *users)
 {
   g_autoptr(GHashTable) online = g_hash_table_new (NULL, NULL);
-  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->members));
+  guint n;
 
   /* The server's spelling is the room's name for everyone. */
   if (room != NULL && g_strcmp0 (room, self->room) != 0)
@@ -648,6 +653,7 @@ quipu_conversation_joined (QuipuConversation *self,
       quipu_conversation_set_presence (self, user->name, user_id, TRUE);
       g_hash_table_add (online, member_ensure (self, user->name));
     }
+  n = g_list_model_get_n_items (G_LIST_MODEL (self->members));
   for (guint i = 0; i < n; i++)
     {
       g_autoptr(QuipuMember) member = g_list_model_get_item (G_LIST_MODEL (self->members), i);

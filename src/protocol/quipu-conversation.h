@@ -11,6 +11,9 @@ typedef enum {
   QUIPU_CONVERSATION_DIRECT,   /* direct messages among one set of people */
 } QuipuConversationKind;
 
+GType quipu_conversation_kind_get_type (void) G_GNUC_CONST;
+#define QUIPU_TYPE_CONVERSATION_KIND (quipu_conversation_kind_get_type ())
+
 #define QUIPU_TYPE_CONVERSATION (quipu_conversation_get_type ())
 G_DECLARE_FINAL_TYPE (QuipuConversation, quipu_conversation, QUIPU, CONVERSATION, GObject)
 

@@ -2,9 +2,91 @@
 
 #include "config.h"
 
-#include "quipu-error.h"
+#include "quipu-error-private.h"
 
-G_DEFINE_QUARK (quipu-protocol-error-quark, quipu_protocol_error)
+typedef struct {
+  char               *presented;
+  char               *pinned;
+  QuipuProtocolError  problem;
+} QuipuProtocolErrorPrivate;
+
+static void
+quipu_protocol_error_private_init (QuipuProtocolErrorPrivate *priv)
+{
+}
+
+static void
+quipu_protocol_error_private_copy (const QuipuProtocolErrorPrivate *src,
+                                   QuipuProtocolErrorPrivate       *dest)
+{
+  /* NULL only if GLib's own domain check failed. */
+  if (src == NULL || dest == NULL)
+    return;
+  dest->presented = g_strdup (src->presented);
+  dest->pinned = g_strdup (src->pinned);
+  dest->problem = src->problem;
+}
+
+static void
+quipu_protocol_error_private_clear (QuipuProtocolErrorPrivate *priv)
+{
+  if (priv == NULL)
+    return;
+  g_free (priv->presented);
+  g_free (priv->pinned);
+}
+
+/* An extended domain (GLib 2.68): every error of it can carry data. */
+G_DEFINE_EXTENDED_ERROR (QuipuProtocolError, quipu_protocol_error)
+
+static QuipuProtocolErrorPrivate *
+get_private (const GError *error)
+{
+  if (error == NULL || error->domain != QUIPU_PROTOCOL_ERROR)
+    return NULL;
+  return quipu_protocol_error_get_private (error);
+}
+
+void
+quipu_error_set_certificate (GError             *error,
+                             QuipuProtocolError  problem,
+                             const char         *presented,
+                             const char         *pinned)
+{
+  QuipuProtocolErrorPrivate *priv = get_private (error);
+
+  g_return_if_fail (priv != NULL);
+
+  g_free (priv->presented);
+  g_free (priv->pinned);
+  priv->presented = g_strdup (presented);
+  priv->pinned = g_strdup (pinned);
+  priv->problem = problem;
+}
+
+QuipuProtocolError
+quipu_error_get_certificate_problem (const GError *error)
+{
+  QuipuProtocolErrorPrivate *priv = get_private (error);
+
+  return priv ? priv->problem : QUIPU_PROTOCOL_ERROR_FAILED;
+}
+
+const char *
+quipu_error_get_presented_fingerprint (const GError *error)
+{
+  QuipuProtocolErrorPrivate *priv = get_private (error);
+
+  return priv ? priv->presented : NULL;
+}
+
+const char *
+quipu_error_get_pinned_fingerprint (const GError *error)
+{
+  QuipuProtocolErrorPrivate *priv = get_private (error);
+
+  return priv ? priv->pinned : NULL;
+}
 
 static const char * const wire_names[] = {
   [QUIPU_PROTOCOL_ERROR_FAILED] = "no-error",

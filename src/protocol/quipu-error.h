@@ -36,9 +36,18 @@ typedef enum {
   QUIPU_PROTOCOL_ERROR_INVALID_STATE,          /* event not allowed in this state */
   QUIPU_PROTOCOL_ERROR_BAD_KEY,                /* malformed public or private key */
   QUIPU_PROTOCOL_ERROR_TLS,                    /* certificate/key files, GnuTLS failures */
+  QUIPU_PROTOCOL_ERROR_UNKNOWN_SERVER,         /* self-signed, never seen, trust-on-first-use off */
+  QUIPU_PROTOCOL_ERROR_CERTIFICATE_CHANGED,    /* differs from the known-servers pin */
 } QuipuProtocolError;
 
 GQuark      quipu_protocol_error_quark       (void);
+
+/* Certificate refusals carry both fingerprints as data, not only in the
+ * message: for _UNKNOWN_SERVER the presented one, for _CERTIFICATE_CHANGED
+ * (and an _UNTRUSTED mismatch with a required fingerprint) also the one
+ * expected. NULL for any other error. */
+const char *quipu_error_get_presented_fingerprint (const GError *error);
+const char *quipu_error_get_pinned_fingerprint    (const GError *error);
 
 /* "protocol-violation", "name-taken", ... for wire codes; NULL for others. */
 const char *quipu_error_code_to_string       (guint64 code);

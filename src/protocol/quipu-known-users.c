@@ -52,6 +52,16 @@ quipu_known_users_load (const char *path,
   return g_steal_pointer (&pins);
 }
 
+char *
+quipu_known_users_format (const char   *server,
+                          const char   *name,
+                          const guint8  key[QUIPU_KEY_SIZE])
+{
+  g_autofree char *encoded = g_base64_encode (key, QUIPU_KEY_SIZE);
+
+  return g_strdup_printf ("%s %s %s\n", server, name, encoded);
+}
+
 gboolean
 quipu_known_users_add (const char    *path,
                        const char    *server,
@@ -59,10 +69,18 @@ quipu_known_users_add (const char    *path,
                        const guint8   key[QUIPU_KEY_SIZE],
                        GError       **error)
 {
+  g_autofree char *line = quipu_known_users_format (server, name, key);
+
+  return quipu_known_users_append (path, line, strlen (line), error);
+}
+
+gboolean
+quipu_known_users_append (const char  *path,
+                          const char  *lines,
+                          gsize        len,
+                          GError     **error)
+{
   g_autofree char *dir = g_path_get_dirname (path);
-  g_autofree char *encoded = g_base64_encode (key, QUIPU_KEY_SIZE);
-  g_autofree char *line = g_strdup_printf ("%s %s %s\n", server, name, encoded);
-  gsize len = strlen (line);
   int fd;
 
   if (g_mkdir_with_parents (dir, 0700) != 0)
@@ -74,10 +92,10 @@ quipu_known_users_add (const char    *path,
       return FALSE;
     }
 
-  /* One short O_APPEND write per line, so concurrent clients interleave
-   * whole lines. */
+  /* One O_APPEND write for the whole batch, so concurrent clients
+   * interleave whole lines. */
   fd = g_open (path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0 || write (fd, line, len) != (gssize) len)
+  if (fd < 0 || write (fd, lines, len) != (gssize) len)
     {
       int saved = errno;
 

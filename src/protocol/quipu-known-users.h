@@ -27,4 +27,15 @@ gboolean    quipu_known_users_add          (const char   *path,
                                             const guint8  key[QUIPU_KEY_SIZE],
                                             GError      **error);
 
+/* The line quipu_known_users_add would append, newline included. */
+char       *quipu_known_users_format       (const char   *server,
+                                            const char   *name,
+                                            const guint8  key[QUIPU_KEY_SIZE]);
+/* Appends whole lines made by quipu_known_users_format in one write, so
+ * concurrent clients interleave whole lines. */
+gboolean    quipu_known_users_append       (const char   *path,
+                                            const char   *lines,
+                                            gsize         len,
+                                            GError      **error);
+
 G_END_DECLS

@@ -12,7 +12,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
-#include "quipu-error.h"
+#include "quipu-error-private.h"
 #include "quipu-tls.h"
 
 /* Certificates, keys and the known-servers file are all small; anything
@@ -1001,6 +1001,8 @@ ca_failure_reason (unsigned int status)
 
 /* Returns TRUE when the chain verifies against the session's trust anchors
  * for policy->hostname; otherwise *reason says why not. */
+static void load_system_trust (void);
+
 static gboolean
 verify_by_ca (gnutls_session_t        session,
               const QuipuTrustPolicy *policy,
@@ -1009,6 +1011,7 @@ verify_by_ca (gnutls_session_t        session,
   unsigned int status = 0;
   int ret;
 
+  load_system_trust ();
   ret = gnutls_certificate_verify_peers3 (session, policy->hostname, &status);
   if (ret < 0)
     {
@@ -1042,48 +1045,48 @@ verify_by_pin (const QuipuTrustPolicy *policy,
                "the certificate of %s does not match the required fingerprint: "
                "expected %s, presented %s",
                policy->host_port, expected, presented);
+  if (error != NULL)
+    quipu_error_set_certificate (*error, QUIPU_PROTOCOL_ERROR_UNTRUSTED, presented, expected);
   return FALSE;
 }
 
-static gboolean
-verify_by_store (const QuipuTrustPolicy *policy,
-                 const char             *presented,
-                 QuipuTrustVia          *via,
-                 GError                **error)
+static void
+refuse_changed (const QuipuTrustPolicy  *policy,
+                const char              *pinned,
+                const char              *presented,
+                GError                 **error)
 {
-  g_autofree char *pinned = NULL;
-  GError *local_error = NULL;
-  QuipuTrustResult result;
+  GError *local = g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNTRUSTED,
+                               "the certificate of %s has changed: pinned %s, presented %s; "
+                               "if you expected this, remove the line for %s from %s",
+                               policy->host_port, pinned, presented, policy->host_port,
+                               quipu_trust_store_get_path (policy->store));
 
-  result = quipu_trust_store_lookup (policy->store, policy->host_port, presented,
-                                     &pinned, &local_error);
-  if (local_error != NULL)
+  quipu_error_set_certificate (local, QUIPU_PROTOCOL_ERROR_CERTIFICATE_CHANGED, presented, pinned);
+  g_propagate_error (error, local);
+}
+
+static gboolean
+pin_unknown (const QuipuTrustPolicy  *policy,
+             const char              *presented,
+             const char              *ca_reason,
+             QuipuTrustVia           *via,
+             GError                 **error)
+{
+  if (policy->refuse_unknown)
     {
-      g_propagate_error (error, local_error);
+      GError *local = g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNKNOWN_SERVER,
+                                   "the certificate of %s is not known (%s): it presents %s",
+                                   policy->host_port, ca_reason, presented);
+
+      quipu_error_set_certificate (local, QUIPU_PROTOCOL_ERROR_UNKNOWN_SERVER, presented, NULL);
+      g_propagate_error (error, local);
       return FALSE;
     }
-
-  switch (result)
-    {
-    case QUIPU_TRUST_UNKNOWN:
-      if (!quipu_trust_store_pin (policy->store, policy->host_port, presented, error))
-        return FALSE;
-      *via = QUIPU_TRUST_VIA_NEW_PIN;
-      return TRUE;
-
-    case QUIPU_TRUST_MATCH:
-      *via = QUIPU_TRUST_VIA_KNOWN;
-      return TRUE;
-
-    case QUIPU_TRUST_MISMATCH:
-    default:
-      g_set_error (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNTRUSTED,
-                   "the certificate of %s has changed: pinned %s, presented %s; "
-                   "if you expected this, remove the line for %s from %s",
-                   policy->host_port, pinned, presented, policy->host_port,
-                   quipu_trust_store_get_path (policy->store));
-      return FALSE;
-    }
+  if (!quipu_trust_store_pin (policy->store, policy->host_port, presented, error))
+    return FALSE;
+  *via = QUIPU_TRUST_VIA_NEW_PIN;
+  return TRUE;
 }
 
 gboolean
@@ -1119,18 +1122,41 @@ quipu_tls_verify_peer (gnutls_session_t         session,
         return FALSE;
       result = QUIPU_TRUST_VIA_PIN;
     }
-  else if (verify_by_ca (session, policy, &ca_reason))
-    result = QUIPU_TRUST_VIA_CA;
-  else if (policy->store != NULL)
-    {
-      if (!verify_by_store (policy, presented, &result, error))
-        return FALSE;
-    }
   else
     {
-      g_set_error (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNTRUSTED,
-                   "the certificate of %s is not trusted (%s)", policy->host_port, ca_reason);
-      return FALSE;
+      g_autoptr(GError) store_error = NULL;
+      g_autofree char *pinned = NULL;
+      QuipuTrustResult known = QUIPU_TRUST_UNKNOWN;
+
+      if (policy->store != NULL)
+        known = quipu_trust_store_lookup (policy->store, policy->host_port, presented,
+                                          &pinned, &store_error);
+
+      if (store_error == NULL && known == QUIPU_TRUST_MATCH)
+        result = QUIPU_TRUST_VIA_KNOWN;
+      else if (verify_by_ca (session, policy, &ca_reason))
+        result = QUIPU_TRUST_VIA_CA;
+      else if (policy->store == NULL)
+        {
+          g_set_error (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNTRUSTED,
+                       "the certificate of %s is not trusted (%s)", policy->host_port, ca_reason);
+          return FALSE;
+        }
+      else if (store_error != NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&store_error));
+          return FALSE;
+        }
+      else if (known == QUIPU_TRUST_UNKNOWN)
+        {
+          if (!pin_unknown (policy, presented, ca_reason, &result, error))
+            return FALSE;
+        }
+      else
+        {
+          refuse_changed (policy, pinned, presented, error);
+          return FALSE;
+        }
     }
 
   g_debug ("trusted the certificate of %s (%s)", policy->host_port, presented);
@@ -1143,36 +1169,57 @@ quipu_tls_verify_peer (gnutls_session_t         session,
 
 /* Client credentials */
 
-gnutls_certificate_credentials_t
-quipu_tls_client_credentials (GError **error)
+static gnutls_certificate_credentials_t client_creds;
+
+static gnutls_certificate_credentials_t
+client_credentials_once (int *alloc_ret)
 {
-  static gnutls_certificate_credentials_t creds;
-  static int alloc_ret;
+  static int ret;
   static gsize initialized;
 
   if (g_once_init_enter (&initialized))
     {
-      alloc_ret = gnutls_certificate_allocate_credentials (&creds);
-      if (alloc_ret >= 0)
-        {
-          int ret = gnutls_certificate_set_x509_system_trust (creds);
-
-          /* Without system CAs, pinned and trust-on-first-use servers still
-           * work, so this is worth a message but not a failure. */
-          if (ret < 0)
-            g_message ("cannot load the system CA certificates (%s); only pinned "
-                       "and previously seen servers will be trusted",
-                       gnutls_strerror (ret));
-          else
-            g_debug ("loaded %d system CA certificates", ret);
-        }
+      ret = gnutls_certificate_allocate_credentials (&client_creds);
       g_once_init_leave (&initialized, 1);
     }
+  *alloc_ret = ret;
+  return ret < 0 ? NULL : client_creds;
+}
 
-  if (alloc_ret < 0)
+/* Reading the system CA bundle takes a while (thousands of certificates
+ * parsed): done once per process, and only when a certificate is neither
+ * pinned nor known, so most connects never pay for it. */
+static void
+load_system_trust (void)
+{
+  static gsize loaded;
+  int alloc_ret;
+
+  if (!g_once_init_enter (&loaded))
+    return;
+  if (client_credentials_once (&alloc_ret) != NULL)
     {
-      gnutls_failed (error, alloc_ret, "cannot allocate TLS client credentials");
-      return NULL;
+      int ret = gnutls_certificate_set_x509_system_trust (client_creds);
+
+      /* Without system CAs, pinned and trust-on-first-use servers still
+       * work, so this is worth a message but not a failure. */
+      if (ret < 0)
+        g_message ("cannot load the system CA certificates (%s); only pinned "
+                   "and previously seen servers will be trusted",
+                   gnutls_strerror (ret));
+      else
+        g_debug ("loaded %d system CA certificates", ret);
     }
+  g_once_init_leave (&loaded, 1);
+}
+
+gnutls_certificate_credentials_t
+quipu_tls_client_credentials (GError **error)
+{
+  int alloc_ret;
+  gnutls_certificate_credentials_t creds = client_credentials_once (&alloc_ret);
+
+  if (creds == NULL)
+    gnutls_failed (error, alloc_ret, "cannot allocate TLS client credentials");
   return creds;
 }

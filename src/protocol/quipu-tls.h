@@ -65,27 +65,37 @@ gboolean         quipu_trust_store_pin    (QuipuTrustStore *store,
 
 /* How a client decides to trust a server certificate, in this order:
  * 1. `pinned_fingerprint` set: must match exactly, nothing else counts.
- * 2. chains to the system CAs and matches `hostname`: trusted.
- * 3. trust on first use through `store` under `host_port`: unknown -> pin it,
- *    match -> trusted, mismatch -> refused with both fingerprints. */
+ * 2. matches the pin for `host_port` in `store`: trusted (known).
+ * 3. chains to the system CAs and matches `hostname`: trusted. The system
+ *    anchors are loaded then, once per process: a pinned or known server
+ *    never waits for them.
+ * 4. trust on first use through `store`: unknown -> pin it, mismatch ->
+ *    refused with both fingerprints. */
 typedef struct {
   const char      *hostname;
   const char      *host_port;
   const char      *pinned_fingerprint;  /* nullable */
   QuipuTrustStore *store;               /* nullable: no TOFU, CA or pin only */
+  gboolean         refuse_unknown;      /* step 3 refuses an unknown server instead of
+                                         * pinning it (QUIPU_PROTOCOL_ERROR_UNKNOWN_SERVER) */
 } QuipuTrustPolicy;
 
 /* Checks the peer certificate of a client session whose handshake has
- * received it. On refusal returns FALSE with QUIPU_PROTOCOL_ERROR_UNTRUSTED and
- * a message that, for a mismatch, shows the pinned and the presented
- * fingerprints and the file to edit. *fingerprint gets the peer's. */
+ * received it. On refusal returns FALSE with QUIPU_PROTOCOL_ERROR_UNTRUSTED
+ * (or _UNKNOWN_SERVER) and a message that, for a mismatch, shows the pinned
+ * and the presented fingerprints and the file to edit; the fingerprints are
+ * attached to the error too (quipu_error_get_presented_fingerprint ()), and
+ * a changed known-servers pin is marked as _CERTIFICATE_CHANGED for the
+ * session to report. *fingerprint gets the peer's. */
 gboolean quipu_tls_verify_peer (gnutls_session_t         session,
                                 const QuipuTrustPolicy  *policy,
                                 QuipuTrustVia           *via,
                                 char                   **fingerprint,
                                 GError                 **error);
 
-/* Client credentials with the system trust store loaded (shared, lazily made). */
+/* Client credentials, shared by every connection of the process. They are
+ * made without trust anchors: quipu_tls_verify_peer loads the system CAs
+ * into them the first time a certificate needs them (step 3 above). */
 gnutls_certificate_credentials_t quipu_tls_client_credentials (GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (QuipuServerCredentials, quipu_server_credentials_free)

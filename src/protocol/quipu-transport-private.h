@@ -76,6 +76,7 @@ struct _QuipuConnection {
 
   /* Client trust. */
   QuipuTrustStore    *trust_store;
+  gboolean            refuse_unknown;
   char               *hostname;
   char               *host_port;
   char               *pinned;
