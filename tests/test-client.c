@@ -2,8 +2,13 @@
 
 #include "config.h"
 
-#include "quipu-client.h"
+#include <string.h>
+
+#include <glib/gstdio.h>
+
+#include "quipu-client-private.h"
 #include "quipu-error.h"
+#include "quipu-tls-private.h"
 #include "quipu-wire.h"
 #include "quipu-test-util.h"
 
@@ -310,6 +315,439 @@ test_pins_persist (Fixture       *fx,
   session_free (reader);
 }
 
+/* What the desktop app builds on: async connect and join, properties that
+ * notify, structured certificate errors, a persistent outbox. */
+
+typedef struct {
+  gboolean     done;
+  gboolean     ok;
+  GError      *error;
+  QuipuState   state;      /* the client's state when the callback ran */
+  guint        joined;     /* "joined" emissions seen by then */
+} Outcome;
+
+static void
+outcome_clear (Outcome *o)
+{
+  g_clear_error (&o->error);
+  memset (o, 0, sizeof *o);
+}
+
+static void
+count_joined (QuipuClient *client, const char *room, guint *n)
+{
+  (*n)++;
+}
+
+static guint joined_seen;
+
+static void
+connect_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Outcome *o = data;
+
+  o->ok = quipu_client_connect_finish (QUIPU_CLIENT (source), result, &o->error);
+  o->state = quipu_client_get_state (QUIPU_CLIENT (source));
+  o->done = TRUE;
+}
+
+static void
+join_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Outcome *o = data;
+
+  o->ok = quipu_client_join_finish (QUIPU_CLIENT (source), result, &o->error);
+  o->state = quipu_client_get_state (QUIPU_CLIENT (source));
+  o->joined = joined_seen;
+  o->done = TRUE;
+}
+
+static void
+count_notify (GObject *object, GParamSpec *pspec, GHashTable *counts)
+{
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (counts, pspec->name));
+
+  g_hash_table_insert (counts, (gpointer) pspec->name, GUINT_TO_POINTER (n + 1));
+}
+
+static guint
+notified (GHashTable *counts, const char *name)
+{
+  return GPOINTER_TO_UINT (g_hash_table_lookup (counts, name));
+}
+
+static void
+test_properties (Fixture       *fx,
+                 gconstpointer  data)
+{
+  g_autoptr(QuipuIdentity) identity = quipu_test_identity_from_seed (0x61);
+  g_autoptr(GHashTable) counts = g_hash_table_new (g_str_hash, g_str_equal);
+  const char * const settable[] = {
+    "pinned-fingerprint", "trust-store-path", "known-users-path", "outbox-path",
+  };
+  QuipuClient *client;
+  QuipuIdentity *got_identity = NULL;
+  g_autofree char *username = NULL;
+  g_autofree char *outbox = g_build_filename (fx->dir, "outbox-props", NULL);
+  GError *error_prop = NULL;
+  QuipuTrustVia via;
+  gboolean tofu;
+
+  client = g_object_new (QUIPU_TYPE_CLIENT, "identity", identity, "username", "petra", NULL);
+  g_signal_connect (client, "notify", G_CALLBACK (count_notify), counts);
+  g_object_get (client, "identity", &got_identity, "username", &username, "error", &error_prop,
+                "trust-via", &via, "trust-on-first-use", &tofu, NULL);
+  g_assert_true (got_identity == identity);
+  g_clear_object (&got_identity);
+  g_assert_cmpstr (username, ==, "petra");
+  g_assert_null (error_prop);
+  g_assert_true (tofu);
+
+  for (guint i = 0; i < G_N_ELEMENTS (settable); i++)
+    {
+      const char *value = g_str_equal (settable[i], "outbox-path") ? outbox : "SHA256:x";
+      g_autofree char *read_back = NULL;
+
+      g_object_set (client, settable[i], value, NULL);
+      g_object_set (client, settable[i], value, NULL);   /* unchanged: no second notify */
+      g_object_get (client, settable[i], &read_back, NULL);
+      g_assert_cmpstr (read_back, ==, value);
+      g_assert_cmpuint (notified (counts, settable[i]), ==, 1);
+    }
+  g_object_set (client, "trust-on-first-use", FALSE, NULL);
+  g_assert_cmpuint (notified (counts, "trust-on-first-use"), ==, 1);
+
+  /* A failure is the error property, notified. No server is set. */
+  quipu_client_connect (client);
+  g_assert_cmpint (quipu_client_get_state (client), ==, QUIPU_STATE_ERROR);
+  g_assert_cmpuint (notified (counts, "error"), ==, 1);
+  g_object_get (client, "error", &error_prop, NULL);
+  g_assert_error (error_prop, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNREACHABLE);
+  g_clear_error (&error_prop);
+
+  g_signal_handlers_disconnect_by_data (client, counts);
+  g_assert_finalize_object (client);
+}
+
+static void
+test_connect_and_join_async (Fixture       *fx,
+                             gconstpointer  data)
+{
+  Session *s = session_new (fx, "otto", 0x62, 0);
+  g_autoptr(GHashTable) counts = g_hash_table_new (g_str_hash, g_str_equal);
+  Outcome connected = { 0 }, joined = { 0 }, again = { 0 };
+
+  joined_seen = 0;
+  g_signal_connect (s->client, "joined", G_CALLBACK (count_joined), &joined_seen);
+  g_signal_connect (s->client, "notify", G_CALLBACK (count_notify), counts);
+
+  /* Asked before connecting: answered once the server confirmed. */
+  quipu_client_join_async (s->client, "lobby", NULL, join_done, &joined);
+  quipu_client_connect_async (s->client, NULL, connect_done, &connected);
+  g_assert_false (connected.done);
+  QUIPU_TEST_WAIT_FOR (connected.done);
+  g_assert_no_error (connected.error);
+  g_assert_true (connected.ok);
+  g_assert_cmpint (connected.state, ==, QUIPU_STATE_CONNECTED);
+  g_assert_cmpuint (notified (counts, "trust-via"), ==, 1);
+  g_assert_cmpint (quipu_client_get_trust_via (s->client), ==, QUIPU_TRUST_VIA_NEW_PIN);
+
+  QUIPU_TEST_WAIT_FOR (joined.done);
+  g_assert_no_error (joined.error);
+  g_assert_true (joined.ok);
+  g_assert_cmpuint (joined.joined, ==, 1);
+
+  /* Joined already on this connection: answered without a round trip. */
+  quipu_client_join_async (s->client, "LOBBY", NULL, join_done, &again);
+  QUIPU_TEST_WAIT_FOR (again.done);
+  g_assert_true (again.ok);
+  g_assert_cmpuint (joined_seen, ==, 1);
+
+  /* A bad room name fails the task, not the session. */
+  outcome_clear (&again);
+  quipu_client_join_async (s->client, "#bad", NULL, join_done, &again);
+  QUIPU_TEST_WAIT_FOR (again.done);
+  g_assert_error (again.error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_BAD_NAME);
+
+  /* Connected already: at once. */
+  outcome_clear (&connected);
+  quipu_client_connect_async (s->client, NULL, connect_done, &connected);
+  QUIPU_TEST_WAIT_FOR (connected.done);
+  g_assert_true (connected.ok);
+
+  g_signal_handlers_disconnect_by_data (s->client, counts);
+  g_signal_handlers_disconnect_by_data (s->client, &joined_seen);
+  outcome_clear (&connected);
+  outcome_clear (&joined);
+  outcome_clear (&again);
+  session_free (s);
+}
+
+static void
+test_connect_async_fails (Fixture       *fx,
+                          gconstpointer  data)
+{
+  Session *s = session_new (fx, "ria", 0x63, 0);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  Outcome o = { 0 };
+
+  /* Fails with the session's own error. */
+  quipu_client_set_pinned_fingerprint (s->client, "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+  quipu_client_connect_async (s->client, NULL, connect_done, &o);
+  QUIPU_TEST_WAIT_FOR (o.done);
+  g_assert_false (o.ok);
+  g_assert_cmpint (o.state, ==, QUIPU_STATE_ERROR);
+  g_assert_error (o.error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNTRUSTED);
+  g_assert_cmpstr (o.error->message, ==, quipu_client_get_error (s->client)->message);
+  g_assert_cmpstr (quipu_error_get_presented_fingerprint (o.error), ==,
+                   quipu_server_get_fingerprint (fx->server));
+  outcome_clear (&o);
+
+  /* Cancelled: answered in the next main-loop pass (GTask never calls back
+   * from inside the call that made the task), before the session settles. */
+  quipu_client_set_pinned_fingerprint (s->client, NULL);
+  quipu_client_connect_async (s->client, cancellable, connect_done, &o);
+  g_cancellable_cancel (cancellable);
+  QUIPU_TEST_WAIT_FOR (o.done);
+  g_assert_cmpint (o.state, ==, QUIPU_STATE_CONNECTING);
+  g_assert_error (o.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  outcome_clear (&o);
+  QUIPU_TEST_WAIT_FOR (quipu_client_get_state (s->client) == QUIPU_STATE_CONNECTED);
+  session_free (s);
+}
+
+/* The user accepts the fingerprint: the next connect goes through, as known. */
+static void
+accept_and_connect (Session *s, const char *fingerprint)
+{
+  g_autoptr(GError) error = NULL;
+  Outcome o = { 0 };
+
+  g_assert_true (quipu_client_trust_fingerprint (s->client, fingerprint, &error));
+  g_assert_no_error (error);
+  quipu_client_connect_async (s->client, NULL, connect_done, &o);
+  QUIPU_TEST_WAIT_FOR (o.done);
+  g_assert_no_error (o.error);
+  g_assert_true (o.ok);
+  g_assert_cmpint (quipu_client_get_trust_via (s->client), ==, QUIPU_TRUST_VIA_KNOWN);
+  outcome_clear (&o);
+}
+
+static void
+test_unknown_server (Fixture       *fx,
+                     gconstpointer  data)
+{
+  Session *s = session_new (fx, "uma", 0x64, 0);
+  const char *real = quipu_server_get_fingerprint (fx->server);
+  g_autoptr(GError) error = NULL;
+  Outcome o = { 0 };
+
+  quipu_client_set_trust_on_first_use (s->client, FALSE);
+  quipu_client_connect_async (s->client, NULL, connect_done, &o);
+  QUIPU_TEST_WAIT_FOR (o.done);
+  g_assert_error (o.error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNKNOWN_SERVER);
+  g_assert_cmpstr (quipu_error_get_presented_fingerprint (o.error), ==, real);
+  g_assert_null (quipu_error_get_pinned_fingerprint (o.error));
+  g_assert_cmpstr (quipu_client_get_server_fingerprint (s->client), ==, real);
+  /* Nothing was pinned behind the user's back. */
+  g_assert_false (g_file_test (fx->trust_path, G_FILE_TEST_EXISTS));
+  outcome_clear (&o);
+
+  g_assert_false (quipu_client_trust_fingerprint (s->client, "nonsense", &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  accept_and_connect (s, real);
+  session_free (s);
+}
+
+static void
+test_changed_certificate (Fixture       *fx,
+                          gconstpointer  data)
+{
+  static const char old_fp[] = "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU";
+  Session *s = session_new (fx, "vera", 0x65, 0);
+  const char *real = quipu_server_get_fingerprint (fx->server);
+  g_autoptr(QuipuTrustStore) store = quipu_trust_store_new (fx->trust_path);
+  g_autoptr(GError) error = NULL;
+  Outcome o = { 0 };
+
+  g_assert_true (quipu_trust_store_pin (store, fx->address, old_fp, &error));
+  g_assert_no_error (error);
+
+  quipu_client_connect_async (s->client, NULL, connect_done, &o);
+  QUIPU_TEST_WAIT_FOR (o.done);
+  g_assert_error (o.error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_CERTIFICATE_CHANGED);
+  g_assert_cmpstr (quipu_error_get_presented_fingerprint (o.error), ==, real);
+  g_assert_cmpstr (quipu_error_get_pinned_fingerprint (o.error), ==, old_fp);
+  g_assert_cmpstr (quipu_client_get_server_fingerprint (s->client), ==, real);
+  /* Not retried on its own: the user has to decide. */
+  quipu_test_spin (700);
+  g_assert_cmpint (quipu_client_get_state (s->client), ==, QUIPU_STATE_ERROR);
+  outcome_clear (&o);
+
+  accept_and_connect (s, real);
+  session_free (s);
+}
+
+/* Messages written offline survive the session object: saved (0600) and
+ * sent by the next one, in the order they were written. */
+static void
+test_outbox_persists (Fixture       *fx,
+                      gconstpointer  data)
+{
+  g_autofree char *path = g_build_filename (fx->dir, "outbox", "wren", NULL);
+  Session *s = session_new (fx, "wren", 0x66, 0);
+  Session *reader;
+  GStatBuf st;
+  const char * const bodies[] = { "written offline", "and another" };
+  const char * const to[] = { "yara", NULL };
+  g_autoptr(QuipuMessage) first = NULL;
+  g_autoptr(QuipuMessage) second = NULL;
+
+  quipu_client_set_outbox_path (s->client, path);
+  first = quipu_client_send_to_room (s->client, "porch", bodies[0], NULL);
+  second = quipu_client_send_direct (s->client, to, bodies[1], NULL);
+  g_assert_nonnull (first);
+  g_assert_nonnull (second);
+  QUIPU_TEST_WAIT_FOR (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  session_free (s);
+
+  reader = session_new (fx, "yara", 0x67, 10);
+  g_assert_true (quipu_client_join (reader->client, "porch", NULL));
+  quipu_client_connect (reader->client);
+  QUIPU_TEST_WAIT_FOR (quipu_client_get_state (reader->client) == QUIPU_STATE_CONNECTED);
+
+  s = session_new (fx, "wren", 0x66, 0);
+  g_assert_true (quipu_client_join (s->client, "porch", NULL));
+  quipu_client_set_outbox_path (s->client, path);
+  QUIPU_TEST_WAIT_FOR (quipu_client_get_n_pending (s->client) == 2);
+  quipu_client_connect (s->client);
+  QUIPU_TEST_WAIT_FOR (s->acked->len == 2);
+  for (guint i = 0; i < 2; i++)
+    g_assert_cmpstr (quipu_message_get_body (g_ptr_array_index (s->acked, i)), ==, bodies[i]);
+  g_assert_null (quipu_message_get_room (g_ptr_array_index (s->acked, 1)));
+
+  QUIPU_TEST_WAIT_FOR (reader->received->len == 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      QuipuMessage *msg = g_ptr_array_index (reader->received, i);
+
+      g_assert_cmpstr (quipu_message_get_body (msg), ==, bodies[i]);
+      g_assert_cmpint (quipu_message_get_verification (msg), ==, QUIPU_VERIFICATION_VALID);
+    }
+  session_free (s);
+  session_free (reader);
+
+  /* Acknowledged: the third session has nothing to send. */
+  s = session_new (fx, "wren", 0x66, 0);
+  quipu_client_set_outbox_path (s->client, path);
+  quipu_test_spin (100);
+  g_assert_cmpuint (quipu_client_get_n_pending (s->client), ==, 0);
+  session_free (s);
+}
+
+/* Loading the system CAs takes ~20-30 ms here: a server pinned by
+ * fingerprint or already in known-servers never waits for it. In a child
+ * process, so that nothing earlier in this one has loaded them. */
+static void
+test_ca_loaded_only_when_needed (Fixture       *fx,
+                                 gconstpointer  data)
+{
+  Session *s;
+  g_autoptr(QuipuTrustStore) store = NULL;
+  g_autoptr(GError) error = NULL;
+  Outcome o = { 0 };
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  s = session_new (fx, "zoe", 0x68, 0);
+  quipu_client_set_pinned_fingerprint (s->client, quipu_server_get_fingerprint (fx->server));
+  quipu_client_connect_async (s->client, NULL, connect_done, &o);
+  QUIPU_TEST_WAIT_FOR (o.done);
+  g_assert_no_error (o.error);
+  g_assert_cmpint (quipu_client_get_trust_via (s->client), ==, QUIPU_TRUST_VIA_PIN);
+  g_assert_false (quipu_tls_system_trust_loaded ());
+  session_free (s);
+  outcome_clear (&o);
+
+  store = quipu_trust_store_new (fx->trust_path);
+  g_assert_true (quipu_trust_store_pin (store, fx->address, quipu_server_get_fingerprint (fx->server), &error));
+  g_assert_no_error (error);
+  s = session_new (fx, "zoe", 0x68, 0);
+  quipu_client_connect_async (s->client, NULL, connect_done, &o);
+  QUIPU_TEST_WAIT_FOR (o.done);
+  g_assert_no_error (o.error);
+  g_assert_cmpint (quipu_client_get_trust_via (s->client), ==, QUIPU_TRUST_VIA_KNOWN);
+  g_assert_false (quipu_tls_system_trust_loaded ());
+  session_free (s);
+  outcome_clear (&o);
+
+  /* An unknown server is checked against the CAs before it is pinned. */
+  g_assert_cmpint (g_unlink (fx->trust_path), ==, 0);
+  s = session_new (fx, "zoe", 0x68, 0);
+  quipu_client_connect_async (s->client, NULL, connect_done, &o);
+  QUIPU_TEST_WAIT_FOR (o.done);
+  g_assert_cmpint (quipu_client_get_trust_via (s->client), ==, QUIPU_TRUST_VIA_NEW_PIN);
+  g_assert_true (quipu_tls_system_trust_loaded ());
+  session_free (s);
+  outcome_clear (&o);
+}
+
+static void
+iterate_both (GMainContext *context)
+{
+  g_main_context_iteration (context, FALSE);
+  g_main_context_iteration (NULL, FALSE);
+  g_usleep (500);
+}
+
+/* A session made while another context is thread-default runs there: its
+ * endpoint and all its timers, never the global default context (where
+ * this test's server runs). */
+static void
+test_thread_default_context (Fixture       *fx,
+                             gconstpointer  data)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  Session *s;
+  gint64 deadline = g_get_monotonic_time () + QUIPU_TEST_WAIT_US;
+
+  g_main_context_push_thread_default (context);
+  s = session_new (fx, "xena", 0x69, 0);
+  quipu_client_connect (s->client);
+  while (quipu_client_get_state (s->client) != QUIPU_STATE_CONNECTED && g_get_monotonic_time () < deadline)
+    iterate_both (context);
+  g_assert_cmpint (quipu_client_get_state (s->client), ==, QUIPU_STATE_CONNECTED);
+
+  /* A wake-up (network back, resume) probes the connection with a timer. */
+  g_signal_emit_by_name (s->client->wakeup, "wake");
+  g_assert_true (quipu_timer_is_active (&s->client->probe_timer));
+  g_assert_true (g_source_get_context (s->client->probe_timer.source) == context);
+  while (quipu_timer_is_active (&s->client->probe_timer) && g_get_monotonic_time () < deadline)
+    iterate_both (context);
+  g_assert_false (quipu_timer_is_active (&s->client->probe_timer));
+  g_assert_cmpint (quipu_client_get_state (s->client), ==, QUIPU_STATE_CONNECTED);
+
+  quipu_client_disconnect (s->client);
+  while (quipu_client_get_state (s->client) != QUIPU_STATE_DISCONNECTED && g_get_monotonic_time () < deadline)
+    iterate_both (context);
+  g_assert_cmpint (quipu_client_get_state (s->client), ==, QUIPU_STATE_DISCONNECTED);
+  session_free (s);
+  /* What finishes after the session object (the endpoint's closing period,
+   * the system bus lookup) finishes on this context too: run it out. */
+  deadline = g_get_monotonic_time () + G_USEC_PER_SEC;
+  while (g_get_monotonic_time () < deadline)
+    iterate_both (context);
+  g_main_context_pop_thread_default (context);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -321,6 +759,14 @@ main (int argc, char **argv)
   ADD ("/quipu/client/refused-message", test_refused_message);
   ADD ("/quipu/client/bad-input", test_bad_input_refused_locally);
   ADD ("/quipu/client/pins-persist", test_pins_persist);
+  ADD ("/quipu/client/properties", test_properties);
+  ADD ("/quipu/client/connect-join-async", test_connect_and_join_async);
+  ADD ("/quipu/client/connect-async-fails", test_connect_async_fails);
+  ADD ("/quipu/client/unknown-server", test_unknown_server);
+  ADD ("/quipu/client/changed-certificate", test_changed_certificate);
+  ADD ("/quipu/client/outbox-persists", test_outbox_persists);
+  ADD ("/quipu/client/ca-loaded-only-when-needed", test_ca_loaded_only_when_needed);
+  ADD ("/quipu/client/thread-default-context", test_thread_default_context);
 #undef ADD
 
   return g_test_run ();

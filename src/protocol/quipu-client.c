@@ -301,7 +301,8 @@ quipu_client_constructed (GObject *object)
 
   /* Both are construct-only and required: g_object_new without them is a
    * programming error, as quipu_client_new's checks say. */
-  if (self->identity == NULL || !quipu_name_validate (self->username, -1, NULL))
+  if (self->identity == NULL || self->username == NULL ||
+      !quipu_name_validate (self->username, -1, NULL))
     g_critical ("QuipuClient needs an identity and a valid username");
 }
 
@@ -568,15 +569,21 @@ quipu_client_get_server_fingerprint (QuipuClient *self)
   return self->server_fingerprint;
 }
 
+static void
+set_string (QuipuClient *self, char **field, const char *value, QuipuClientProperty prop)
+{
+  if (g_strcmp0 (*field, value) == 0)
+    return;
+  g_free (*field);
+  *field = g_strdup (value);
+  g_object_notify_by_pspec (G_OBJECT (self), quipu_client_pspecs[prop]);
+}
+
 void
 quipu_client_set_server (QuipuClient *self,
                          const char  *host_port)
 {
-  if (g_strcmp0 (self->server, host_port) == 0)
-    return;
-  g_free (self->server);
-  self->server = g_strdup (host_port);
-  g_object_notify_by_pspec (G_OBJECT (self), quipu_client_pspecs[QUIPU_CLIENT_PROP_SERVER]);
+  set_string (self, &self->server, host_port, QUIPU_CLIENT_PROP_SERVER);
 }
 
 void
@@ -612,17 +619,6 @@ quipu_client_set_verify_signatures (QuipuClient *self,
     return;
   self->verify_signatures = verify;
   g_object_notify_by_pspec (G_OBJECT (self), quipu_client_pspecs[QUIPU_CLIENT_PROP_VERIFY_SIGNATURES]);
-}
-
-static gboolean
-set_string (QuipuClient *self, char **field, const char *value, QuipuClientProperty prop)
-{
-  if (g_strcmp0 (*field, value) == 0)
-    return FALSE;
-  g_free (*field);
-  *field = g_strdup (value);
-  g_object_notify_by_pspec (G_OBJECT (self), quipu_client_pspecs[prop]);
-  return TRUE;
 }
 
 void
@@ -678,19 +674,17 @@ quipu_client_trust_fingerprint (QuipuClient  *self,
                                 GError      **error)
 {
   g_autoptr(QuipuTrustStore) store = NULL;
-  guint8 digest[32];
 
   g_return_val_if_fail (QUIPU_IS_CLIENT (self), FALSE);
   g_return_val_if_fail (fingerprint != NULL, FALSE);
 
-  if (!quipu_tls_fingerprint_parse (fingerprint, digest, error))
-    return FALSE;
   if (self->server == NULL)
     {
       g_set_error_literal (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNREACHABLE,
                            "no server set");
       return FALSE;
     }
+  /* The store checks the fingerprint and writes it in its canonical form. */
   store = quipu_trust_store_new (self->trust_store_path);
   return quipu_trust_store_pin (store, self->server, fingerprint, error);
 }

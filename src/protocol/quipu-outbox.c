@@ -8,6 +8,7 @@
 
 #include "quipu-message-private.h"
 #include "quipu-outbox.h"
+#include "quipu-timer.h"
 
 /* File contents: a serialised GVariant, its layout version first. Each
  * entry is room ("" for a direct message), recipients, body, timestamp and
@@ -198,11 +199,7 @@ schedule_save (QuipuOutbox *self)
   self->dirty = TRUE;
   if (self->path == NULL || self->closed || self->restoring || self->saving || self->save_idle != NULL)
     return;
-  self->save_idle = g_idle_source_new ();
-  g_source_set_priority (self->save_idle, G_PRIORITY_LOW);
-  g_source_set_static_name (self->save_idle, "[quipu] save outbox");
-  g_source_set_callback (self->save_idle, save_cb, self, NULL);
-  g_source_attach (self->save_idle, self->context);
+  self->save_idle = quipu_idle_source_attach (self->context, "[quipu] save outbox", save_cb, self);
 }
 
 void

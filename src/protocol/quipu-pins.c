@@ -6,6 +6,7 @@
 
 #include "quipu-known-users.h"
 #include "quipu-pins.h"
+#include "quipu-timer.h"
 
 struct _QuipuPins {
   GMainContext *context;
@@ -146,13 +147,7 @@ quipu_pins_lookup_or_add (QuipuPins    *self,
     g_string_append (self->unwritten, line);
   }
   if (self->idle == NULL)
-    {
-      self->idle = g_idle_source_new ();
-      g_source_set_priority (self->idle, G_PRIORITY_LOW);
-      g_source_set_static_name (self->idle, "[quipu] write pins");
-      g_source_set_callback (self->idle, write_cb, self, NULL);
-      g_source_attach (self->idle, self->context);
-    }
+    self->idle = quipu_idle_source_attach (self->context, "[quipu] write pins", write_cb, self);
   return pin;
 }
 

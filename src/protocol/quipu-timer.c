@@ -47,6 +47,21 @@ quipu_timer_is_active (QuipuTimer *timer)
   return timer->source != NULL;
 }
 
+GSource *
+quipu_idle_source_attach (GMainContext *context,
+                          const char   *name,
+                          GSourceFunc   func,
+                          gpointer      data)
+{
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_priority (source, G_PRIORITY_LOW);
+  g_source_set_static_name (source, name);
+  g_source_set_callback (source, func, data, NULL);
+  g_source_attach (source, context);
+  return source;
+}
+
 guint
 quipu_backoff_next (QuipuBackoff *backoff,
                     guint         min_ms,

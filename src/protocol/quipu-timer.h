@@ -24,6 +24,14 @@ void     quipu_timer_start     (QuipuTimer   *timer,
 void     quipu_timer_stop      (QuipuTimer   *timer);
 gboolean quipu_timer_is_active (QuipuTimer   *timer);
 
+/* A low-priority idle source on `context` that runs `func` once: work that
+ * must not run inside the handler that asked for it (writing a file). The
+ * caller owns the returned source. */
+GSource *quipu_idle_source_attach (GMainContext *context,
+                                   const char   *name,
+                                   GSourceFunc   func,
+                                   gpointer      data);
+
 /* Reconnection delays: exponential from min_ms to max_ms, each drawn
  * between half and all of the current step, so a restarted server is not
  * hit by every client at the same instant. */

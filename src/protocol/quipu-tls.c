@@ -12,14 +12,13 @@
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
-#include "quipu-error-private.h"
-#include "quipu-tls.h"
+#include "quipu-error.h"
+#include "quipu-tls-private.h"
 
 /* Certificates, keys and the known-servers file are all small; anything
  * bigger is a mistake (a wrong path) and is refused before it is read whole. */
 #define MAX_FILE_SIZE (1024 * 1024)
 
-#define DIGEST_SIZE 32
 #define BASE64_DIGEST_LEN 43   /* 32 bytes, unpadded */
 #define HEX_DIGEST_LEN 64
 #define HEX_COLON_DIGEST_LEN 95
@@ -60,10 +59,10 @@ cert_chain_clear (CertChain *chain)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CertChain, cert_chain_clear)
 
-static gboolean
-gnutls_failed (GError    **error,
-               int         ret,
-               const char *what)
+gboolean
+quipu_tls_gnutls_failed (GError    **error,
+                         int         ret,
+                         const char *what)
 {
   g_set_error (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_TLS,
                "%s: %s", what, gnutls_strerror (ret));
@@ -72,8 +71,8 @@ gnutls_failed (GError    **error,
 
 /* Fingerprints */
 
-static char *
-format_digest (const guint8 digest[DIGEST_SIZE])
+char *
+quipu_tls_format_digest (const guint8 digest[DIGEST_SIZE])
 {
   g_autofree char *b64 = g_base64_encode (digest, DIGEST_SIZE);
 
@@ -90,7 +89,7 @@ quipu_tls_fingerprint (const guint8 *der,
   g_return_val_if_fail (der != NULL || len == 0, NULL);
 
   gnutls_hash_fast (GNUTLS_DIG_SHA256, der, len, digest);
-  return format_digest (digest);
+  return quipu_tls_format_digest (digest);
 }
 
 static gboolean
@@ -203,15 +202,15 @@ quipu_tls_fingerprint_equal (const char *a,
          && memcmp (da, db, DIGEST_SIZE) == 0;
 }
 
-static char *
-fingerprint_canonical (const char *text,
-                       GError    **error)
+char *
+quipu_tls_fingerprint_canonical (const char *text,
+                                 GError    **error)
 {
   guint8 digest[DIGEST_SIZE];
 
   if (!quipu_tls_fingerprint_parse (text, digest, error))
     return NULL;
-  return format_digest (digest);
+  return quipu_tls_format_digest (digest);
 }
 
 /* Files */
@@ -244,12 +243,12 @@ read_to_limit (int    fd,
 /* Reads a whole regular file of at most MAX_FILE_SIZE bytes, NUL-terminated.
  * `what` names the file's role in errors ("cannot read certificate PATH: ...").
  * With `missing_ok`, a file that does not exist reads as empty. */
-static char *
-read_small_file (const char *what,
-                 const char *path,
-                 gboolean    missing_ok,
-                 gsize      *len_out,
-                 GError    **error)
+char *
+quipu_tls_read_small_file (const char *what,
+                           const char *path,
+                           gboolean    missing_ok,
+                           gsize      *len_out,
+                           GError    **error)
 {
   g_autofree char *buf = NULL;
   const char *failure = NULL;
@@ -302,9 +301,9 @@ path_exists (const char *path)
   return g_lstat (path, &st) == 0 || errno != ENOENT;
 }
 
-static gboolean
-ensure_directory (const char *dir,
-                  GError    **error)
+gboolean
+quipu_tls_ensure_directory (const char *dir,
+                            GError    **error)
 {
   if (g_mkdir_with_parents (dir, 0700) != 0)
     {
@@ -319,12 +318,12 @@ ensure_directory (const char *dir,
 
 /* Temporary file, fsync, rename: readers see the old or the new file, never
  * half of one. */
-static gboolean
-write_atomically (const char *path,
-                  const char *contents,
-                  gsize       len,
-                  int         mode,
-                  GError    **error)
+gboolean
+quipu_tls_write_atomically (const char *path,
+                            const char *contents,
+                            gsize       len,
+                            int         mode,
+                            GError    **error)
 {
   return g_file_set_contents_full (path, contents, len,
                                    G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
@@ -377,7 +376,7 @@ import_key (const char *path,
 
   if ((ret = gnutls_x509_privkey_init (&key)) < 0)
     {
-      gnutls_failed (error, ret, "cannot allocate a private key");
+      quipu_tls_gnutls_failed (error, ret, "cannot allocate a private key");
       return NULL;
     }
 
@@ -431,10 +430,10 @@ quipu_server_credentials_load (const char *cert_path,
   g_return_val_if_fail (cert_path != NULL, NULL);
   g_return_val_if_fail (key_path != NULL, NULL);
 
-  cert_pem = read_small_file ("certificate", cert_path, FALSE, &cert_len, error);
+  cert_pem = quipu_tls_read_small_file ("certificate", cert_path, FALSE, &cert_len, error);
   if (cert_pem == NULL)
     return NULL;
-  key_pem = read_small_file ("private key", key_path, FALSE, &key_len, error);
+  key_pem = quipu_tls_read_small_file ("private key", key_path, FALSE, &key_len, error);
   if (key_pem == NULL)
     return NULL;
 
@@ -447,7 +446,7 @@ quipu_server_credentials_load (const char *cert_path,
   creds = g_new0 (QuipuServerCredentials, 1);
   if ((ret = gnutls_certificate_allocate_credentials (&creds->gnutls)) < 0)
     {
-      gnutls_failed (error, ret, "cannot allocate TLS credentials");
+      quipu_tls_gnutls_failed (error, ret, "cannot allocate TLS credentials");
       return NULL;
     }
 
@@ -468,7 +467,7 @@ quipu_server_credentials_load (const char *cert_path,
 
   if ((ret = gnutls_x509_crt_export2 (chain.certs[0], GNUTLS_X509_FMT_DER, &leaf_der)) < 0)
     {
-      gnutls_failed (error, ret, "cannot encode the server certificate");
+      quipu_tls_gnutls_failed (error, ret, "cannot encode the server certificate");
       return NULL;
     }
   creds->fingerprint = quipu_tls_fingerprint (leaf_der.data, leaf_der.size);
@@ -561,7 +560,7 @@ make_self_signed (gnutls_datum_t *cert_pem,
                                                0, NULL, 0)) < 0
       || (ret = gnutls_x509_privkey_export2_pkcs8 (key, GNUTLS_X509_FMT_PEM, NULL,
                                                    GNUTLS_PKCS_PLAIN, key_pem)) < 0)
-    return gnutls_failed (error, ret, "cannot generate the server key");
+    return quipu_tls_gnutls_failed (error, ret, "cannot generate the server key");
 
   if ((ret = gnutls_x509_crt_init (&crt)) < 0
       || (ret = gnutls_x509_crt_set_version (crt, 3)) < 0
@@ -579,7 +578,7 @@ make_self_signed (gnutls_datum_t *cert_pem,
       || (ret = add_subject_alt_names (crt)) < 0
       || (ret = gnutls_x509_crt_sign2 (crt, crt, key, GNUTLS_DIG_SHA256, 0)) < 0
       || (ret = gnutls_x509_crt_export2 (crt, GNUTLS_X509_FMT_PEM, cert_pem)) < 0)
-    return gnutls_failed (error, ret, "cannot create the self-signed server certificate");
+    return quipu_tls_gnutls_failed (error, ret, "cannot create the self-signed server certificate");
 
   return TRUE;
 }
@@ -597,8 +596,8 @@ write_self_signed (const char *cert_path,
 
   /* Key first: if we die in between, the next start reports the missing
    * certificate instead of pairing a certificate with no key. */
-  return write_atomically (key_path, (const char *) key_pem.data, key_pem.size, 0600, error)
-         && write_atomically (cert_path, (const char *) cert_pem.data, cert_pem.size, 0644, error);
+  return quipu_tls_write_atomically (key_path, (const char *) key_pem.data, key_pem.size, 0600, error)
+         && quipu_tls_write_atomically (cert_path, (const char *) cert_pem.data, cert_pem.size, 0644, error);
 }
 
 QuipuServerCredentials *
@@ -611,7 +610,7 @@ quipu_server_credentials_ensure (const char *data_dir,
 
   g_return_val_if_fail (data_dir != NULL, NULL);
 
-  if (!ensure_directory (data_dir, error))
+  if (!quipu_tls_ensure_directory (data_dir, error))
     return NULL;
 
   cert_path = g_build_filename (data_dir, SERVER_CERT_NAME, NULL);
@@ -672,554 +671,4 @@ quipu_server_credentials_get_gnutls (QuipuServerCredentials *creds)
 {
   g_return_val_if_fail (creds != NULL, NULL);
   return creds->gnutls;
-}
-
-/* Trust store */
-
-struct _QuipuTrustStore {
-  char *path;
-};
-
-/* One line of the known-servers file, kept verbatim so a rewrite preserves
- * comments and other entries exactly. */
-typedef struct {
-  char *text;
-  char *host_port;   /* NULL for blank lines and comments */
-  guint8 digest[DIGEST_SIZE];
-} KnownLine;
-
-static void
-known_line_free (KnownLine *line)
-{
-  g_free (line->text);
-  g_free (line->host_port);
-  g_free (line);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (KnownLine, known_line_free)
-
-static gboolean
-is_host_char (char c)
-{
-  /* Bytes >= 0x80 let internationalized names through as UTF-8. */
-  return g_ascii_isalnum (c) || c == '-' || c == '.' || c == '_' || (guchar) c >= 0x80;
-}
-
-static gboolean
-is_valid_port (const char *port)
-{
-  guint64 value;
-
-  if (*port == '\0' || strlen (port) > 5)
-    return FALSE;
-  for (const char *p = port; *p != '\0'; p++)
-    if (!g_ascii_isdigit (*p))
-      return FALSE;
-  value = g_ascii_strtoull (port, NULL, 10);
-  return value >= 1 && value <= 65535;
-}
-
-/* "host:port", or "[ipv6]:port". */
-static gboolean
-is_valid_host_port (const char *host_port)
-{
-  const char *colon = strrchr (host_port, ':');
-  g_autofree char *host = NULL;
-
-  if (colon == NULL || colon == host_port || !is_valid_port (colon + 1))
-    return FALSE;
-  host = g_strndup (host_port, colon - host_port);
-
-  if (host[0] == '[')
-    {
-      gsize len = strlen (host);
-
-      if (len < 3 || host[len - 1] != ']')
-        return FALSE;
-      host[len - 1] = '\0';
-      return strchr (host + 1, ':') != NULL && g_hostname_is_ip_address (host + 1);
-    }
-
-  for (const char *p = host; *p != '\0'; p++)
-    if (!is_host_char (*p))
-      return FALSE;
-  return TRUE;
-}
-
-static KnownLine *
-parse_known_line (const char *text)
-{
-  g_autoptr(KnownLine) line = NULL;
-  g_auto(GStrv) tokens = NULL;
-  const char *fields[2];
-  guint n_fields = 0;
-  const char *start = text;
-
-  line = g_new0 (KnownLine, 1);
-  line->text = g_strdup (text);
-
-  while (*start == ' ' || *start == '\t')
-    start++;
-  if (*start == '\0' || *start == '#')
-    return g_steal_pointer (&line);
-
-  tokens = g_strsplit_set (text, " \t", -1);
-  for (guint i = 0; tokens[i] != NULL; i++)
-    {
-      if (tokens[i][0] == '\0')
-        continue;
-      if (n_fields == G_N_ELEMENTS (fields))
-        return NULL;
-      fields[n_fields++] = tokens[i];
-    }
-
-  if (n_fields != 2
-      || !is_valid_host_port (fields[0])
-      || !g_str_has_prefix (fields[1], QUIPU_FINGERPRINT_PREFIX)
-      || !quipu_tls_fingerprint_parse (fields[1], line->digest, NULL))
-    return NULL;
-
-  line->host_port = g_strdup (fields[0]);
-  return g_steal_pointer (&line);
-}
-
-static guint
-line_number_at (const char *contents,
-                const char *pos)
-{
-  guint number = 1;
-
-  for (const char *p = contents; p < pos; p++)
-    if (*p == '\n')
-      number++;
-  return number;
-}
-
-/* The whole file as KnownLines; a missing file is empty. */
-static GPtrArray *
-read_known_lines (QuipuTrustStore *store,
-                  GError         **error)
-{
-  g_autoptr(GPtrArray) lines = NULL;
-  g_autofree char *contents = NULL;
-  g_auto(GStrv) texts = NULL;
-  const char *invalid;
-  gsize len;
-  guint n_texts;
-
-  contents = read_small_file ("known-servers file", store->path, TRUE, &len, error);
-  if (contents == NULL)
-    return NULL;
-
-  if (!g_utf8_validate_len (contents, len, &invalid))
-    {
-      g_set_error (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_TLS,
-                   "%s line %u: not valid UTF-8 text",
-                   store->path, line_number_at (contents, invalid));
-      return NULL;
-    }
-
-  texts = g_strsplit (contents, "\n", -1);
-  n_texts = g_strv_length (texts);
-  /* A final newline ends the last line; it does not start an empty one. */
-  if (n_texts > 0 && texts[n_texts - 1][0] == '\0')
-    n_texts--;
-
-  lines = g_ptr_array_new_with_free_func ((GDestroyNotify) known_line_free);
-  for (guint i = 0; i < n_texts; i++)
-    {
-      char *text = texts[i];
-      gsize text_len = strlen (text);
-      KnownLine *line;
-
-      if (text_len > 0 && text[text_len - 1] == '\r')
-        text[text_len - 1] = '\0';
-
-      line = parse_known_line (text);
-      if (line == NULL)
-        {
-          g_set_error (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_TLS,
-                       "%s line %u: expected 'host:port SHA256:fingerprint'",
-                       store->path, i + 1);
-          return NULL;
-        }
-      g_ptr_array_add (lines, line);
-    }
-
-  return g_steal_pointer (&lines);
-}
-
-static KnownLine *
-find_known_line (GPtrArray  *lines,
-                 const char *host_port)
-{
-  for (guint i = 0; i < lines->len; i++)
-    {
-      KnownLine *line = g_ptr_array_index (lines, i);
-
-      /* Host names are case-insensitive; ports are digits. */
-      if (line->host_port != NULL && g_ascii_strcasecmp (line->host_port, host_port) == 0)
-        return line;
-    }
-  return NULL;
-}
-
-QuipuTrustStore *
-quipu_trust_store_new (const char *path)
-{
-  QuipuTrustStore *store = g_new0 (QuipuTrustStore, 1);
-
-  store->path = path != NULL
-    ? g_strdup (path)
-    : g_build_filename (g_get_user_data_dir (), "quipu", "known-servers", NULL);
-  return store;
-}
-
-void
-quipu_trust_store_free (QuipuTrustStore *store)
-{
-  if (store == NULL)
-    return;
-  g_free (store->path);
-  g_free (store);
-}
-
-const char *
-quipu_trust_store_get_path (QuipuTrustStore *store)
-{
-  g_return_val_if_fail (store != NULL, NULL);
-  return store->path;
-}
-
-/* On error returns QUIPU_TRUST_UNKNOWN with `error` set: callers must check
- * the error before acting on UNKNOWN. */
-QuipuTrustResult
-quipu_trust_store_lookup (QuipuTrustStore *store,
-                          const char      *host_port,
-                          const char      *fingerprint,
-                          char           **pinned,
-                          GError         **error)
-{
-  g_autoptr(GPtrArray) lines = NULL;
-  guint8 digest[DIGEST_SIZE];
-  KnownLine *line;
-
-  g_return_val_if_fail (store != NULL, QUIPU_TRUST_UNKNOWN);
-  g_return_val_if_fail (host_port != NULL, QUIPU_TRUST_UNKNOWN);
-  g_return_val_if_fail (fingerprint != NULL, QUIPU_TRUST_UNKNOWN);
-
-  if (pinned != NULL)
-    *pinned = NULL;
-
-  if (!quipu_tls_fingerprint_parse (fingerprint, digest, error))
-    return QUIPU_TRUST_UNKNOWN;
-  lines = read_known_lines (store, error);
-  if (lines == NULL)
-    return QUIPU_TRUST_UNKNOWN;
-
-  line = find_known_line (lines, host_port);
-  if (line == NULL)
-    return QUIPU_TRUST_UNKNOWN;
-  if (memcmp (line->digest, digest, DIGEST_SIZE) == 0)
-    return QUIPU_TRUST_MATCH;
-
-  if (pinned != NULL)
-    *pinned = format_digest (line->digest);
-  return QUIPU_TRUST_MISMATCH;
-}
-
-gboolean
-quipu_trust_store_pin (QuipuTrustStore *store,
-                       const char      *host_port,
-                       const char      *fingerprint,
-                       GError         **error)
-{
-  g_autoptr(GPtrArray) lines = NULL;
-  g_autoptr(GString) out = NULL;
-  g_autofree char *canonical = NULL;
-  g_autofree char *entry = NULL;
-  g_autofree char *dir = NULL;
-  gboolean replaced = FALSE;
-
-  g_return_val_if_fail (store != NULL, FALSE);
-  g_return_val_if_fail (host_port != NULL, FALSE);
-  g_return_val_if_fail (fingerprint != NULL, FALSE);
-
-  if (!is_valid_host_port (host_port))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "not a host:port to pin: %s", host_port);
-      return FALSE;
-    }
-  canonical = fingerprint_canonical (fingerprint, error);
-  if (canonical == NULL)
-    return FALSE;
-  lines = read_known_lines (store, error);
-  if (lines == NULL)
-    return FALSE;
-
-  entry = g_strconcat (host_port, " ", canonical, NULL);
-  out = g_string_new (NULL);
-  for (guint i = 0; i < lines->len; i++)
-    {
-      KnownLine *line = g_ptr_array_index (lines, i);
-      gboolean same_host = line->host_port != NULL
-                           && g_ascii_strcasecmp (line->host_port, host_port) == 0;
-
-      /* Replace the first entry in place; drop any duplicates after it. */
-      if (same_host && replaced)
-        continue;
-      g_string_append (out, same_host ? entry : line->text);
-      g_string_append_c (out, '\n');
-      replaced |= same_host;
-    }
-  if (!replaced)
-    g_string_append_printf (out, "%s\n", entry);
-
-  dir = g_path_get_dirname (store->path);
-  return ensure_directory (dir, error)
-         && write_atomically (store->path, out->str, out->len, 0600, error);
-}
-
-/* Client verification */
-
-static const char *
-ca_failure_reason (unsigned int status)
-{
-  if (status & GNUTLS_CERT_REVOKED)
-    return "revoked";
-  if (status & GNUTLS_CERT_EXPIRED)
-    return "expired";
-  if (status & GNUTLS_CERT_NOT_ACTIVATED)
-    return "not yet valid";
-  if (status & GNUTLS_CERT_SIGNER_NOT_FOUND)
-    return "not signed by a known authority";
-  if (status & GNUTLS_CERT_UNEXPECTED_OWNER)
-    return "issued for another host name";
-  return "its chain does not verify";
-}
-
-/* Returns TRUE when the chain verifies against the session's trust anchors
- * for policy->hostname; otherwise *reason says why not. */
-static void load_system_trust (void);
-
-static gboolean
-verify_by_ca (gnutls_session_t        session,
-              const QuipuTrustPolicy *policy,
-              const char            **reason)
-{
-  unsigned int status = 0;
-  int ret;
-
-  load_system_trust ();
-  ret = gnutls_certificate_verify_peers3 (session, policy->hostname, &status);
-  if (ret < 0)
-    {
-      g_debug ("cannot verify the certificate of %s: %s",
-               policy->host_port, gnutls_strerror (ret));
-      *reason = "its chain could not be checked";
-      return FALSE;
-    }
-  if (status != 0)
-    {
-      *reason = ca_failure_reason (status);
-      g_debug ("certificate of %s not trusted by CA: %s", policy->host_port, *reason);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static gboolean
-verify_by_pin (const QuipuTrustPolicy *policy,
-               const char             *presented,
-               GError                **error)
-{
-  g_autofree char *expected = fingerprint_canonical (policy->pinned_fingerprint, error);
-
-  if (expected == NULL)
-    return FALSE;
-  if (strcmp (expected, presented) == 0)
-    return TRUE;
-
-  g_set_error (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNTRUSTED,
-               "the certificate of %s does not match the required fingerprint: "
-               "expected %s, presented %s",
-               policy->host_port, expected, presented);
-  if (error != NULL)
-    quipu_error_set_certificate (*error, QUIPU_PROTOCOL_ERROR_UNTRUSTED, presented, expected);
-  return FALSE;
-}
-
-static void
-refuse_changed (const QuipuTrustPolicy  *policy,
-                const char              *pinned,
-                const char              *presented,
-                GError                 **error)
-{
-  GError *local = g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNTRUSTED,
-                               "the certificate of %s has changed: pinned %s, presented %s; "
-                               "if you expected this, remove the line for %s from %s",
-                               policy->host_port, pinned, presented, policy->host_port,
-                               quipu_trust_store_get_path (policy->store));
-
-  quipu_error_set_certificate (local, QUIPU_PROTOCOL_ERROR_CERTIFICATE_CHANGED, presented, pinned);
-  g_propagate_error (error, local);
-}
-
-static gboolean
-pin_unknown (const QuipuTrustPolicy  *policy,
-             const char              *presented,
-             const char              *ca_reason,
-             QuipuTrustVia           *via,
-             GError                 **error)
-{
-  if (policy->refuse_unknown)
-    {
-      GError *local = g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNKNOWN_SERVER,
-                                   "the certificate of %s is not known (%s): it presents %s",
-                                   policy->host_port, ca_reason, presented);
-
-      quipu_error_set_certificate (local, QUIPU_PROTOCOL_ERROR_UNKNOWN_SERVER, presented, NULL);
-      g_propagate_error (error, local);
-      return FALSE;
-    }
-  if (!quipu_trust_store_pin (policy->store, policy->host_port, presented, error))
-    return FALSE;
-  *via = QUIPU_TRUST_VIA_NEW_PIN;
-  return TRUE;
-}
-
-gboolean
-quipu_tls_verify_peer (gnutls_session_t         session,
-                       const QuipuTrustPolicy  *policy,
-                       QuipuTrustVia           *via,
-                       char                   **fingerprint,
-                       GError                 **error)
-{
-  g_autofree char *presented = NULL;
-  const gnutls_datum_t *peers;
-  unsigned int n_peers = 0;
-  const char *ca_reason = NULL;
-  QuipuTrustVia result;
-
-  g_return_val_if_fail (session != NULL, FALSE);
-  g_return_val_if_fail (policy != NULL, FALSE);
-  g_return_val_if_fail (policy->hostname != NULL, FALSE);
-  g_return_val_if_fail (policy->host_port != NULL, FALSE);
-
-  peers = gnutls_certificate_get_peers (session, &n_peers);
-  if (peers == NULL || n_peers == 0)
-    {
-      g_set_error (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNTRUSTED,
-                   "the server at %s sent no certificate", policy->host_port);
-      return FALSE;
-    }
-  presented = quipu_tls_fingerprint (peers[0].data, peers[0].size);
-
-  if (policy->pinned_fingerprint != NULL)
-    {
-      if (!verify_by_pin (policy, presented, error))
-        return FALSE;
-      result = QUIPU_TRUST_VIA_PIN;
-    }
-  else
-    {
-      g_autoptr(GError) store_error = NULL;
-      g_autofree char *pinned = NULL;
-      QuipuTrustResult known = QUIPU_TRUST_UNKNOWN;
-
-      if (policy->store != NULL)
-        known = quipu_trust_store_lookup (policy->store, policy->host_port, presented,
-                                          &pinned, &store_error);
-
-      if (store_error == NULL && known == QUIPU_TRUST_MATCH)
-        result = QUIPU_TRUST_VIA_KNOWN;
-      else if (verify_by_ca (session, policy, &ca_reason))
-        result = QUIPU_TRUST_VIA_CA;
-      else if (policy->store == NULL)
-        {
-          g_set_error (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNTRUSTED,
-                       "the certificate of %s is not trusted (%s)", policy->host_port, ca_reason);
-          return FALSE;
-        }
-      else if (store_error != NULL)
-        {
-          g_propagate_error (error, g_steal_pointer (&store_error));
-          return FALSE;
-        }
-      else if (known == QUIPU_TRUST_UNKNOWN)
-        {
-          if (!pin_unknown (policy, presented, ca_reason, &result, error))
-            return FALSE;
-        }
-      else
-        {
-          refuse_changed (policy, pinned, presented, error);
-          return FALSE;
-        }
-    }
-
-  g_debug ("trusted the certificate of %s (%s)", policy->host_port, presented);
-  if (via != NULL)
-    *via = result;
-  if (fingerprint != NULL)
-    *fingerprint = g_steal_pointer (&presented);
-  return TRUE;
-}
-
-/* Client credentials */
-
-static gnutls_certificate_credentials_t client_creds;
-
-static gnutls_certificate_credentials_t
-client_credentials_once (int *alloc_ret)
-{
-  static int ret;
-  static gsize initialized;
-
-  if (g_once_init_enter (&initialized))
-    {
-      ret = gnutls_certificate_allocate_credentials (&client_creds);
-      g_once_init_leave (&initialized, 1);
-    }
-  *alloc_ret = ret;
-  return ret < 0 ? NULL : client_creds;
-}
-
-/* Reading the system CA bundle takes a while (thousands of certificates
- * parsed): done once per process, and only when a certificate is neither
- * pinned nor known, so most connects never pay for it. */
-static void
-load_system_trust (void)
-{
-  static gsize loaded;
-  int alloc_ret;
-
-  if (!g_once_init_enter (&loaded))
-    return;
-  if (client_credentials_once (&alloc_ret) != NULL)
-    {
-      int ret = gnutls_certificate_set_x509_system_trust (client_creds);
-
-      /* Without system CAs, pinned and trust-on-first-use servers still
-       * work, so this is worth a message but not a failure. */
-      if (ret < 0)
-        g_message ("cannot load the system CA certificates (%s); only pinned "
-                   "and previously seen servers will be trusted",
-                   gnutls_strerror (ret));
-      else
-        g_debug ("loaded %d system CA certificates", ret);
-    }
-  g_once_init_leave (&loaded, 1);
-}
-
-gnutls_certificate_credentials_t
-quipu_tls_client_credentials (GError **error)
-{
-  int alloc_ret;
-  gnutls_certificate_credentials_t creds = client_credentials_once (&alloc_ret);
-
-  if (creds == NULL)
-    gnutls_failed (error, alloc_ret, "cannot allocate TLS client credentials");
-  return creds;
 }
