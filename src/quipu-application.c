@@ -6,7 +6,6 @@
 #include <glib/gi18n.h>
 
 #include "quipu-application.h"
-#include "quipu-connect.h"
 #include "quipu-key-store.h"
 #include "quipu-window.h"
 
@@ -216,7 +215,7 @@ on_connected (GObject      *object,
   QuipuClient *client = QUIPU_CLIENT (object);
   g_autoptr(GError) error = NULL;
 
-  if (!quipu_connect_finish (client, result, &error))
+  if (!quipu_client_connect_finish (client, result, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
@@ -246,7 +245,7 @@ quipu_application_connect_async (QuipuApplication    *self,
   log_in = g_new0 (LogIn, 1);
   log_in->client = g_object_ref (client);
   g_task_set_task_data (task, log_in, log_in_free);
-  quipu_connect_async (client, cancellable, on_connected, task);
+  quipu_client_connect_async (client, cancellable, on_connected, task);
 }
 
 gboolean
@@ -267,6 +266,8 @@ on_identity_loaded (GObject      *object,
 {
   g_autoptr(GTask) task = user_data;
   LogIn *request = g_task_get_task_data (task);
+  g_autofree char *outbox = NULL;
+  g_autofree char *outbox_path = NULL;
   GCancellable *cancellable;
   g_autoptr(QuipuIdentity) identity = NULL;
   g_autoptr(GError) error = NULL;
@@ -284,15 +285,19 @@ on_identity_loaded (GObject      *object,
   quipu_client_set_server (client, request->server);
   /* One screenful at join; older pages come as the timeline scrolls up. */
   quipu_client_set_history_limit (client, 50);
-  /* The user decides about an unknown certificate, not the library, where
-   * the library lets us. */
-  if (g_object_class_find_property (G_OBJECT_GET_CLASS (client), "trust-on-first-use") != NULL)
-    g_object_set (client, "trust-on-first-use", FALSE, NULL);
+  /* The user decides about an unknown certificate, not the library; a
+   * fingerprint given on the command line decides by itself. */
+  quipu_client_set_trust_on_first_use (client, FALSE);
   if (request->fingerprint != NULL)
     quipu_client_set_pinned_fingerprint (client, request->fingerprint);
+  /* What is written offline survives quitting the app. */
+  outbox = g_strdup_printf ("%s@%s", request->username, request->server);
+  g_strdelimit (outbox, "/", '_');
+  outbox_path = g_build_filename (g_get_user_state_dir (), "quipu", "outbox", outbox, NULL);
+  quipu_client_set_outbox_path (client, outbox_path);
 
   cancellable = g_task_get_cancellable (task);
-  quipu_connect_async (client, cancellable, on_connected, g_steal_pointer (&task));
+  quipu_client_connect_async (client, cancellable, on_connected, g_steal_pointer (&task));
 }
 
 void

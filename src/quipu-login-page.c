@@ -95,44 +95,16 @@ show_hosted_server (QuipuLoginPage *self)
   adw_dialog_present (dialog, GTK_WIDGET (self));
 }
 
-#ifndef QUIPU_TRUST_ERROR
-/* Until the library lets us ask first, say which certificate it pinned. */
-static void
-show_new_pin (QuipuLoginPage *self,
-              QuipuClient    *client)
-{
-  g_autofree char *server = NULL;
-  g_autofree char *body = NULL;
-  AdwDialog *dialog;
-
-  g_object_get (client, "server", &server, NULL);
-  body = g_strdup_printf (_("This is your first connection to %s. Quipu trusts its certificate "
-                            "from now on and will refuse any other:\n\n%s\n\n"
-                            "Compare it with the fingerprint the server’s operator gave you."),
-                          server, quipu_client_get_server_fingerprint (client));
-  dialog = adw_alert_dialog_new (_("New Server Trusted"), body);
-  adw_alert_dialog_add_response (ADW_ALERT_DIALOG (dialog), "close", _("_Close"));
-  adw_dialog_present (dialog, GTK_WIDGET (self));
-}
-#endif
-
 static void
 finish_log_in (QuipuLoginPage *self)
 {
-  QuipuClient *client = quipu_application_get_client (get_app ());
-
   set_busy (self, FALSE);
   g_signal_emit (self, signals[LOGGED_IN], 0);
   if (self->hosting)
     show_hosted_server (self);
-#ifndef QUIPU_TRUST_ERROR
-  else if (client != NULL && quipu_client_get_trust_via (client) == QUIPU_TRUST_VIA_NEW_PIN)
-    show_new_pin (self, client);
-#endif
   self->hosting = FALSE;
 }
 
-#ifdef QUIPU_TRUST_ERROR
 static void on_connected (GObject *object, GAsyncResult *result, gpointer user_data);
 
 typedef struct {
@@ -185,14 +157,16 @@ ask_about_certificate (QuipuLoginPage *self,
 {
   g_autofree char *server = NULL;
   g_autofree char *body = NULL;
-  g_autofree char *known = NULL;
-  const char *presented = quipu_client_get_server_fingerprint (attempt);
+  const char *presented = quipu_error_get_presented_fingerprint (error);
+  const char *known = quipu_error_get_pinned_fingerprint (error);
   TrustQuestion *question;
   AdwDialog *dialog;
 
-  g_object_get (attempt, "server", &server, "known-fingerprint", &known, NULL);
+  g_object_get (attempt, "server", &server, NULL);
+  if (presented == NULL)
+    presented = quipu_client_get_server_fingerprint (attempt);
 
-  if (error->code == QUIPU_TRUST_ERROR_CHANGED_CERTIFICATE)
+  if (error->code == QUIPU_PROTOCOL_ERROR_CERTIFICATE_CHANGED)
     {
       body = g_strdup_printf (_("The certificate of %s is not the one you trusted before. "
                                 "Someone may be pretending to be this server, or its operator "
@@ -232,10 +206,8 @@ ask_about_certificate (QuipuLoginPage *self,
   adw_dialog_present (dialog, GTK_WIDGET (self));
 }
 
-#endif
-
-/* A certificate the library refused: another one than before, or not the
- * one given with --server-fingerprint. Nothing is connected. */
+/* A certificate that is not the one given with --server-fingerprint: the
+ * person asked for exactly that one, so there is nothing to accept. */
 static void
 warn_untrusted (QuipuLoginPage *self,
                 const GError   *error)
@@ -247,6 +219,7 @@ warn_untrusted (QuipuLoginPage *self,
                             "you trusted before. Someone may be pretending to be this server, or "
                             "its operator replaced the certificate; ask the operator.\n\n%s"),
                           error->message);
+  /* Both fingerprints are in the message, and as data for the dialog. */
   dialog = adw_alert_dialog_new (_("Server Certificate Changed"), body);
   adw_alert_dialog_add_response (ADW_ALERT_DIALOG (dialog), "close", _("_Don’t Connect"));
   adw_dialog_present (dialog, GTK_WIDGET (self));
@@ -263,19 +236,16 @@ handle_result (QuipuLoginPage *self,
     finish_log_in (self);
   else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     set_busy (self, FALSE);
-#ifdef QUIPU_TRUST_ERROR
-  else if (error->domain == QUIPU_TRUST_ERROR && attempt != NULL
-           && (error->code == QUIPU_TRUST_ERROR_UNKNOWN_SERVER
-               || error->code == QUIPU_TRUST_ERROR_CHANGED_CERTIFICATE))
+  else if (attempt != NULL
+           && (g_error_matches (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNKNOWN_SERVER)
+               || g_error_matches (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_CERTIFICATE_CHANGED)))
     ask_about_certificate (self, attempt, error);
-#endif
   else if (g_error_matches (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_UNTRUSTED))
     warn_untrusted (self, error);
   else
     show_error (self, error->message);
 }
 
-#ifdef QUIPU_TRUST_ERROR
 static void
 on_connected (GObject      *object,
               GAsyncResult *result,
@@ -289,7 +259,6 @@ on_connected (GObject      *object,
   ok = quipu_application_connect_finish (QUIPU_APPLICATION (object), result, &attempt, &error);
   handle_result (self, ok, attempt, error);
 }
-#endif
 
 static void
 on_logged_in (GObject      *object,

@@ -370,7 +370,17 @@ class AppTest(unittest.TestCase):
             self.assertNotEqual(impostor.fingerprint, self.server.fingerprint)
             app = App(self.env, ["--server", self.server.address, "--user", "alice"])
             self.__class__.app = app
-            app.wait("changed certificate warning", name="Server Certificate Changed")
+            dialog = app.wait("changed certificate warning", role=DIALOG)
+            app.wait("warning title", name="Server Certificate Changed", root=dialog)
+            # Both fingerprints, so the person can compare them with the operator.
+            app.wait("the new fingerprint", contains=impostor.fingerprint, root=dialog)
+            app.wait("the trusted fingerprint", contains=self.server.fingerprint, root=dialog)
+            self.assertIsNone(app.find(contains="#general", showing=False), "must not connect")
+            button = app.find(name="Don’t Connect", role="button", root=dialog)
+            if button is not None:
+                app.click(button)
+                app.gone("the warning", role=DIALOG)
+            time.sleep(2)
             self.assertIsNone(app.find(contains="#general", showing=False), "must not connect")
             self.assertIsNone(app.find(name="hi alice, bob here", showing=False))
         finally:
