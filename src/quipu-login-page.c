@@ -374,6 +374,20 @@ on_host_clicked (QuipuLoginPage *self)
   quipu_hosted_server_start_async (hosted, NULL, on_hosted_started, g_object_ref (self));
 }
 
+/* The server is usually remembered: start in the name, or on Log In. */
+static void
+quipu_login_page_map (GtkWidget *widget)
+{
+  QuipuLoginPage *self = QUIPU_LOGIN_PAGE (widget);
+
+  GTK_WIDGET_CLASS (quipu_login_page_parent_class)->map (widget);
+
+  if (*gtk_editable_get_text (GTK_EDITABLE (self->username_row)) == '\0')
+    gtk_widget_grab_focus (GTK_WIDGET (self->username_row));
+  else if (gtk_widget_get_sensitive (GTK_WIDGET (self->log_in_button)))
+    gtk_widget_grab_focus (GTK_WIDGET (self->log_in_button));
+}
+
 static void
 quipu_login_page_dispose (GObject *object)
 {
@@ -393,6 +407,7 @@ quipu_login_page_class_init (QuipuLoginPageClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = quipu_login_page_dispose;
+  widget_class->map = quipu_login_page_map;
 
   signals[LOGGED_IN] = g_signal_new ("logged-in", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                                      0, NULL, NULL, NULL, G_TYPE_NONE, 0);
@@ -421,7 +436,8 @@ quipu_login_page_init (QuipuLoginPage *self)
 
   gtk_widget_init_template (GTK_WIDGET (self));
 
-  adw_status_page_set_icon_name (self->status_page, APP_ID);
+  /* From the GResource, so the .Devel profile shows it too. */
+  adw_status_page_set_icon_name (self->status_page, "io.github.quipuchat.Quipu");
   gtk_editable_set_text (GTK_EDITABLE (self->server_row), server);
   gtk_editable_set_text (GTK_EDITABLE (self->username_row), username);
   update_sensitivity (self);

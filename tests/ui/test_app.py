@@ -96,7 +96,11 @@ class App:
         env.update(extra_env or {})
         log = open(os.environ["QUIPU_APP_LOG"], "ab") if os.environ.get("QUIPU_APP_LOG") else subprocess.DEVNULL
         self.proc = subprocess.Popen(APP + list(args), env=env, stdout=log, stderr=log)
-        self.root = wait_for("the app on the accessibility bus", self._find_root)
+        try:
+            self.root = wait_for("the app on the accessibility bus", self._find_root)
+        except AssertionError:
+            self.quit()
+            raise
 
     def _find_root(self):
         desktop = pyatspi.Registry.getDesktop(0)
@@ -256,27 +260,36 @@ class AppTest(unittest.TestCase):
             "GTK_A11Y": "atspi",
         })
         cls.server = Server(os.path.join(cls.dir, "server"), free_port())
-        cls.server.start()
-        cls.bob = Peer(cls.dir, "bob", cls.server)
-        # More than one page of history, so scrolling back has work to do.
-        cls.bob.run("chat", stdin="".join("backlog %03d\n" % i for i in range(120)), timeout=120)
-        cls.app = App(cls.env)
+        cls.app = None
+        try:
+            cls.server.start()
+            cls.bob = Peer(cls.dir, "bob", cls.server)
+            # More than one page of history, so scrolling back has work to do.
+            cls.bob.run("chat", stdin="".join("backlog %03d\n" % i for i in range(120)), timeout=120)
+            cls.app = App(cls.env)
+        except BaseException:
+            # tearDownClass does not run after a failed setUpClass.
+            cls.tearDownClass()
+            raise
 
     @classmethod
     def tearDownClass(cls):
-        cls.app.quit()
+        if cls.app is not None:
+            cls.app.quit()
         cls.server.stop()
         shutil.rmtree(cls.dir, ignore_errors=True)
 
     def test_01_log_in_first_contact_shows_fingerprint(self):
         app = self.app
         server_row = app.wait("server field", name="Server", role="text")
+        app.screenshot("login")
         app.set_text(server_row, self.server.address)
         app.set_text(app.wait("name field", name="Your Name", role="text"), "alice")
         app.click(app.wait("log in button", name="Log In", role="button"))
         # First contact: the certificate's fingerprint is on screen.
         app.wait("the server's fingerprint", contains=self.server.fingerprint)
         dialog = app.wait("the trust dialog", role=DIALOG)
+        app.screenshot("trust-first-contact")
         for label in ("Trust and Connect", "Close"):
             button = app.find(name=label, role="button", root=dialog)
             if button is not None:
@@ -399,6 +412,7 @@ if __name__ == "__main__":
         suite = loader.loadTestsFromTestCase(AppTest)
     result = runner.run(suite)
     failed = len(result.failures) + len(result.errors)
-    passed = result.testsRun - failed - len(result.skipped)
+    # A setUpClass error counts as a failure but is no test run.
+    passed = max(0, result.testsRun - failed - len(result.skipped))
     print("%d passed, %d failed" % (passed, failed))
     sys.exit(1 if failed or result.testsRun == 0 else 0)
