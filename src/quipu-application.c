@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <glib-unix.h>
 
 #include "quipu-application.h"
 #include "quipu-key-store.h"
@@ -473,6 +474,15 @@ static const GActionEntry app_actions[] = {
   { "open-conversation", open_conversation_activated, "s" },
 };
 
+/* SIGTERM or SIGINT: quit as Ctrl+Q does (drafts saved, hosted server
+ * stopped), not die on the spot. */
+static gboolean
+on_terminate (gpointer user_data)
+{
+  g_action_group_activate_action (G_ACTION_GROUP (user_data), "quit", NULL);
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 quipu_application_startup (GApplication *application)
 {
@@ -490,6 +500,9 @@ quipu_application_startup (GApplication *application)
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.preferences", preferences_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.jump-to", jump_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.new-direct", direct_accels);
+
+  g_unix_signal_add (SIGTERM, on_terminate, self);
+  g_unix_signal_add (SIGINT, on_terminate, self);
 }
 
 static void

@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 #include <signal.h>
+#include <sys/prctl.h>
 
 #include "quipu-hosted-server.h"
 
@@ -55,6 +56,14 @@ quipu_hosted_server_find_binary (void)
 static void
 read_next_line (GTask *task);
 
+/* Runs in the child before exec: should the app die without cleaning up,
+ * the kernel stops the server too, so it never outlives the app. */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
 /* quipu-server prints "quipu-server VERSION listening on ADDR:PORT" and then
  * "certificate fingerprint SHA256:..." once it serves. */
 static void
@@ -100,7 +109,7 @@ on_line_read (GObject      *object,
       return;
     }
 
-  read_next_line (task);
+  read_next_line (g_steal_pointer (&task));
 }
 
 static void
@@ -138,6 +147,7 @@ quipu_hosted_server_start_async (QuipuHostedServer   *self,
 {
   g_autoptr(GTask) task = NULL;
   g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autofree char *binary = NULL;
   g_autofree char *data_dir = NULL;
 
@@ -156,8 +166,10 @@ quipu_hosted_server_start_async (QuipuHostedServer   *self,
   binary = quipu_hosted_server_find_binary ();
   data_dir = g_build_filename (g_get_user_state_dir (), "quipu-server", NULL);
   /* Port 0: the kernel picks a free one, which the server prints. */
-  self->process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
-                                    binary, "--listen", "[::]:0", "--data-dir", data_dir, NULL);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  self->process = g_subprocess_launcher_spawn (launcher, &error, binary, "--listen", "[::]:0",
+                                               "--data-dir", data_dir, NULL);
   if (self->process == NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));

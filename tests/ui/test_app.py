@@ -11,6 +11,7 @@ Screenshots (light, dark, narrow) go to QUIPU_SCREENSHOT_DIR.
 """
 
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -399,6 +400,37 @@ class AppTest(unittest.TestCase):
         finally:
             impostor.stop()
             self.server.start()
+
+    def test_10_start_a_server_here(self):
+        self.app.quit()
+        app = App(self.env)
+        self.__class__.app = app
+        app.set_text(app.wait("name field", name="Your Name", role="text"), "carol")
+        app.click(app.wait("host button", name="Start a Server on This Computer", role="button"))
+        dialog = app.wait("the hosted server's address", role=DIALOG, timeout=WAIT * 2)
+        text = " ".join(n.name or "" for n in app.walk(dialog))
+        if not re.search(r"SHA256:\S+", text):
+            # Labels expose their text as Text, not always as the name.
+            for node in app.walk(dialog):
+                try:
+                    t = node.queryText()
+                    text += " " + t.getText(0, t.characterCount)
+                except Exception:
+                    pass
+        fingerprint = re.search(r"(SHA256:\S+)", text)
+        port = re.search(r":(\d{2,5})\b", text)
+        self.assertTrue(fingerprint and port, "address and fingerprint shown: %r" % text)
+        app.click(app.find(name="Close", role="button", root=dialog))
+        app.wait("logged in to our own server", contains="#general")
+        hosted = Server(None, int(port.group(1)))
+        hosted.fingerprint = fingerprint.group(1)
+        dave = Peer(self.dir, "dave", hosted)
+        dave.say("hello carol's server")
+        app.wait("a friend's message", name="hello carol's server", role="label")
+        app.quit()
+        # The server lived as long as the app: it is gone with it.
+        with self.assertRaises(subprocess.CalledProcessError):
+            dave.run("--timeout", "5", "send", "anyone there?", timeout=30)
 
 
 if __name__ == "__main__":
