@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 
 #include "quipu-application.h"
+#include "quipu-identity-transfer.h"
 #include "quipu-login-page.h"
 
 struct _QuipuLoginPage
@@ -389,6 +390,25 @@ quipu_login_page_map (GtkWidget *widget)
 }
 
 static void
+import_identity_action (GtkWidget  *widget,
+                        const char *action_name,
+                        GVariant   *parameter)
+{
+  QuipuLoginPage *self = QUIPU_LOGIN_PAGE (widget);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = NULL;
+
+  name = quipu_name_normalize (gtk_editable_get_text (GTK_EDITABLE (self->username_row)), &error);
+  if (name == NULL)
+    {
+      show_error (self, _("Type the name to import the identity for first"));
+      gtk_widget_grab_focus (GTK_WIDGET (self->username_row));
+      return;
+    }
+  quipu_identity_transfer_import (widget, name);
+}
+
+static void
 quipu_login_page_dispose (GObject *object)
 {
   QuipuLoginPage *self = QUIPU_LOGIN_PAGE (object);
@@ -425,6 +445,7 @@ quipu_login_page_class_init (QuipuLoginPageClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, on_entry_activated);
   gtk_widget_class_bind_template_callback (widget_class, on_entry_changed);
   gtk_widget_class_bind_template_callback (widget_class, on_host_clicked);
+  gtk_widget_class_install_action (widget_class, "login.import-identity", NULL, import_identity_action);
 }
 
 static void

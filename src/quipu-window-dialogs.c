@@ -5,7 +5,7 @@
 
 #include <glib/gi18n.h>
 
-#include "quipu-conversation.h"
+#include "quipu-identity-transfer.h"
 #include "quipu-member.h"
 #include "quipu-window.h"
 
@@ -430,6 +430,19 @@ on_copy_clicked (GtkButton   *button,
   quipu_window_add_toast (self, _("Copied to clipboard"));
 }
 
+static void
+on_export_activated (AdwButtonRow *row,
+                     QuipuWindow  *self)
+{
+  QuipuClient *client = get_client (self);
+  g_autoptr(QuipuIdentity) identity = NULL;
+
+  if (client == NULL)
+    return;
+  g_object_get (client, "identity", &identity, NULL);
+  quipu_identity_transfer_export (GTK_WIDGET (self), identity, quipu_client_get_username (client));
+}
+
 void
 quipu_window_show_identity (QuipuWindow *self)
 {
@@ -437,7 +450,7 @@ quipu_window_show_identity (QuipuWindow *self)
   g_autofree char *fingerprint = NULL;
   g_autofree char *server = NULL;
   AdwDialog *dialog;
-  GtkWidget *page, *group, *name_row, *server_row, *id_row, *copy, *trust;
+  GtkWidget *page, *group, *name_row, *server_row, *id_row, *copy, *trust, *export_row;
 
   if (client == NULL)
     return;
@@ -479,6 +492,19 @@ quipu_window_show_identity (QuipuWindow *self)
   adw_preferences_group_add (ADW_PREFERENCES_GROUP (group), name_row);
   adw_preferences_group_add (ADW_PREFERENCES_GROUP (group), server_row);
   adw_preferences_group_add (ADW_PREFERENCES_GROUP (group), id_row);
+  adw_preferences_page_add (ADW_PREFERENCES_PAGE (page), ADW_PREFERENCES_GROUP (group));
+
+  group = adw_preferences_group_new ();
+  adw_preferences_group_set_title (ADW_PREFERENCES_GROUP (group), _("Use It Elsewhere"));
+  export_row = adw_button_row_new ();
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (export_row), _("_Export Identity…"));
+  adw_preferences_row_set_use_underline (ADW_PREFERENCES_ROW (export_row), TRUE);
+  adw_button_row_set_start_icon_name (ADW_BUTTON_ROW (export_row), "document-save-symbolic");
+  g_signal_connect_object (export_row, "activated", G_CALLBACK (on_export_activated), self, 0);
+  adw_preferences_group_set_description (ADW_PREFERENCES_GROUP (group),
+    _("A passphrase-protected file with your key, to log in with the same name on another "
+      "computer or with quipu-cli"));
+  adw_preferences_group_add (ADW_PREFERENCES_GROUP (group), export_row);
   adw_preferences_page_add (ADW_PREFERENCES_PAGE (page), ADW_PREFERENCES_GROUP (group));
 
   group = adw_preferences_group_new ();

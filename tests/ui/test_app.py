@@ -187,7 +187,6 @@ class App:
 
     def keys(self, *keys):
         wid = self.window_id()
-        subprocess.run(["xdotool", "windowactivate", "--sync", wid], check=False, timeout=WAIT)
         subprocess.run(["xdotool", "windowfocus", "--sync", wid], check=False, timeout=WAIT)
         subprocess.run(["xdotool", "key", "--clearmodifiers"] + list(keys), check=True)
 
