@@ -249,17 +249,6 @@ quipu_application_connect_async (QuipuApplication    *self,
   quipu_client_connect_async (client, cancellable, on_connected, task);
 }
 
-gboolean
-quipu_application_connect_finish (QuipuApplication  *self,
-                                  GAsyncResult      *result,
-                                  QuipuClient      **attempt,
-                                  GError           **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-
-  return log_in_propagate (result, attempt, error);
-}
-
 static void
 on_identity_loaded (GObject      *object,
                     GAsyncResult *result,

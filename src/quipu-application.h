@@ -26,9 +26,10 @@ QuipuHostedServer *quipu_application_get_hosted_server   (QuipuApplication *self
 /* Loads the identity of @username (async key store), makes a session for
  * @server and connects it. On a certificate problem the error is in the
  * QUIPU_TRUST_ERROR domain and *attempt (transfer full) holds the session,
- * whose server-fingerprint and pinned-fingerprint say what was seen; after
- * the user accepts, quipu_client_trust_fingerprint() it and pass it to
- * quipu_application_connect_async(). */
+ * and the error carries both fingerprints; after the user accepts,
+ * quipu_client_trust_fingerprint() it and pass it to
+ * quipu_application_connect_async(), which completes with
+ * quipu_application_log_in_finish() as well. */
 void               quipu_application_log_in_async        (QuipuApplication    *self,
                                                           const char          *server,
                                                           const char          *username,
@@ -45,10 +46,6 @@ void               quipu_application_connect_async       (QuipuApplication    *s
                                                           GCancellable        *cancellable,
                                                           GAsyncReadyCallback  callback,
                                                           gpointer             user_data);
-gboolean           quipu_application_connect_finish      (QuipuApplication    *self,
-                                                          GAsyncResult        *result,
-                                                          QuipuClient        **attempt,
-                                                          GError             **error);
 /* Closes the session; back to the login page. */
 void               quipu_application_log_out             (QuipuApplication    *self);
 

@@ -106,7 +106,7 @@ finish_log_in (QuipuLoginPage *self)
   self->hosting = FALSE;
 }
 
-static void on_connected (GObject *object, GAsyncResult *result, gpointer user_data);
+static void on_logged_in (GObject *object, GAsyncResult *result, gpointer user_data);
 
 typedef struct {
   QuipuLoginPage *self;
@@ -146,7 +146,7 @@ on_trust_response (AdwAlertDialog *dialog,
       return;
     }
   quipu_application_connect_async (get_app (), question->attempt, self->cancellable,
-                                   on_connected, g_object_ref (self));
+                                   on_logged_in, g_object_ref (self));
 }
 
 /* The certificate the server presented, and the one trusted before (NULL on
@@ -245,20 +245,6 @@ handle_result (QuipuLoginPage *self,
     warn_untrusted (self, error);
   else
     show_error (self, error->message);
-}
-
-static void
-on_connected (GObject      *object,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  g_autoptr(QuipuLoginPage) self = user_data;
-  g_autoptr(QuipuClient) attempt = NULL;
-  g_autoptr(GError) error = NULL;
-  gboolean ok;
-
-  ok = quipu_application_connect_finish (QUIPU_APPLICATION (object), result, &attempt, &error);
-  handle_result (self, ok, attempt, error);
 }
 
 static void

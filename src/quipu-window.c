@@ -445,44 +445,26 @@ unbind_sidebar_row (GtkSignalListItemFactory *factory,
   quipu_conversation_row_set_conversation (QUIPU_CONVERSATION_ROW (gtk_list_item_get_child (item)), NULL);
 }
 
-static void
-jump_to_action (GtkWidget  *widget,
-                const char *action_name,
-                GVariant   *parameter)
-{
-  quipu_window_show_jump_to (QUIPU_WINDOW (widget));
-}
+/* The window's dialogs, one action each. */
+static const struct {
+  const char *action;
+  void      (*show) (QuipuWindow *self);
+} dialog_actions[] = {
+  { "win.jump-to", quipu_window_show_jump_to },
+  { "win.new-direct", quipu_window_show_new_direct },
+  { "win.join-room", quipu_window_show_join_room },
+  { "win.members", quipu_window_show_members },
+  { "win.identity", quipu_window_show_identity },
+};
 
 static void
-new_direct_action (GtkWidget  *widget,
-                   const char *action_name,
-                   GVariant   *parameter)
+dialog_action (GtkWidget  *widget,
+               const char *action_name,
+               GVariant   *parameter)
 {
-  quipu_window_show_new_direct (QUIPU_WINDOW (widget));
-}
-
-static void
-join_room_action (GtkWidget  *widget,
-                  const char *action_name,
-                  GVariant   *parameter)
-{
-  quipu_window_show_join_room (QUIPU_WINDOW (widget));
-}
-
-static void
-members_action (GtkWidget  *widget,
-                const char *action_name,
-                GVariant   *parameter)
-{
-  quipu_window_show_members (QUIPU_WINDOW (widget));
-}
-
-static void
-identity_action (GtkWidget  *widget,
-                 const char *action_name,
-                 GVariant   *parameter)
-{
-  quipu_window_show_identity (QUIPU_WINDOW (widget));
+  for (guint i = 0; i < G_N_ELEMENTS (dialog_actions); i++)
+    if (g_str_equal (dialog_actions[i].action, action_name))
+      dialog_actions[i].show (QUIPU_WINDOW (widget));
 }
 
 static void
@@ -590,11 +572,8 @@ quipu_window_class_init (QuipuWindowClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, on_compose_failed);
   gtk_widget_class_bind_template_callback (widget_class, on_compose_sent);
 
-  gtk_widget_class_install_action (widget_class, "win.jump-to", NULL, jump_to_action);
-  gtk_widget_class_install_action (widget_class, "win.new-direct", NULL, new_direct_action);
-  gtk_widget_class_install_action (widget_class, "win.join-room", NULL, join_room_action);
-  gtk_widget_class_install_action (widget_class, "win.members", NULL, members_action);
-  gtk_widget_class_install_action (widget_class, "win.identity", NULL, identity_action);
+  for (guint i = 0; i < G_N_ELEMENTS (dialog_actions); i++)
+    gtk_widget_class_install_action (widget_class, dialog_actions[i].action, NULL, dialog_action);
   gtk_widget_class_install_action (widget_class, "win.log-out", NULL, log_out_action);
 }
 
