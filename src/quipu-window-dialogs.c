@@ -352,7 +352,6 @@ create_member_row (gpointer item,
   gtk_widget_add_css_class (state, online ? "success" : "dim-label");
   gtk_widget_add_css_class (state, "caption");
   adw_action_row_add_suffix (ADW_ACTION_ROW (row), state);
-  gtk_widget_add_css_class (row, "property");
   return row;
 }
 
@@ -378,13 +377,13 @@ quipu_window_show_members (QuipuWindow *self)
     adw_dialog_set_title (dialog, title);
   }
   adw_dialog_set_content_width (dialog, 400);
-  adw_dialog_set_content_height (dialog, 480);
 
   list = gtk_list_box_new ();
   gtk_widget_add_css_class (list, "boxed-list");
   gtk_list_box_set_selection_mode (GTK_LIST_BOX (list), GTK_SELECTION_NONE);
   gtk_list_box_bind_model (GTK_LIST_BOX (list), quipu_conversation_get_members (conversation),
                            create_member_row, NULL, NULL);
+  gtk_widget_set_valign (list, GTK_ALIGN_START);
   gtk_accessible_update_property (GTK_ACCESSIBLE (list), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Members"), -1);
   clamp = adw_clamp_new ();
   gtk_widget_set_margin_top (clamp, 12);
@@ -393,6 +392,9 @@ quipu_window_show_members (QuipuWindow *self)
   gtk_widget_set_margin_end (clamp, 12);
   adw_clamp_set_child (ADW_CLAMP (clamp), list);
   scroller = gtk_scrolled_window_new ();
+  /* As tall as the list, up to a screenful. */
+  gtk_scrolled_window_set_propagate_natural_height (GTK_SCROLLED_WINDOW (scroller), TRUE);
+  gtk_scrolled_window_set_max_content_height (GTK_SCROLLED_WINDOW (scroller), 480);
   gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scroller), clamp);
   gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (scroller), GTK_POLICY_NEVER, GTK_POLICY_AUTOMATIC);
 
