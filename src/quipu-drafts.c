@@ -114,16 +114,25 @@ on_loaded (GObject      *object,
   g_signal_emit (self, signals[LOADED], 0);
 }
 
+/* "#room" would start a comment line in the key file: keys get a prefix. */
+static char *
+key_for (const char *conversation)
+{
+  return g_strconcat ("draft ", conversation, NULL);
+}
+
 char *
 quipu_drafts_dup (QuipuDrafts *self,
                   const char  *conversation)
 {
   g_autofree char *value = NULL;
+  g_autofree char *key = NULL;
 
   g_return_val_if_fail (QUIPU_IS_DRAFTS (self), NULL);
   g_return_val_if_fail (conversation != NULL, NULL);
 
-  value = g_key_file_get_string (self->keyfile, self->account, conversation, NULL);
+  key = key_for (conversation);
+  value = g_key_file_get_string (self->keyfile, self->account, key, NULL);
   if (value == NULL || *value == '\0')
     return NULL;
   return g_steal_pointer (&value);
@@ -134,21 +143,24 @@ quipu_drafts_set (QuipuDrafts *self,
                   const char  *conversation,
                   const char  *text)
 {
+  g_autofree char *key = NULL;
+
   g_return_if_fail (QUIPU_IS_DRAFTS (self));
   g_return_if_fail (conversation != NULL);
 
+  key = key_for (conversation);
   if (text == NULL || *text == '\0')
     {
-      if (!g_key_file_remove_key (self->keyfile, self->account, conversation, NULL))
+      if (!g_key_file_remove_key (self->keyfile, self->account, key, NULL))
         return;
     }
   else
     {
-      g_autofree char *old = g_key_file_get_string (self->keyfile, self->account, conversation, NULL);
+      g_autofree char *old = g_key_file_get_string (self->keyfile, self->account, key, NULL);
 
       if (g_strcmp0 (old, text) == 0)
         return;
-      g_key_file_set_string (self->keyfile, self->account, conversation, text);
+      g_key_file_set_string (self->keyfile, self->account, key, text);
     }
 
   g_clear_handle_id (&self->save_id, g_source_remove);

@@ -325,6 +325,28 @@ class AppTest(unittest.TestCase):
         app.jump_to("general")
         app.wait("back in general", name="hi alice, bob here", role="label")
 
+    def test_04b_keyboard_and_drafts(self):
+        app = self.app
+        compose = app.wait("compose box", name="Message", role="text")
+        # Shift+Enter is a new line, Enter sends: typed on the keyboard.
+        app.keys("ctrl+a")
+        app.type("first line")
+        app.keys("shift+Return")
+        app.type("second line")
+        app.keys("Return")
+        app.wait("two-line message", name="first line\nsecond line", role="label")
+        # A draft stays with its conversation.
+        app.set_text(compose, "an unsent draft")
+        app.jump_to("bob")
+        self.assertEqual(self.compose_text(), "")
+        app.jump_to("general")
+        wait_for("draft back", lambda: self.compose_text() == "an unsent draft")
+        app.set_text(app.wait("compose box", name="Message", role="text"), "")
+
+    def compose_text(self):
+        text = self.app.wait("compose box", name="Message", role="text").queryText()
+        return text.getText(0, text.characterCount)
+
     def test_05_screenshots(self):
         app = self.app
         self.__class__.light = app.screenshot("main-light")
@@ -366,11 +388,15 @@ class AppTest(unittest.TestCase):
         time.sleep(1.5)
         app.screenshot("main-narrow")
         subprocess.run(["xdotool", "windowsize", "--sync", wid, "1000", "680"], check=False, timeout=WAIT)
+        app.set_text(app.wait("compose box", name="Message", role="text"), "kept across restarts")
         app.quit()
         dark = App(self.env, ["--server", self.server.address, "--user", "alice"],
                    {"ADW_DEBUG_COLOR_SCHEME": "prefer-dark"})
         self.__class__.app = dark
         dark.wait("room", name="hi alice, bob here", role="label")
+        # The draft survived quitting (SIGTERM quits like Ctrl+Q).
+        wait_for("draft after restart", lambda: self.compose_text() == "kept across restarts")
+        dark.set_text(dark.wait("compose box", name="Message", role="text"), "")
         time.sleep(1)
         dark.screenshot("main-dark")
 
