@@ -33,6 +33,16 @@ APP = shlex.split(os.environ.get("QUIPU_APP_COMMAND", ""))
 SHOTS = os.environ.get("QUIPU_SCREENSHOT_DIR", ".")
 APP_NAME = os.environ.get("QUIPU_APP_NAME", "quipu")
 # Generous: 7 sessions share 2 cores, and the app runs with a software renderer.
+# Roles by constant, not by name: AT-SPI 2.46 (Debian 12, the host of the
+# Flatpak runs) says "push button" where newer ones say "button".
+ROLES = {
+    "button": (pyatspi.ROLE_PUSH_BUTTON,),
+    "text": (pyatspi.ROLE_TEXT, pyatspi.ROLE_ENTRY, pyatspi.ROLE_PASSWORD_TEXT),
+    "label": (pyatspi.ROLE_LABEL,),
+    "article": (pyatspi.ROLE_ARTICLE,),
+    "alert": (pyatspi.ROLE_ALERT,),
+    "dialog": (pyatspi.ROLE_DIALOG,),
+}
 # AdwAlertDialog is an "alert", AdwDialog a "dialog".
 DIALOG = ("alert", "dialog")
 WAIT = float(os.environ.get("QUIPU_UI_TIMEOUT", "30"))
@@ -115,6 +125,13 @@ class App:
         return None
 
     def quit(self):
+        """Ctrl+Q, as a person quits; SIGTERM if that does not do it."""
+        if self.proc.poll() is None:
+            try:
+                self.keys("ctrl+q")
+                self.proc.wait(timeout=15)
+            except Exception:
+                pass
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -143,8 +160,10 @@ class App:
     def find(self, name=None, role=None, contains=None, showing=True, root=None):
         for node in self.walk(root):
             try:
-                if role is not None and node.getRoleName() not in (role if isinstance(role, tuple) else (role,)):
-                    continue
+                if role is not None:
+                    wanted = sum((ROLES[r] for r in (role if isinstance(role, tuple) else (role,))), ())
+                    if node.getRole() not in wanted:
+                        continue
                 if name is not None and node.name != name:
                     continue
                 if contains is not None and contains not in (node.name or ""):
@@ -174,16 +193,17 @@ class App:
         node.queryEditableText().setTextContents(text)
 
     def window_id(self):
-        out = subprocess.run(["xdotool", "search", "--sync", "--onlyvisible", "--pid",
-                              str(self.proc.pid)], capture_output=True, text=True, timeout=WAIT)
-        ids = out.stdout.split()
-        if not ids:
-            # flatpak run: the app's pid is not the launcher's.
-            out = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "Quipu|#|@"],
-                                 capture_output=True, text=True)
+        def search():
+            out = subprocess.run(["xdotool", "search", "--onlyvisible", "--pid", str(self.proc.pid)],
+                                 capture_output=True, text=True, timeout=WAIT)
             ids = out.stdout.split()
-        assert ids, "no window"
-        return ids[-1]
+            if not ids:
+                # flatpak run: the sandboxed app's pid is not the launcher's.
+                out = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "^Quipu$"],
+                                     capture_output=True, text=True, timeout=WAIT)
+                ids = out.stdout.split()
+            return ids[-1] if ids else None
+        return wait_for("the app's window", search)
 
     def keys(self, *keys):
         wid = self.window_id()
