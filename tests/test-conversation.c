@@ -751,6 +751,58 @@ test_direct (Fixture       *fx,
   session_free (bob, at_bob, NULL);
 }
 
+/* A direct conversation pages its user's inbox: the login's page, then
+ * each older one, as one change at 0. */
+static void
+test_direct_pages (Fixture       *fx,
+                   gconstpointer  data)
+{
+  Session *alice = session_new (fx, "alice", 0x11, 0);
+  Session *bob = session_new (fx, "bob", 0x12, 0);
+  const char * const to_bob[] = { "bob", NULL };
+  QuipuConversation *conv;
+  Recorder *list_rec, *rec;
+
+  session_connect (bob);
+  session_connect (alice);
+  for (guint i = 1; i <= 5; i++)
+    {
+      g_autofree char *body = g_strdup_printf ("message %u", i);
+      g_autoptr(QuipuMessage) msg = quipu_client_send_direct (alice->client, to_bob, body, NULL);
+    }
+  QUIPU_TEST_WAIT_FOR (quipu_client_get_conversation (bob->client, "@alice") != NULL &&
+                       g_list_model_get_n_items (G_LIST_MODEL (quipu_client_get_conversation (bob->client,
+                                                                                               "@alice"))) == 5);
+  session_free (bob, NULL);
+
+  /* bob again, new session object, with a page of two. */
+  bob = session_new (fx, "bob", 0x12, 2);
+  list_rec = recorder_new (quipu_client_get_conversations (bob->client));
+  session_connect (bob);
+  QUIPU_TEST_WAIT_FOR (bob->pages == 1);
+  ASSERT_CHANGES (list_rec, { 0, 0, 1 });
+  conv = ref_conversation (bob, "@alice");
+  assert_seqs (conv, 4, 5);
+  g_assert_true (quipu_message_is_history (item (conv, 0)));
+  g_assert_true (quipu_conversation_get_has_older (conv));
+  g_assert_cmpuint (quipu_conversation_get_unread_count (conv), ==, 0);
+  rec = recorder_new (G_LIST_MODEL (conv));
+
+  g_assert_null (load_older (conv, 2));
+  ASSERT_CHANGES (rec, { 0, 0, 2 });
+  assert_seqs (conv, 2, 5);
+  g_assert_null (load_older (conv, 2));
+  ASSERT_CHANGES (rec, { 0, 0, 1 });
+  assert_seqs (conv, 1, 5);
+  g_assert_false (quipu_conversation_get_has_older (conv));
+  ASSERT_NO_CHANGES (list_rec);
+
+  recorder_free (rec);
+  recorder_free (list_rec);
+  session_free (alice, NULL);
+  session_free (bob, conv, NULL);
+}
+
 /* The most recently active conversation comes first; a move is one change
  * over the rows it passes. */
 static void
@@ -981,6 +1033,7 @@ main (int argc, char **argv)
   ADD ("/quipu/conversation/prepend-page", test_prepend_page);
   ADD ("/quipu/conversation/resync", test_resync);
   ADD ("/quipu/conversation/direct", test_direct);
+  ADD ("/quipu/conversation/direct-pages", test_direct_pages);
   ADD ("/quipu/conversation/list-order", test_list_order);
   ADD ("/quipu/conversation/members", test_members);
   ADD ("/quipu/conversation/restored-outbox", test_restored_outbox);
