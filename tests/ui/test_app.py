@@ -477,6 +477,23 @@ class AppTest(unittest.TestCase):
         with self.assertRaises(subprocess.CalledProcessError):
             dave.run("--timeout", "5", "send", "anyone there?", timeout=30)
 
+    def test_11_closing_the_window_keeps_running(self):
+        self.app.quit()
+        app = App(self.env, ["--server", self.server.address, "--user", "alice"])
+        self.__class__.app = app
+        app.wait("logged in", name="hi alice, bob here", role="label")
+        app.click(app.wait("the window's close button", name="Close", role="button"))
+        app.gone("the window", name="hi alice, bob here", role="label")
+        time.sleep(2)
+        self.assertIsNone(app.proc.poll(), "run in background: the app lives on without a window")
+        self.bob.say("while you were away")
+        # Launching it again brings the window back, still connected.
+        again = subprocess.run(APP, env=dict(self.env), timeout=WAIT, capture_output=True)
+        self.assertEqual(again.returncode, 0)
+        app.wait("a message that came in the background", name="while you were away", role="label")
+        app.quit()
+        self.assertIsNotNone(app.proc.poll(), "Ctrl+Q quits for real")
+
 
 if __name__ == "__main__":
     runner = unittest.TextTestRunner(verbosity=2, failfast=False)
