@@ -28,6 +28,9 @@ struct _QuipuTimeline
   GtkAdjustment     *vadjustment;
   QuipuMessage      *first_unread;
   GCancellable      *cancellable;
+  /* QuipuMessage → its QuipuMessageRow while bound, to redo the one whose
+   * neighbour above changed (a page prepended above it). */
+  GHashTable        *bound;
 
   guint              repin_id;
   guint              fill_id;
@@ -205,6 +208,8 @@ on_adjustment_changed (QuipuTimeline *self)
     schedule_repin (self);
 }
 
+static void bind_message (QuipuTimeline *self, QuipuMessageRow *row, QuipuMessage *message, guint position);
+
 static void
 on_items_changed (QuipuTimeline *self,
                   guint          position,
@@ -214,6 +219,17 @@ on_items_changed (QuipuTimeline *self,
 {
   guint n = g_list_model_get_n_items (model);
   g_autoptr(QuipuMessage) newest = NULL;
+
+  /* The row just below the change has a new neighbour above: its day
+   * separator and sender header may have to go. */
+  if (added > 0 && position + added < n)
+    {
+      g_autoptr(QuipuMessage) below = g_list_model_get_item (model, position + added);
+      QuipuMessageRow *row = g_hash_table_lookup (self->bound, below);
+
+      if (row != NULL)
+        bind_message (self, row, below, position + added);
+    }
 
   if (added == 0 || position + added != n)
     return;
@@ -256,26 +272,39 @@ setup_row (GtkSignalListItemFactory *factory,
 }
 
 static void
-bind_row (GtkSignalListItemFactory *factory,
-          GtkListItem              *item,
-          QuipuTimeline            *self)
+bind_message (QuipuTimeline   *self,
+              QuipuMessageRow *row,
+              QuipuMessage    *message,
+              guint            position)
 {
-  QuipuMessage *message = gtk_list_item_get_item (item);
-  guint position = gtk_list_item_get_position (item);
   g_autoptr(QuipuMessage) previous = NULL;
 
   if (position > 0)
     previous = g_list_model_get_item (G_LIST_MODEL (self->selection), position - 1);
-  quipu_message_row_bind (QUIPU_MESSAGE_ROW (gtk_list_item_get_child (item)), message, previous,
-                          message == self->first_unread);
+  quipu_message_row_bind (row, message, previous, message == self->first_unread);
+  g_hash_table_replace (self->bound, message, row);
+}
+
+static void
+bind_row (GtkSignalListItemFactory *factory,
+          GtkListItem              *item,
+          QuipuTimeline            *self)
+{
+  bind_message (self, QUIPU_MESSAGE_ROW (gtk_list_item_get_child (item)),
+                gtk_list_item_get_item (item), gtk_list_item_get_position (item));
 }
 
 static void
 unbind_row (GtkSignalListItemFactory *factory,
             GtkListItem              *item,
-            gpointer                  user_data)
+            QuipuTimeline            *self)
 {
-  quipu_message_row_unbind (QUIPU_MESSAGE_ROW (gtk_list_item_get_child (item)));
+  QuipuMessageRow *row = QUIPU_MESSAGE_ROW (gtk_list_item_get_child (item));
+  QuipuMessage *message = gtk_list_item_get_item (item);
+
+  if (self->bound != NULL && message != NULL && g_hash_table_lookup (self->bound, message) == row)
+    g_hash_table_remove (self->bound, message);
+  quipu_message_row_unbind (row);
 }
 
 QuipuConversation *
@@ -309,6 +338,7 @@ quipu_timeline_set_conversation (QuipuTimeline     *self,
 
   g_set_object (&self->conversation, conversation);
   g_clear_object (&self->selection);
+  g_hash_table_remove_all (self->bound);
 
   if (conversation != NULL)
     {
@@ -336,6 +366,7 @@ quipu_timeline_dispose (GObject *object)
   QuipuTimeline *self = QUIPU_TIMELINE (object);
 
   quipu_timeline_set_conversation (self, NULL);
+  g_clear_pointer (&self->bound, g_hash_table_unref);
   g_clear_handle_id (&self->repin_id, g_source_remove);
   g_clear_handle_id (&self->fill_id, g_source_remove);
   gtk_widget_dispose_template (GTK_WIDGET (self), QUIPU_TYPE_TIMELINE);
@@ -412,6 +443,7 @@ quipu_timeline_init (QuipuTimeline *self)
   g_autoptr(GtkListItemFactory) factory = gtk_signal_list_item_factory_new ();
 
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->bound = g_hash_table_new (NULL, NULL);
 
   g_signal_connect (factory, "setup", G_CALLBACK (setup_row), self);
   g_signal_connect (factory, "bind", G_CALLBACK (bind_row), self);
