@@ -10,6 +10,7 @@ tests/keyring-wrapper.sh (a private session bus with an unlocked keyring).
 Screenshots (light, dark, narrow) go to QUIPU_SCREENSHOT_DIR.
 """
 
+import json
 import os
 import re
 import shlex
@@ -529,6 +530,43 @@ class AppTest(unittest.TestCase):
             app.wait("GTK's German", name="Schließen", role="button")
         finally:
             app.quit()
+
+    def test_13_notifications(self):
+        """A live message in a conversation not in front: one notification
+        per conversation (category im.received), withdrawn once read."""
+        log_path = os.path.join(self.dir, "notifications.log")
+        daemon = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__),
+                                                                "fake-notifications.py"), log_path])
+
+        def calls():
+            try:
+                with open(log_path) as log:
+                    return [json.loads(line) for line in log]
+            except FileNotFoundError:
+                return []
+        try:
+            wait_for("the notification service", lambda: any(c["call"] == "ready" for c in calls()))
+            self.app.quit()
+            app = App(self.env, ["--server", self.server.address, "--user", "alice"])
+            self.__class__.app = app
+            app.wait("logged in", name="hi alice, bob here", role="label")
+            self.bob.say("are you there?", "--to", "alice")
+            note = wait_for("a notification", lambda: [c for c in calls() if c["call"] == "Notify"
+                                                       and c["body"] == "are you there?"])
+            self.assertEqual(note[0]["summary"], "bob")
+            self.assertEqual(note[0]["category"], "im.received")
+            # The open room's own messages do not notify while it is in front.
+            self.bob.say("in the room")
+            app.wait("room message", name="in the room", role="label")
+            time.sleep(1)
+            self.assertFalse([c for c in calls() if c.get("body") == "in the room"])
+            # Reading the conversation withdraws its notification.
+            app.jump_to("bob")
+            wait_for("withdrawn", lambda: [c for c in calls() if c["call"] == "CloseNotification"
+                                           and c["id"] == note[0]["id"]])
+        finally:
+            daemon.terminate()
+            daemon.wait()
 
 
 if __name__ == "__main__":
