@@ -6,6 +6,7 @@
 #include <adwaita.h>
 #include <glib/gi18n.h>
 
+#include "quipu-alert.h"
 #include "quipu-identity-transfer.h"
 #include "quipu-key-store.h"
 #include "quipu-window.h"
@@ -100,7 +101,8 @@ ask_passphrase (Transfer       *transfer,
                 gboolean        confirm,
                 PassphraseDone  done)
 {
-  AdwDialog *dialog = adw_alert_dialog_new (heading, body);
+  AdwDialog *dialog = quipu_alert_new (heading, body, _("_Cancel"), "ok", _("_Continue"),
+                                       ADW_RESPONSE_SUGGESTED);
   GtkWidget *list = gtk_list_box_new ();
   GtkWidget *row;
 
@@ -116,13 +118,6 @@ ask_passphrase (Transfer       *transfer,
       gtk_list_box_append (GTK_LIST_BOX (list), row);
     }
   adw_alert_dialog_set_extra_child (ADW_ALERT_DIALOG (dialog), list);
-  adw_alert_dialog_add_responses (ADW_ALERT_DIALOG (dialog),
-                                  "cancel", _("_Cancel"),
-                                  "ok", _("_Continue"),
-                                  NULL);
-  adw_alert_dialog_set_response_appearance (ADW_ALERT_DIALOG (dialog), "ok", ADW_RESPONSE_SUGGESTED);
-  adw_alert_dialog_set_default_response (ADW_ALERT_DIALOG (dialog), "ok");
-  adw_alert_dialog_set_close_response (ADW_ALERT_DIALOG (dialog), "cancel");
   g_object_set_data (G_OBJECT (dialog), "quipu-done", done);
   g_signal_connect (dialog, "response", G_CALLBACK (on_passphrase_response), transfer);
   adw_dialog_present (dialog, transfer->parent);

@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 
+#include "quipu-alert.h"
 #include "quipu-application.h"
 #include "quipu-identity-transfer.h"
 #include "quipu-login-page.h"
@@ -174,29 +175,19 @@ ask_about_certificate (QuipuLoginPage *self,
                                 "replaced the certificate. Ask the operator before you accept.\n\n"
                                 "Trusted before:\n%s\n\nPresented now:\n%s"),
                               server, known != NULL ? known : "?", presented);
-      dialog = adw_alert_dialog_new (_("Server Certificate Changed"), body);
-      adw_alert_dialog_add_responses (ADW_ALERT_DIALOG (dialog),
-                                      "cancel", _("_Don’t Connect"),
-                                      "trust", _("_Trust the New Certificate"),
-                                      NULL);
-      adw_alert_dialog_set_response_appearance (ADW_ALERT_DIALOG (dialog), "trust",
-                                                ADW_RESPONSE_DESTRUCTIVE);
+      dialog = quipu_alert_new (_("Server Certificate Changed"), body, _("_Don’t Connect"),
+                                "trust", _("_Trust the New Certificate"), ADW_RESPONSE_DESTRUCTIVE);
     }
   else
     {
       body = g_strdup_printf (_("This is your first connection to %s. Its certificate fingerprint is\n\n%s\n\n"
                                 "Compare it with the one the server’s operator gave you."),
                               server, presented);
-      dialog = adw_alert_dialog_new (_("Trust This Server?"), body);
-      adw_alert_dialog_add_responses (ADW_ALERT_DIALOG (dialog),
-                                      "cancel", _("_Cancel"),
-                                      "trust", _("_Trust and Connect"),
-                                      NULL);
-      adw_alert_dialog_set_response_appearance (ADW_ALERT_DIALOG (dialog), "trust",
-                                                ADW_RESPONSE_SUGGESTED);
+      dialog = quipu_alert_new (_("Trust This Server?"), body, _("_Cancel"),
+                                "trust", _("_Trust and Connect"), ADW_RESPONSE_SUGGESTED);
     }
+  /* Trust is given on purpose, never by pressing Enter. */
   adw_alert_dialog_set_default_response (ADW_ALERT_DIALOG (dialog), "cancel");
-  adw_alert_dialog_set_close_response (ADW_ALERT_DIALOG (dialog), "cancel");
 
   question = g_new0 (TrustQuestion, 1);
   question->self = g_object_ref (self);

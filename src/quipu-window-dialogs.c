@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 
+#include "quipu-alert.h"
 #include "quipu-identity-transfer.h"
 #include "quipu-member.h"
 #include "quipu-window.h"
@@ -76,15 +77,8 @@ quipu_window_show_join_room (QuipuWindow *self)
   if (client == NULL)
     return;
 
-  dialog = adw_alert_dialog_new (_("Join a Room"),
-                                 _("Rooms are made the first time someone joins them"));
-  adw_alert_dialog_add_responses (ADW_ALERT_DIALOG (dialog),
-                                  "cancel", _("_Cancel"),
-                                  "join", _("_Join"),
-                                  NULL);
-  adw_alert_dialog_set_response_appearance (ADW_ALERT_DIALOG (dialog), "join", ADW_RESPONSE_SUGGESTED);
-  adw_alert_dialog_set_default_response (ADW_ALERT_DIALOG (dialog), "join");
-  adw_alert_dialog_set_close_response (ADW_ALERT_DIALOG (dialog), "cancel");
+  dialog = quipu_alert_new (_("Join a Room"), _("Rooms are made the first time someone joins them"),
+                            _("_Cancel"), "join", _("_Join"), ADW_RESPONSE_SUGGESTED);
   adw_alert_dialog_set_response_enabled (ADW_ALERT_DIALOG (dialog), "join", FALSE);
 
   box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 12);
@@ -179,15 +173,9 @@ quipu_window_show_new_direct (QuipuWindow *self)
   if (client == NULL)
     return;
 
-  dialog = adw_alert_dialog_new (_("New Direct Conversation"),
-                                 _("Write to one or more people; only they and you see it"));
-  adw_alert_dialog_add_responses (ADW_ALERT_DIALOG (dialog),
-                                  "cancel", _("_Cancel"),
-                                  "start", _("_Start"),
-                                  NULL);
-  adw_alert_dialog_set_response_appearance (ADW_ALERT_DIALOG (dialog), "start", ADW_RESPONSE_SUGGESTED);
-  adw_alert_dialog_set_default_response (ADW_ALERT_DIALOG (dialog), "start");
-  adw_alert_dialog_set_close_response (ADW_ALERT_DIALOG (dialog), "cancel");
+  dialog = quipu_alert_new (_("New Direct Conversation"),
+                            _("Write to one or more people; only they and you see it"),
+                            _("_Cancel"), "start", _("_Start"), ADW_RESPONSE_SUGGESTED);
 
   box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 12);
   entry = new_entry (_("Names, Separated by Commas"));
