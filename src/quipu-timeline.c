@@ -18,6 +18,7 @@ struct _QuipuTimeline
 {
   GtkWidget          parent_instance;
 
+  GtkWidget         *overlay;
   GtkScrolledWindow *scroller;
   GtkListView       *list_view;
   GtkRevealer       *jump_revealer;
@@ -430,6 +431,8 @@ quipu_timeline_class_init (QuipuTimelineClass *klass)
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/quipuchat/Quipu/quipu-timeline.ui");
+  /* Bound so that dispose_template unparents it. */
+  gtk_widget_class_bind_template_child (widget_class, QuipuTimeline, overlay);
   gtk_widget_class_bind_template_child (widget_class, QuipuTimeline, scroller);
   gtk_widget_class_bind_template_child (widget_class, QuipuTimeline, list_view);
   gtk_widget_class_bind_template_child (widget_class, QuipuTimeline, jump_revealer);
