@@ -1,0 +1,322 @@
+/* quipu-message-row.c: a message in the timeline */
+#define G_LOG_DOMAIN "quipu-message-row"
+
+#include "config.h"
+
+#include <adwaita.h>
+#include <glib/gi18n.h>
+
+#include "quipu-message-row.h"
+
+/* Messages of one sender closer together than this share one header. */
+#define GROUP_SPAN_MS (5 * 60 * 1000)
+
+struct _QuipuMessageRow
+{
+  GtkWidget     parent_instance;
+
+  GtkLabel     *day_label;
+  GtkWidget    *divider;
+  GtkWidget    *message_box;
+  AdwAvatar    *avatar;
+  GtkWidget    *header;
+  GtkLabel     *sender_label;
+  GtkLabel     *short_id_label;
+  GtkLabel     *verification_label;
+  GtkLabel     *time_label;
+  GtkLabel     *body_label;
+  GtkImage     *status_icon;
+
+  QuipuMessage *message;
+  gulong        status_handler;
+};
+
+G_DEFINE_FINAL_TYPE (QuipuMessageRow, quipu_message_row, GTK_TYPE_WIDGET)
+
+char *
+quipu_message_row_linkify (const char *text)
+{
+  static GRegex *link_regex;
+  g_autoptr(GMatchInfo) match = NULL;
+  GString *markup = g_string_new (NULL);
+  gsize done = 0;
+
+  if (g_once_init_enter_pointer (&link_regex))
+    g_once_init_leave_pointer (&link_regex,
+                               g_regex_new ("\\bhttps?://[^\\s<>\"]+[^\\s<>\".,;:!?)\\]'’]",
+                                            G_REGEX_OPTIMIZE | G_REGEX_CASELESS, 0, NULL));
+
+  g_regex_match (link_regex, text, 0, &match);
+  while (g_match_info_matches (match))
+    {
+      g_autofree char *url = g_match_info_fetch (match, 0);
+      g_autofree char *before = NULL;
+      g_autofree char *escaped = NULL;
+      int start, end;
+
+      g_match_info_fetch_pos (match, 0, &start, &end);
+      before = g_markup_escape_text (text + done, start - done);
+      escaped = g_markup_escape_text (url, -1);
+      g_string_append (markup, before);
+      g_string_append_printf (markup, "<a href=\"%s\">%s</a>", escaped, escaped);
+      done = end;
+      g_match_info_next (match, NULL);
+    }
+  g_autofree char *rest = g_markup_escape_text (text + done, -1);
+  g_string_append (markup, rest);
+  return g_string_free (markup, FALSE);
+}
+
+static char *
+format_day (GDateTime *when)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  int days = g_date_time_get_day_of_year (now) - g_date_time_get_day_of_year (when);
+
+  if (g_date_time_get_year (now) == g_date_time_get_year (when))
+    {
+      if (days == 0)
+        return g_strdup (_("Today"));
+      if (days == 1)
+        return g_strdup (_("Yesterday"));
+      /* Translators: a day separator in the timeline, see strftime(3): "Monday, 30 November" */
+      return g_date_time_format (when, _("%A, %e %B"));
+    }
+  /* Translators: a day separator in the timeline, see strftime(3): "30 November 2025" */
+  return g_date_time_format (when, _("%e %B %Y"));
+}
+
+static gboolean
+same_day (GDateTime *a,
+          GDateTime *b)
+{
+  return g_date_time_get_year (a) == g_date_time_get_year (b)
+         && g_date_time_get_day_of_year (a) == g_date_time_get_day_of_year (b);
+}
+
+static gboolean
+is_trustworthy (QuipuMessage *message)
+{
+  QuipuVerification verification = quipu_message_get_verification (message);
+
+  return verification == QUIPU_VERIFICATION_VALID || verification == QUIPU_VERIFICATION_SKIPPED;
+}
+
+static void
+update_status (QuipuMessageRow *self)
+{
+  const char *icon = NULL;
+  g_autofree char *tooltip = NULL;
+
+  switch (quipu_message_get_status (self->message))
+    {
+    case QUIPU_MESSAGE_PENDING:
+      icon = "document-open-recent-symbolic";
+      tooltip = g_strdup (_("Sending…"));
+      break;
+    case QUIPU_MESSAGE_ACKED:
+      icon = "object-select-symbolic";
+      tooltip = g_strdup (_("Stored on the server"));
+      break;
+    case QUIPU_MESSAGE_FAILED:
+      icon = "dialog-error-symbolic";
+      /* Translators: %s is the server's reason, e.g. "message too large" */
+      tooltip = g_strdup_printf (_("Not sent: %s"),
+                                 quipu_message_get_failure_reason (self->message) != NULL
+                                 ? quipu_message_get_failure_reason (self->message)
+                                 : _("refused by the server"));
+      break;
+    case QUIPU_MESSAGE_RECEIVED:
+    default:
+      break;
+    }
+
+  gtk_widget_set_visible (GTK_WIDGET (self->status_icon), icon != NULL);
+  if (icon == NULL)
+    return;
+  gtk_image_set_from_icon_name (self->status_icon, icon);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->status_icon), tooltip);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->status_icon),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, tooltip, -1);
+  if (quipu_message_get_status (self->message) == QUIPU_MESSAGE_FAILED)
+    gtk_widget_add_css_class (GTK_WIDGET (self->status_icon), "error");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self->status_icon), "error");
+}
+
+static void
+on_status_changed (QuipuMessageRow *self)
+{
+  update_status (self);
+}
+
+static void
+update_verification (QuipuMessageRow *self)
+{
+  const char *label = NULL;
+  const char *explanation = NULL;
+
+  switch (quipu_message_get_verification (self->message))
+    {
+    case QUIPU_VERIFICATION_INVALID:
+      label = _("Forged");
+      explanation = _("The signature does not match: this message was not written by this person, "
+                      "or was changed on the way");
+      break;
+    case QUIPU_VERIFICATION_KEY_CHANGED:
+      label = _("Key Changed");
+      explanation = _("This person’s key differs from the one seen before: it may be someone else "
+                      "using the same name");
+      break;
+    case QUIPU_VERIFICATION_VALID:
+    case QUIPU_VERIFICATION_SKIPPED:
+    default:
+      break;
+    }
+
+  gtk_widget_set_visible (GTK_WIDGET (self->verification_label), label != NULL);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->verification_label), explanation);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->body_label), explanation);
+  if (label != NULL)
+    {
+      gtk_label_set_text (self->verification_label, label);
+      gtk_widget_add_css_class (GTK_WIDGET (self->body_label), "error");
+      gtk_widget_add_css_class (self->message_box, "unverified");
+    }
+  else
+    {
+      gtk_widget_remove_css_class (GTK_WIDGET (self->body_label), "error");
+      gtk_widget_remove_css_class (self->message_box, "unverified");
+    }
+}
+
+void
+quipu_message_row_unbind (QuipuMessageRow *self)
+{
+  g_return_if_fail (QUIPU_IS_MESSAGE_ROW (self));
+
+  if (self->message != NULL)
+    g_clear_signal_handler (&self->status_handler, self->message);
+  g_clear_object (&self->message);
+}
+
+void
+quipu_message_row_bind (QuipuMessageRow *self,
+                        QuipuMessage    *message,
+                        QuipuMessage    *previous,
+                        gboolean         first_unread)
+{
+  g_autoptr(GDateTime) when = NULL;
+  g_autoptr(GDateTime) previous_when = NULL;
+  g_autofree char *time = NULL;
+  g_autofree char *markup = NULL;
+  g_autofree char *description = NULL;
+  gboolean new_day, grouped;
+
+  g_return_if_fail (QUIPU_IS_MESSAGE_ROW (self));
+  g_return_if_fail (QUIPU_IS_MESSAGE (message));
+
+  quipu_message_row_unbind (self);
+  self->message = g_object_ref (message);
+
+  when = g_date_time_new_from_unix_local_usec (quipu_message_get_timestamp (message) * 1000);
+  if (previous != NULL)
+    previous_when = g_date_time_new_from_unix_local_usec (quipu_message_get_timestamp (previous) * 1000);
+
+  new_day = previous_when == NULL || !same_day (previous_when, when);
+  grouped = !new_day && !first_unread
+            && g_strcmp0 (quipu_message_get_sender_id (previous), quipu_message_get_sender_id (message)) == 0
+            && quipu_message_get_timestamp (message) - quipu_message_get_timestamp (previous) < GROUP_SPAN_MS
+            && is_trustworthy (previous) && is_trustworthy (message);
+
+  if (new_day)
+    {
+      g_autofree char *day = format_day (when);
+      gtk_label_set_text (self->day_label, day);
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->day_label), new_day);
+  gtk_widget_set_visible (self->divider, first_unread);
+
+  /* A grouped message keeps the avatar's column, so bodies line up. */
+  gtk_widget_set_visible (GTK_WIDGET (self->avatar), !grouped);
+  gtk_widget_set_visible (self->header, !grouped);
+  if (grouped)
+    gtk_widget_add_css_class (self->message_box, "grouped");
+  else
+    gtk_widget_remove_css_class (self->message_box, "grouped");
+
+  adw_avatar_set_text (self->avatar, quipu_message_get_sender (message));
+  gtk_label_set_text (self->sender_label, quipu_message_get_sender (message));
+  gtk_label_set_text (self->short_id_label, quipu_message_get_sender_short_id (message));
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->short_id_label),
+                               _("The first characters of this person’s key fingerprint"));
+  time = g_date_time_format (when, "%H:%M");
+  gtk_label_set_text (self->time_label, time);
+  {
+    g_autofree char *full_time = g_date_time_format (when, "%c");
+    gtk_widget_set_tooltip_text (GTK_WIDGET (self->time_label), full_time);
+  }
+
+  markup = quipu_message_row_linkify (quipu_message_get_body (message));
+  gtk_label_set_markup (self->body_label, markup);
+
+  update_verification (self);
+  update_status (self);
+  self->status_handler = g_signal_connect_object (message, "notify::status",
+                                                  G_CALLBACK (on_status_changed), self,
+                                                  G_CONNECT_SWAPPED);
+
+  /* Translators: how a screen reader reads one message: sender, time, text */
+  description = g_strdup_printf (_("%s at %s: %s"), quipu_message_get_sender (message), time,
+                                 quipu_message_get_body (message));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  description, -1);
+}
+
+static void
+quipu_message_row_dispose (GObject *object)
+{
+  QuipuMessageRow *self = QUIPU_MESSAGE_ROW (object);
+
+  quipu_message_row_unbind (self);
+  gtk_widget_dispose_template (GTK_WIDGET (self), QUIPU_TYPE_MESSAGE_ROW);
+
+  G_OBJECT_CLASS (quipu_message_row_parent_class)->dispose (object);
+}
+
+static void
+quipu_message_row_class_init (QuipuMessageRowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = quipu_message_row_dispose;
+
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/io/github/quipuchat/Quipu/quipu-message-row.ui");
+  gtk_widget_class_set_css_name (widget_class, "messagerow");
+  gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_ARTICLE);
+  gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, day_label);
+  gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, divider);
+  gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, message_box);
+  gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, avatar);
+  gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, header);
+  gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, sender_label);
+  gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, short_id_label);
+  gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, verification_label);
+  gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, time_label);
+  gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, body_label);
+  gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, status_icon);
+}
+
+static void
+quipu_message_row_init (QuipuMessageRow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+}
+
+GtkWidget *
+quipu_message_row_new (void)
+{
+  return g_object_new (QUIPU_TYPE_MESSAGE_ROW, NULL);
+}
