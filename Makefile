@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh Debian 12 machine:
 #   make run    install what is missing, build, start a local quipu-server and
-#               open a chat against it
+#               open the desktop app logged in to it (a terminal chat when
+#               there is no display)
 #   make test   install what is missing, build, run the whole test suite
 #   make flatpak  build the Flatpak, install it and write a .flatpak bundle
 #               (no Flathub: a stand-in GNOME runtime in a private installation)
@@ -25,7 +26,10 @@ $(BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	meson compile -C $(BUILD)
 
+# With a display: the Flatpak'd app (built and installed first); without one,
+# the terminal chat.
 run: build
+	@if [ -n "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then .ci/install-deps --flatpak && flatpak/build $(BUILD); fi
 	@.ci/run-local $(BUILD) "$(QUIPU_USER)"
 
 # Where a `flathub` remote is configured: Flathub's org.gnome.Platform and the

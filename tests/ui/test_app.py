@@ -554,7 +554,13 @@ class AppTest(unittest.TestCase):
             note = wait_for("a notification", lambda: [c for c in calls() if c["call"] == "Notify"
                                                        and c["body"] == "are you there?"])
             self.assertEqual(note[0]["summary"], "bob")
-            self.assertEqual(note[0]["category"], "im.received")
+            if note[0].get("portal"):
+                # Inside the Flatpak GLib goes through the portal, which in
+                # GLib 2.84 carries no category; clicking must open the chat.
+                self.assertEqual((note[0]["action"], note[0]["target"]),
+                                 ("app.open-conversation", "@bob"), note)
+            else:
+                self.assertEqual(note[0]["category"], "im.received", note)
             # The open room's own messages do not notify while it is in front.
             self.bob.say("in the room")
             app.wait("room message", name="in the room", role="label")
