@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "quipu-conversation-items.h"
 #include "quipu-conversation-private.h"
 #include "quipu-identity.h"
 #include "quipu-member-private.h"
@@ -19,11 +20,7 @@ struct _QuipuConversation {
   char                  *room;
   GStrv                  participants;
 
-  /* items[0, n_stored) are stored messages by sequence; the rest are ours,
-   * not stored yet, in the order written. */
-  GPtrArray             *items;
-  guint                  n_stored;
-  GPtrArray             *page;            /* history waiting for its page's end */
+  QuipuConversationItems items;
 
   GListStore            *members;
   GHashTable            *members_by_name; /* folded name -> QuipuMember (in members) */
@@ -66,60 +63,6 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
-/* Keys. */
-
-char *
-quipu_conversation_key_for_room (const char *room)
-{
-  g_autofree char *fold = NULL;
-
-  g_return_val_if_fail (room != NULL, NULL);
-
-  fold = quipu_name_fold (room);
-  return g_strconcat ("#", fold, NULL);
-}
-
-static int
-compare_strings (gconstpointer a,
-                 gconstpointer b)
-{
-  return strcmp (*(const char * const *) a, *(const char * const *) b);
-}
-
-char *
-quipu_conversation_key_for_direct (const char * const *people,
-                                   const char         *self_name)
-{
-  g_autoptr(GPtrArray) others = g_ptr_array_new_with_free_func (g_free);
-  g_autofree char *self_fold = self_name ? quipu_name_fold (self_name) : NULL;
-  g_autoptr(GString) key = g_string_new ("@");
-
-  for (guint i = 0; people != NULL && people[i] != NULL; i++)
-    {
-      char *fold = quipu_name_fold (people[i]);
-
-      if (g_strcmp0 (fold, self_fold) == 0)
-        g_free (fold);
-      else
-        g_ptr_array_add (others, fold);
-    }
-  if (others->len == 0 && self_fold != NULL)
-    g_ptr_array_add (others, g_steal_pointer (&self_fold));
-
-  g_ptr_array_sort (others, compare_strings);
-  for (guint i = 0; i < others->len; i++)
-    {
-      const char *name = g_ptr_array_index (others, i);
-
-      if (i > 0 && strcmp (name, g_ptr_array_index (others, i - 1)) == 0)
-        continue;
-      if (key->len > 1)
-        g_string_append_c (key, ',');
-      g_string_append (key, name);
-    }
-  return g_string_free (g_steal_pointer (&key), FALSE);
-}
-
 /* GListModel. */
 
 static GType
@@ -131,18 +74,16 @@ quipu_conversation_get_item_type (GListModel *model)
 static guint
 quipu_conversation_get_n_items (GListModel *model)
 {
-  return QUIPU_CONVERSATION (model)->items->len;
+  return quipu_conversation_items_get_n_items (&QUIPU_CONVERSATION (model)->items);
 }
 
 static gpointer
 quipu_conversation_get_item (GListModel *model,
                              guint       position)
 {
-  QuipuConversation *self = QUIPU_CONVERSATION (model);
+  QuipuMessage *msg = quipu_conversation_items_get (&QUIPU_CONVERSATION (model)->items, position);
 
-  if (position >= self->items->len)
-    return NULL;
-  return g_object_ref (g_ptr_array_index (self->items, position));
+  return msg != NULL ? g_object_ref (msg) : NULL;
 }
 
 static void
@@ -174,8 +115,7 @@ quipu_conversation_finalize (GObject *object)
   g_free (self->title);
   g_free (self->room);
   g_strfreev (self->participants);
-  g_ptr_array_unref (self->items);
-  g_ptr_array_unref (self->page);
+  quipu_conversation_items_clear (&self->items);
   g_hash_table_unref (self->members_by_name);
   g_object_unref (self->members);
 
@@ -263,8 +203,7 @@ quipu_conversation_class_init (QuipuConversationClass *klass)
 static void
 quipu_conversation_init (QuipuConversation *self)
 {
-  self->items = g_ptr_array_new_with_free_func (g_object_unref);
-  self->page = g_ptr_array_new_with_free_func (g_object_unref);
+  quipu_conversation_items_init (&self->items, G_LIST_MODEL (self));
   self->members = g_list_store_new (QUIPU_TYPE_MEMBER);
   self->members_by_name = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->has_older = TRUE;
@@ -326,34 +265,6 @@ quipu_conversation_detach (QuipuConversation *self)
 }
 
 /* Feeding. */
-
-static guint64
-seq_at (QuipuConversation *self,
-        guint              index)
-{
-  return quipu_message_get_seq (g_ptr_array_index (self->items, index));
-}
-
-/* Where `seq` goes among the stored messages; *found if it is there. */
-static guint
-stored_position (QuipuConversation *self,
-                 guint64            seq,
-                 gboolean          *found)
-{
-  guint lo = 0, hi = self->n_stored;
-
-  while (lo < hi)
-    {
-      guint mid = lo + (hi - lo) / 2;
-
-      if (seq_at (self, mid) < seq)
-        lo = mid + 1;
-      else
-        hi = mid;
-    }
-  *found = lo < self->n_stored && seq_at (self, lo) == seq;
-  return lo;
-}
 
 static void
 note_activity (QuipuConversation *self,
@@ -427,32 +338,16 @@ count_unread (QuipuConversation *self,
     }
 }
 
-/* Puts a stored message in its place; FALSE if it is shown already. */
-static gboolean
-insert_stored (QuipuConversation *self,
-               QuipuMessage      *msg)
-{
-  gboolean found;
-  guint pos = stored_position (self, quipu_message_get_seq (msg), &found);
-
-  if (found)
-    return FALSE;
-  g_ptr_array_insert (self->items, pos, g_object_ref (msg));
-  self->n_stored++;
-  g_list_model_items_changed (G_LIST_MODEL (self), pos, 0, 1);
-  return TRUE;
-}
-
 void
 quipu_conversation_add_message (QuipuConversation *self,
                                 QuipuMessage      *msg)
 {
   if (quipu_message_is_history (msg))
     {
-      g_ptr_array_add (self->page, g_object_ref (msg));
+      quipu_conversation_items_hold (&self->items, msg);
       return;
     }
-  if (!insert_stored (self, msg))
+  if (!quipu_conversation_items_insert_stored (&self->items, msg))
     return;
   note_activity (self, msg);
   count_unread (self, msg);
@@ -463,8 +358,7 @@ void
 quipu_conversation_add_pending (QuipuConversation *self,
                                 QuipuMessage      *msg)
 {
-  g_ptr_array_add (self->items, g_object_ref (msg));
-  g_list_model_items_changed (G_LIST_MODEL (self), self->items->len - 1, 0, 1);
+  quipu_conversation_items_add_pending (&self->items, msg);
   note_activity (self, msg);
 }
 
@@ -472,99 +366,19 @@ void
 quipu_conversation_message_stored (QuipuConversation *self,
                                    QuipuMessage      *msg)
 {
-  guint index = self->n_stored;
-  gboolean found;
-  guint pos;
-
-  while (index < self->items->len && g_ptr_array_index (self->items, index) != msg)
-    index++;
-  if (index == self->items->len)
-    {
-      /* Written before this conversation existed (a restored outbox). */
-      if (insert_stored (self, msg))
-        note_activity (self, msg);
-      update_synced_seq (self);
-      return;
-    }
-
-  pos = stored_position (self, quipu_message_get_seq (msg), &found);
-  if (found)
-    {
-      /* Shown already, from another of our sessions: keep one copy. */
-      g_ptr_array_remove_index (self->items, index);
-      g_list_model_items_changed (G_LIST_MODEL (self), index, 1, 0);
-    }
-  else if (pos == index)
-    self->n_stored++;   /* next in order: it stays where it is */
-  else
-    {
-      /* Others' messages were stored before it meanwhile: move it up to
-       * where its sequence puts it, as one change. */
-      gpointer moved = g_ptr_array_steal_index (self->items, index);
-
-      g_ptr_array_insert (self->items, pos, moved);
-      self->n_stored++;
-      g_list_model_items_changed (G_LIST_MODEL (self), pos, index - pos + 1, index - pos + 1);
-    }
+  if (quipu_conversation_items_message_stored (&self->items, msg))
+    note_activity (self, msg);
   update_synced_seq (self);
 }
 
-static int
-compare_by_seq (gconstpointer a,
-                gconstpointer b)
-{
-  guint64 x = quipu_message_get_seq (*(QuipuMessage * const *) a);
-  guint64 y = quipu_message_get_seq (*(QuipuMessage * const *) b);
-
-  return x < y ? -1 : x > y;
-}
-
-/* Shows the page that has come: one items-changed when it fits in one
- * place, as a page of older messages does. */
+/* Shows the page that has come. */
 static void
 flush_page (QuipuConversation *self)
 {
-  g_autoptr(GPtrArray) page = g_steal_pointer (&self->page);
-  g_autoptr(GPtrArray) fresh = g_ptr_array_new ();
-  gboolean found;
-  guint first, last;
+  QuipuMessage *newest = quipu_conversation_items_flush_page (&self->items);
 
-  self->page = g_ptr_array_new_with_free_func (g_object_unref);
-  g_ptr_array_sort (page, compare_by_seq);
-  for (guint i = 0; i < page->len; i++)
-    {
-      QuipuMessage *msg = g_ptr_array_index (page, i);
-      guint64 seq = quipu_message_get_seq (msg);
-
-      if (i > 0 && seq == quipu_message_get_seq (g_ptr_array_index (page, i - 1)))
-        continue;
-      stored_position (self, seq, &found);
-      if (!found)
-        g_ptr_array_add (fresh, msg);
-    }
-  if (fresh->len == 0)
-    return;
-
-  first = stored_position (self, quipu_message_get_seq (g_ptr_array_index (fresh, 0)), &found);
-  last = stored_position (self, quipu_message_get_seq (g_ptr_array_index (fresh, fresh->len - 1)), &found);
-  if (first == last)
-    {
-      guint len = self->items->len;
-
-      g_ptr_array_set_size (self->items, len + fresh->len);
-      memmove (self->items->pdata + first + fresh->len, self->items->pdata + first,
-               (len - first) * sizeof (gpointer));
-      for (guint i = 0; i < fresh->len; i++)
-        self->items->pdata[first + i] = g_object_ref (g_ptr_array_index (fresh, i));
-      self->n_stored += fresh->len;
-      g_list_model_items_changed (G_LIST_MODEL (self), first, 0, fresh->len);
-    }
-  else
-    {
-      for (guint i = 0; i < fresh->len; i++)
-        insert_stored (self, g_ptr_array_index (fresh, i));
-    }
-  note_activity (self, g_ptr_array_index (fresh, fresh->len - 1));
+  if (newest != NULL)
+    note_activity (self, newest);
 }
 
 void
