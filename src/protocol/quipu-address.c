@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <netinet/in.h>
+#include <string.h>
 
 #include "quipu-address.h"
 
@@ -27,4 +28,39 @@ quipu_sockaddr_to_string (const struct sockaddr *addr)
   if (gaddr == NULL || !G_IS_INET_SOCKET_ADDRESS (gaddr))
     return g_strdup ("(unknown)");
   return quipu_socket_address_to_string (G_INET_SOCKET_ADDRESS (gaddr));
+}
+
+gboolean
+quipu_socket_address_to_native (GInetSocketAddress      *address,
+                                int                      local_family,
+                                struct sockaddr_storage *native,
+                                socklen_t               *native_len,
+                                GError                 **error)
+{
+  GInetAddress *inet = g_inet_socket_address_get_address (address);
+  GSocketFamily family = g_inet_address_get_family (inet);
+
+  if (local_family == AF_INET6 && family == G_SOCKET_FAMILY_IPV4)
+    {
+      struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) native;
+
+      memset (native, 0, sizeof *native);
+      sin6->sin6_family = AF_INET6;
+      sin6->sin6_port = g_htons (g_inet_socket_address_get_port (address));
+      sin6->sin6_addr.s6_addr[10] = 0xff;
+      sin6->sin6_addr.s6_addr[11] = 0xff;
+      memcpy (&sin6->sin6_addr.s6_addr[12], g_inet_address_to_bytes (inet), 4);
+      *native_len = sizeof *sin6;
+      return TRUE;
+    }
+  if (local_family == AF_INET && family == G_SOCKET_FAMILY_IPV6)
+    {
+      g_autofree char *text = quipu_socket_address_to_string (address);
+
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE,
+                   "cannot reach %s: this machine has no IPv6", text);
+      return FALSE;
+    }
+  *native_len = g_socket_address_get_native_size (G_SOCKET_ADDRESS (address));
+  return g_socket_address_to_native (G_SOCKET_ADDRESS (address), native, sizeof *native, error);
 }

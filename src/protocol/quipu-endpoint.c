@@ -10,6 +10,7 @@
 #include <glib-unix.h>
 
 #include "quipu-address.h"
+#include "quipu-cid-table.h"
 #include "quipu-connection-private.h"
 #include "quipu-datagram-socket.h"
 #include "quipu-endpoint.h"
@@ -22,13 +23,6 @@
 #define RECV_BUDGET      1024
 #define MAX_CONNECTIONS  100000
 
-/* A connection ID or a stateless reset token, as a hash key. */
-typedef struct {
-  guint8 len;
-  guint8 data[NGTCP2_MAX_CIDLEN];
-} CidKey;
-
-G_STATIC_ASSERT (NGTCP2_STATELESS_RESET_TOKENLEN <= NGTCP2_MAX_CIDLEN);
 G_STATIC_ASSERT (QUIPU_MAX_PACKET <= QUIPU_DATAGRAM_MAX);
 
 /* The endpoint's record of one connection: what it needs to route packets
@@ -39,10 +33,7 @@ typedef struct {
   QuipuConnection *conn;          /* a ref; NULL while it is being made */
   gboolean         dirty;
   GList            dirty_link;    /* in endpoint->dirty while dirty */
-  GPtrArray       *cids;          /* CidKey *, keys of cid_map */
-  GPtrArray       *tokens;        /* client: CidKey *, keys of token_map */
-  char            *remote_key;    /* client: its key in by_remote */
-  GList            remote_link;
+  QuipuCidEntry    keys;          /* in endpoint->routes */
 } Route;
 
 struct _QuipuEndpoint {
@@ -56,9 +47,7 @@ struct _QuipuEndpoint {
   const QuipuEndpointCallbacks *callbacks;
   gpointer                      user_data;
 
-  GHashTable                   *cid_map;   /* CidKey * (owned by the route) -> Route */
-  GHashTable                   *token_map; /* client: reset token (a CidKey *) -> Route */
-  GHashTable                   *by_remote; /* client: address text -> GQueue of Route */
+  QuipuCidTable                 routes;    /* routes by connection ID, reset token, address */
   QuipuDeadlineHeap             heap;      /* every route, by its connection's expiry; owns them */
   GQueue                        dirty;     /* routes with something to write */
   gboolean                      in_dispatch;
@@ -78,34 +67,6 @@ cid_random (ngtcp2_cid *cid, gsize len)
     g_error ("gnutls_rnd failed");
 }
 
-/* Connection ids as hash keys. */
-
-static guint
-cid_hash (gconstpointer key)
-{
-  const CidKey *cid = key;
-  guint h = 2166136261u;
-
-  for (guint i = 0; i < cid->len; i++)
-    h = (h ^ cid->data[i]) * 16777619u;
-  return h;
-}
-
-static gboolean
-cid_equal (gconstpointer a, gconstpointer b)
-{
-  const CidKey *x = a, *y = b;
-
-  return x->len == y->len && memcmp (x->data, y->data, x->len) == 0;
-}
-
-static void
-cid_from_raw (CidKey *cid, const guint8 *data, gsize len)
-{
-  cid->len = MIN (len, NGTCP2_MAX_CIDLEN);
-  memcpy (cid->data, data, cid->len);
-}
-
 /* Routes. */
 
 static Route *
@@ -116,68 +77,8 @@ route_new (QuipuEndpoint *endpoint)
   route->deadline = (QuipuDeadline) QUIPU_DEADLINE_INIT;
   route->endpoint = endpoint;
   route->dirty_link.data = route;
-  route->remote_link.data = route;
-  route->cids = g_ptr_array_new_with_free_func (g_free);
-  route->tokens = g_ptr_array_new_with_free_func (g_free);
+  quipu_cid_entry_init (&route->keys, route);
   return route;
-}
-
-/* `keys` holds the route's keys in `map`, so it can take them all out. */
-static void
-route_add_key (Route *route, GHashTable *map, GPtrArray *keys, const guint8 *data, gsize len)
-{
-  CidKey *key = g_new (CidKey, 1);
-
-  cid_from_raw (key, data, len);
-  g_ptr_array_add (keys, key);
-  g_hash_table_replace (map, key, route);
-}
-
-static void
-route_remove_key (Route *route, GHashTable *map, GPtrArray *keys, const guint8 *data, gsize len)
-{
-  CidKey key;
-
-  cid_from_raw (&key, data, len);
-  for (guint i = 0; i < keys->len; i++)
-    if (cid_equal (g_ptr_array_index (keys, i), &key))
-      {
-        if (g_hash_table_lookup (map, &key) == route)
-          g_hash_table_remove (map, &key);
-        g_ptr_array_remove_index_fast (keys, i);
-        break;
-      }
-}
-
-static void
-route_remove_keys (Route *route, GHashTable *map, GPtrArray *keys)
-{
-  for (guint i = 0; i < keys->len; i++)
-    if (g_hash_table_lookup (map, keys->pdata[i]) == route)
-      g_hash_table_remove (map, keys->pdata[i]);
-  g_ptr_array_unref (keys);
-}
-
-static void
-route_add_cid (Route *route, const guint8 *data, gsize len)
-{
-  route_add_key (route, route->endpoint->cid_map, route->cids, data, len);
-}
-
-static void
-route_set_remote (Route *route, const struct sockaddr *remote)
-{
-  QuipuEndpoint *endpoint = route->endpoint;
-  GQueue *routes;
-
-  route->remote_key = quipu_sockaddr_to_string (remote);
-  routes = g_hash_table_lookup (endpoint->by_remote, route->remote_key);
-  if (routes == NULL)
-    {
-      routes = g_queue_new ();
-      g_hash_table_insert (endpoint->by_remote, g_strdup (route->remote_key), routes);
-    }
-  g_queue_push_tail_link (routes, &route->remote_link);
 }
 
 /* Only the endpoint drops a route, never from inside a call into its
@@ -187,19 +88,9 @@ route_free (Route *route)
 {
   QuipuEndpoint *endpoint = route->endpoint;
 
-  route_remove_keys (route, endpoint->cid_map, route->cids);
-  route_remove_keys (route, endpoint->token_map, route->tokens);
+  quipu_cid_table_remove (&endpoint->routes, &route->keys);
   if (route->dirty)
     g_queue_unlink (&endpoint->dirty, &route->dirty_link);
-  if (route->remote_key != NULL)
-    {
-      GQueue *routes = g_hash_table_lookup (endpoint->by_remote, route->remote_key);
-
-      g_queue_unlink (routes, &route->remote_link);
-      if (g_queue_is_empty (routes))
-        g_hash_table_remove (endpoint->by_remote, route->remote_key);
-      g_free (route->remote_key);
-    }
   if (quipu_deadline_is_queued (&route->deadline))
     quipu_deadline_heap_remove (&endpoint->heap, &route->deadline);
   if (route->conn != NULL)
@@ -290,7 +181,7 @@ sink_new_cid (gpointer    sink_data,
   if (ngtcp2_crypto_generate_stateless_reset_token (token, route->endpoint->secret,
                                                     SECRET_LEN, cid) != 0)
     return FALSE;
-  route_add_cid (route, cid->data, cid->datalen);
+  quipu_cid_table_add_cid (&route->endpoint->routes, &route->keys, cid->data, cid->datalen);
   return TRUE;
 }
 
@@ -299,7 +190,7 @@ sink_retire_cid (gpointer sink_data, const ngtcp2_cid *cid)
 {
   Route *route = sink_data;
 
-  route_remove_key (route, route->endpoint->cid_map, route->cids, cid->data, cid->datalen);
+  quipu_cid_table_retire_cid (&route->endpoint->routes, &route->keys, cid->data, cid->datalen);
 }
 
 static void
@@ -308,11 +199,8 @@ sink_reset_token (gpointer     sink_data,
                   gboolean     valid)
 {
   Route *route = sink_data;
-  QuipuEndpoint *endpoint = route->endpoint;
 
-  route_remove_key (route, endpoint->token_map, route->tokens, token, NGTCP2_STATELESS_RESET_TOKENLEN);
-  if (valid)
-    route_add_key (route, endpoint->token_map, route->tokens, token, NGTCP2_STATELESS_RESET_TOKENLEN);
+  quipu_cid_table_set_token (&route->endpoint->routes, &route->keys, token, valid);
 }
 
 static const QuipuConnectionSink route_sink = {
@@ -411,7 +299,7 @@ accept_connection (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
       return;
     }
   /* Until the client switches to our id, its Initials carry the one it chose. */
-  route_add_cid (route, hd.dcid.data, hd.dcid.datalen);
+  quipu_cid_table_add_cid (&endpoint->routes, &route->keys, hd.dcid.data, hd.dcid.datalen);
   quipu_connection_set_callbacks (route->conn, &handshake_callbacks, endpoint);
   quipu_deadline_heap_add (&endpoint->heap, &route->deadline);
   quipu_connection_read_packet (route->conn, remote, remote_len, data, len, ts);
@@ -424,7 +312,6 @@ route_datagram (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
   guint8 buf[QUIPU_MAX_PACKET];
   ngtcp2_version_cid vc;
   Route *route;
-  CidKey key;
   int rv;
 
   /* Both sides pick QUIPU_CID_LEN-byte ids, so short headers parse alike. */
@@ -439,14 +326,12 @@ route_datagram (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
   if (rv != 0)
     return;
 
-  cid_from_raw (&key, vc.dcid, vc.dcidlen);
-  route = g_hash_table_lookup (endpoint->cid_map, &key);
+  route = quipu_cid_table_lookup (&endpoint->routes, vc.dcid, vc.dcidlen);
   if (route == NULL && !endpoint->is_server && !(data[0] & 0x80) &&
       len >= NGTCP2_MIN_STATELESS_RESET_RANDLEN + 1 + NGTCP2_STATELESS_RESET_TOKENLEN)
     {
       /* Perhaps a stateless reset: its token is its last bytes. */
-      cid_from_raw (&key, data + len - NGTCP2_STATELESS_RESET_TOKENLEN, NGTCP2_STATELESS_RESET_TOKENLEN);
-      route = g_hash_table_lookup (endpoint->token_map, &key);
+      route = quipu_cid_table_lookup_token (&endpoint->routes, data + len - NGTCP2_STATELESS_RESET_TOKENLEN);
     }
   if (route != NULL)
     quipu_connection_read_packet (route->conn, remote, remote_len, data, len, ts);
@@ -466,9 +351,8 @@ static void
 refuse_remote (const struct sockaddr *remote, int error_code, gpointer user_data)
 {
   QuipuEndpoint *endpoint = user_data;
-  g_autofree char *remote_key = quipu_sockaddr_to_string (remote);
   g_autoptr(GPtrArray) conns = g_ptr_array_new_with_free_func ((GDestroyNotify) quipu_connection_unref);
-  GQueue *routes = g_hash_table_lookup (endpoint->by_remote, remote_key);
+  GQueue *routes = quipu_cid_table_get_remote (&endpoint->routes, remote);
 
   if (routes == NULL || g_source_is_destroyed (&endpoint->source))
     return;
@@ -622,9 +506,7 @@ endpoint_finalize (GSource *source)
   while (quipu_deadline_heap_size (&endpoint->heap) > 0)
     route_free ((Route *) quipu_deadline_heap_peek (&endpoint->heap));
   quipu_deadline_heap_clear (&endpoint->heap);
-  g_hash_table_unref (endpoint->cid_map);
-  g_hash_table_unref (endpoint->token_map);
-  g_hash_table_unref (endpoint->by_remote);
+  quipu_cid_table_clear (&endpoint->routes);
   gnutls_memset (endpoint->secret, 0, sizeof endpoint->secret);
   quipu_datagram_socket_free (endpoint->socket);
 }
@@ -651,9 +533,7 @@ endpoint_new (const struct sockaddr *local,
   g_source_set_static_name (&endpoint->source, is_server ? "quipu server endpoint" : "quipu client endpoint");
   endpoint->socket = socket;
   endpoint->is_server = is_server;
-  endpoint->cid_map = g_hash_table_new (cid_hash, cid_equal);
-  endpoint->token_map = g_hash_table_new (cid_hash, cid_equal);
-  endpoint->by_remote = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_queue_free);
+  quipu_cid_table_init (&endpoint->routes);
   quipu_deadline_heap_init (&endpoint->heap);
   g_queue_init (&endpoint->dirty);
   gnutls_rnd (GNUTLS_RND_KEY, endpoint->secret, sizeof endpoint->secret);
@@ -714,45 +594,6 @@ quipu_endpoint_new_client (GError **error)
   return endpoint;
 }
 
-/* The address in the socket's family: IPv4 as an IPv4-mapped IPv6 address
- * on a dual-stack socket. */
-static gboolean
-remote_to_native (QuipuEndpoint           *endpoint,
-                  GInetSocketAddress      *address,
-                  struct sockaddr_storage *native,
-                  socklen_t               *native_len,
-                  GError                 **error)
-{
-  GInetAddress *inet = g_inet_socket_address_get_address (address);
-  GSocketFamily family = g_inet_address_get_family (inet);
-  socklen_t local_len;
-  int local_family = quipu_datagram_socket_get_local (endpoint->socket, &local_len)->sa_family;
-
-  if (local_family == AF_INET6 && family == G_SOCKET_FAMILY_IPV4)
-    {
-      struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) native;
-
-      memset (native, 0, sizeof *native);
-      sin6->sin6_family = AF_INET6;
-      sin6->sin6_port = g_htons (g_inet_socket_address_get_port (address));
-      sin6->sin6_addr.s6_addr[10] = 0xff;
-      sin6->sin6_addr.s6_addr[11] = 0xff;
-      memcpy (&sin6->sin6_addr.s6_addr[12], g_inet_address_to_bytes (inet), 4);
-      *native_len = sizeof *sin6;
-      return TRUE;
-    }
-  if (local_family == AF_INET && family == G_SOCKET_FAMILY_IPV6)
-    {
-      g_autofree char *text = quipu_socket_address_to_string (address);
-
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE,
-                   "cannot reach %s: this machine has no IPv6", text);
-      return FALSE;
-    }
-  *native_len = g_socket_address_get_native_size (G_SOCKET_ADDRESS (address));
-  return g_socket_address_to_native (G_SOCKET_ADDRESS (address), native, sizeof *native, error);
-}
-
 QuipuConnection *
 quipu_endpoint_connect (QuipuEndpoint          *endpoint,
                         GInetSocketAddress     *address,
@@ -762,14 +603,18 @@ quipu_endpoint_connect (QuipuEndpoint          *endpoint,
 {
   QuipuConnectionSetup setup = { 0 };
   struct sockaddr_storage remote;
-  socklen_t remote_len;
+  socklen_t remote_len, local_len;
+  int local_family;
   Route *route;
 
   g_return_val_if_fail (!endpoint->is_server, NULL);
   g_return_val_if_fail (!endpoint->released, NULL);
 
   setup.creds = quipu_tls_client_credentials (error);
-  if (setup.creds == NULL || !remote_to_native (endpoint, address, &remote, &remote_len, error))
+  if (setup.creds == NULL)
+    return NULL;
+  local_family = quipu_datagram_socket_get_local (endpoint->socket, &local_len)->sa_family;
+  if (!quipu_socket_address_to_native (address, local_family, &remote, &remote_len, error))
     return NULL;
 
   route = route_new (endpoint);
@@ -781,7 +626,7 @@ quipu_endpoint_connect (QuipuEndpoint          *endpoint,
       route_free (route);
       return NULL;
     }
-  route_set_remote (route, (struct sockaddr *) &remote);
+  quipu_cid_table_set_remote (&endpoint->routes, &route->keys, (struct sockaddr *) &remote);
   quipu_deadline_heap_add (&endpoint->heap, &route->deadline);
   mark_dirty (route);
   return quipu_connection_ref (route->conn);
