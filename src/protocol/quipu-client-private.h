@@ -14,8 +14,9 @@
 
 G_BEGIN_DECLS
 
-/* QuipuClient is one object in three files: quipu-client.c holds the
- * GObject, its settings and state machine; quipu-client-session.c what
+/* QuipuClient is one object in four files: quipu-client.c holds the
+ * GObject and its settings; quipu-client-state.c its state machine at work
+ * (failures, reconnect, network checks); quipu-client-session.c what
  * travels over a connection (opening it, login, frames in and out);
  * quipu-client-rooms.c what the application asks of the session (join,
  * send, history) and the outbox. This is what they share. */
@@ -103,16 +104,21 @@ extern GParamSpec *quipu_client_pspecs[QUIPU_CLIENT_N_PROPS];
 extern guint       quipu_client_signals[QUIPU_CLIENT_N_SIGNALS];
 
 /* quipu-client.c */
-void            quipu_client_fail             (QuipuClient *self,
-                                               GError      *error);
-void            quipu_client_clear_error      (QuipuClient *self);
-void            quipu_client_open_connection  (QuipuClient *self);
-void            quipu_client_dispatch_event   (QuipuClient *self,
-                                               QuipuEvent   event);
 QuipuSequencer *quipu_client_conversation     (QuipuClient *self,
                                                const char  *room);
 
+/* quipu-client-state.c */
+void            quipu_client_fail             (QuipuClient *self,
+                                               GError      *error);
+void            quipu_client_clear_error      (QuipuClient *self);
+void            quipu_client_dispatch_event   (QuipuClient *self,
+                                               QuipuEvent   event);
+/* Retries at once instead of waiting out the backoff, or checks that a
+ * connection that may have died meanwhile still answers. */
+void            quipu_client_check_connection (QuipuClient *self);
+
 /* quipu-client-session.c */
+void            quipu_client_open_connection  (QuipuClient *self);
 guint64         quipu_client_random_id        (void);
 void            quipu_client_queue_frame      (QuipuClient      *self,
                                                const QuipuFrame *frame);
