@@ -14,12 +14,13 @@
 
 G_BEGIN_DECLS
 
-/* QuipuClient is one object in four files: quipu-client.c holds the
+/* QuipuClient is one object in five files: quipu-client.c holds the
  * GObject and its settings; quipu-client-state.c its state machine at work
- * (failures, reconnect, network checks); quipu-client-session.c what
- * travels over a connection (opening it, login, frames in and out);
- * quipu-client-rooms.c what the application asks of the session (join,
- * send, history) and the outbox. This is what they share. */
+ * (failures, reconnect, network checks); quipu-client-connect.c opening a
+ * connection (resolving the server); quipu-client-session.c what travels
+ * over it (login, frames in and out); quipu-client-rooms.c what the
+ * application asks of the session (join, send, history) and the outbox.
+ * This is what they share. */
 
 #define QUIPU_CLIENT_RESYNC_PAGE 1000
 
@@ -117,8 +118,10 @@ void            quipu_client_dispatch_event   (QuipuClient *self,
  * connection that may have died meanwhile still answers. */
 void            quipu_client_check_connection (QuipuClient *self);
 
-/* quipu-client-session.c */
+/* quipu-client-connect.c */
 void            quipu_client_open_connection  (QuipuClient *self);
+
+/* quipu-client-session.c */
 guint64         quipu_client_random_id        (void);
 void            quipu_client_queue_frame      (QuipuClient      *self,
                                                const QuipuFrame *frame);
