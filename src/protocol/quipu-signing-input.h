@@ -20,4 +20,5 @@ GBytes *quipu_message_signing_input_full (const QuipuFrame *frame, gboolean fold
 GBytes *quipu_login_proof_input (const guint8 *exporter, gsize exporter_len,
                                  const char   *username,
                                  const guint8  key[QUIPU_KEY_SIZE]);
+
 G_END_DECLS
