@@ -769,6 +769,8 @@ test_direct_pages (Fixture       *fx,
     {
       g_autofree char *body = g_strdup_printf ("message %u", i);
       g_autoptr(QuipuMessage) msg = quipu_client_send_direct (alice->client, to_bob, body, NULL);
+
+      g_assert_nonnull (msg);
     }
   QUIPU_TEST_WAIT_FOR (quipu_client_get_conversation (bob->client, "@alice") != NULL &&
                        g_list_model_get_n_items (G_LIST_MODEL (quipu_client_get_conversation (bob->client,
@@ -833,6 +835,8 @@ test_list_order (Fixture       *fx,
 
   {
     g_autoptr(QuipuMessage) msg = quipu_client_send_to_room (writer->client, "two", "up", NULL);
+
+    g_assert_nonnull (msg);
   }
   QUIPU_TEST_WAIT_FOR (g_list_model_get_n_items (G_LIST_MODEL (two)) == 1);
   ASSERT_CHANGES (rec, { 0, 3, 3 });
@@ -844,6 +848,8 @@ test_list_order (Fixture       *fx,
 
   {
     g_autoptr(QuipuMessage) msg = quipu_client_send_to_room (writer->client, "three", "up", NULL);
+
+    g_assert_nonnull (msg);
   }
   QUIPU_TEST_WAIT_FOR (g_list_model_get_n_items (G_LIST_MODEL (three)) == 1);
   ASSERT_CHANGES (rec, { 0, 3, 3 });
@@ -851,6 +857,8 @@ test_list_order (Fixture       *fx,
   /* Already first: no change. */
   {
     g_autoptr(QuipuMessage) msg = quipu_client_send_to_room (writer->client, "three", "again", NULL);
+
+    g_assert_nonnull (msg);
   }
   QUIPU_TEST_WAIT_FOR (g_list_model_get_n_items (G_LIST_MODEL (three)) == 2);
   ASSERT_NO_CHANGES (rec);

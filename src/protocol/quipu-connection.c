@@ -127,9 +127,10 @@ notify_closed (QuipuConnection *conn)
       /* The owner may drop its ref and free the endpoint (and with it the
        * endpoint's ref) in there: `error` must outlive the call. This is
        * always the last thing its callers do with the connection. */
-      g_autoptr(QuipuConnection) alive = quipu_connection_ref (conn);
+      QuipuConnection *alive = quipu_connection_ref (conn);
 
       conn->callbacks->closed (conn, conn->error, conn->user_data);
+      quipu_connection_unref (alive);
     }
 }
 
