@@ -5,9 +5,42 @@
 #include "quipu-client-private.h"
 #include "quipu-error.h"
 #include "quipu-tls.h"
+#include "quipu-tls-private.h"
 
 /* Opening a connection: the server's address parsed, resolved without
  * blocking, and a QUIC connection started on the client's endpoint. */
+
+typedef struct {
+  QuipuClient  *self;
+  GInetAddress *address;
+  char         *hostname;
+  guint16       port;
+} Target;
+
+static void start_connection (QuipuClient *self, GInetAddress *address, const char *hostname, guint16 port);
+
+static void
+system_trust_loaded_cb (GObject *object, GAsyncResult *result, gpointer user_data)
+{
+  Target *target = user_data;
+
+  quipu_tls_load_system_trust_finish (result, NULL);
+  if (target->self->state == QUIPU_STATE_CONNECTING && target->self->conn == NULL)
+    start_connection (target->self, target->address, target->hostname, target->port);
+  g_object_unref (target->self);
+  g_object_unref (target->address);
+  g_free (target->hostname);
+  g_free (target);
+}
+
+/* A server neither pinned nor known is checked against the system CAs in
+ * the handshake: have them loaded before it starts, off the main loop. */
+static gboolean
+needs_system_trust (QuipuClient *self, QuipuTrustStore *store)
+{
+  return self->pinned_fingerprint == NULL && !quipu_tls_system_trust_loaded () &&
+         !quipu_trust_store_knows (store, self->server);
+}
 
 static void
 start_connection (QuipuClient *self, GInetAddress *address, const char *hostname, guint16 port)
@@ -23,6 +56,17 @@ start_connection (QuipuClient *self, GInetAddress *address, const char *hostname
     .refuse_unknown = !self->trust_on_first_use,
   };
 
+  if (needs_system_trust (self, store))
+    {
+      Target *target = g_new0 (Target, 1);
+
+      target->self = g_object_ref (self);
+      target->address = g_object_ref (address);
+      target->hostname = g_strdup (hostname);
+      target->port = port;
+      quipu_tls_load_system_trust_async (NULL, system_trust_loaded_cb, target);
+      return;
+    }
   if (self->endpoint == NULL)
     self->endpoint = quipu_endpoint_new_client (&error);
   if (self->endpoint != NULL)

@@ -37,4 +37,14 @@ gboolean quipu_tls_write_atomically      (const char  *path,
  * tests: pinned and known servers must not cause it). */
 gboolean quipu_tls_system_trust_loaded   (void);
 
+/* Loads them ahead of a handshake that will need them, in a worker thread:
+ * parsing the bundle takes tens of milliseconds, which the main loop (a
+ * window, other sessions) must not wait for. A handshake that needs them
+ * before this finishes waits for it to finish instead of loading them twice. */
+void     quipu_tls_load_system_trust_async  (GCancellable        *cancellable,
+                                             GAsyncReadyCallback  callback,
+                                             gpointer             user_data);
+gboolean quipu_tls_load_system_trust_finish (GAsyncResult        *result,
+                                             GError             **error);
+
 G_END_DECLS

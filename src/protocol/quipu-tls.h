@@ -57,6 +57,9 @@ QuipuTrustResult quipu_trust_store_lookup (QuipuTrustStore *store,
                                            const char      *fingerprint,
                                            char           **pinned,
                                            GError         **error);
+/* Whether `host_port` has a pin (an unreadable file counts as none). */
+gboolean         quipu_trust_store_knows  (QuipuTrustStore *store,
+                                           const char      *host_port);
 /* Adds or replaces the pin (atomic rewrite, file 0600, directory created). */
 gboolean         quipu_trust_store_pin    (QuipuTrustStore *store,
                                            const char      *host_port,

@@ -267,6 +267,15 @@ quipu_trust_store_lookup (QuipuTrustStore *store,
 }
 
 gboolean
+quipu_trust_store_knows (QuipuTrustStore *store,
+                         const char      *host_port)
+{
+  g_autoptr(GPtrArray) lines = read_known_lines (store, NULL);
+
+  return lines != NULL && find_known_line (lines, host_port) != NULL;
+}
+
+gboolean
 quipu_trust_store_pin (QuipuTrustStore *store,
                        const char      *host_port,
                        const char      *fingerprint,
@@ -556,6 +565,39 @@ load_system_trust (void)
         g_debug ("loaded %d system CA certificates", ret);
     }
   g_once_init_leave (&system_trust_loaded, 1);
+}
+
+static void
+load_system_trust_thread (GTask        *task,
+                          gpointer      source_object,
+                          gpointer      task_data,
+                          GCancellable *cancellable)
+{
+  load_system_trust ();
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+quipu_tls_load_system_trust_async (GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, quipu_tls_load_system_trust_async);
+  g_task_set_name (task, "[quipu] load system CAs");
+  if (quipu_tls_system_trust_loaded ())
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_run_in_thread (task, load_system_trust_thread);
+}
+
+gboolean
+quipu_tls_load_system_trust_finish (GAsyncResult  *result,
+                                    GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 gnutls_certificate_credentials_t
