@@ -46,6 +46,8 @@ drain (QuipuBatch        *batch,
       g_clear_pointer (&out->bytes, g_bytes_unref);
       g_clear_pointer (&out->fallback, g_bytes_unref);
       g_free (out->close_reason);
+      if (out->feed != NULL)
+        out->feed_unref (out->feed);
     }
 }
 
@@ -91,7 +93,7 @@ quipu_batch_queue (QuipuBatch *batch,
 {
   QuipuOutgoing out = {
     target, bytes ? g_bytes_ref (bytes) : NULL, inbox_seq, close_code, g_strdup (close_reason),
-    QUIPU_ON_FAILURE_SEND, NULL
+    QUIPU_ON_FAILURE_SEND, NULL, NULL, NULL
   };
 
   g_array_append_val (batch->outgoing, out);
@@ -106,8 +108,20 @@ quipu_batch_queue_written (QuipuBatch     *batch,
                            GBytes         *fallback)
 {
   QuipuOutgoing out = {
-    target, g_bytes_ref (bytes), inbox_seq, 0, NULL, on_failure, fallback ? g_bytes_ref (fallback) : NULL
+    target, g_bytes_ref (bytes), inbox_seq, 0, NULL, on_failure, fallback ? g_bytes_ref (fallback) : NULL,
+    NULL, NULL
   };
+
+  g_array_append_val (batch->outgoing, out);
+}
+
+void
+quipu_batch_queue_feed (QuipuBatch     *batch,
+                        gpointer        target,
+                        gpointer        feed,
+                        GDestroyNotify  feed_unref)
+{
+  QuipuOutgoing out = { target, NULL, 0, 0, NULL, QUIPU_ON_FAILURE_SEND, NULL, feed, feed_unref };
 
   g_array_append_val (batch->outgoing, out);
 }

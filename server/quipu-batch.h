@@ -24,8 +24,9 @@ typedef enum {
   QUIPU_ON_FAILURE_CLOSE,    /* the session rests on a write (a new name): close it */
 } QuipuOnFailure;
 
-/* A frame (bytes) for `target`, or, with bytes NULL, a close that must come
- * after the frames queued for it before. */
+/* A frame (bytes) for `target`; or a feed, what the target produces itself
+ * once released (a history page, paced by the stream); or, with both NULL,
+ * a close that must come after the frames queued for it before. */
 typedef struct {
   gpointer        target;
   GBytes         *bytes;
@@ -34,6 +35,8 @@ typedef struct {
   char           *close_reason;
   QuipuOnFailure  on_failure;
   GBytes         *fallback;
+  gpointer        feed;
+  GDestroyNotify  feed_unref;
 } QuipuOutgoing;
 
 /* Called once per queued item after the commit; `durable` is FALSE when the
@@ -59,6 +62,12 @@ void        quipu_batch_queue              (QuipuBatch *batch,
                                             guint64     inbox_seq,
                                             guint64     close_code,
                                             const char *close_reason);
+/* Takes over the reference on `target` and on `feed`; the release gets
+ * the feed after the items queued before it, whatever the commit did. */
+void        quipu_batch_queue_feed         (QuipuBatch     *batch,
+                                            gpointer        target,
+                                            gpointer        feed,
+                                            GDestroyNotify  feed_unref);
 /* The same for bytes that depend on the batch's writes: `on_failure` says
  * what to do with them if the commit fails (`fallback` for _REPLACE). */
 void        quipu_batch_queue_written      (QuipuBatch     *batch,

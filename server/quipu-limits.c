@@ -241,10 +241,12 @@ quipu_limits_format_stats (QuipuLimits *limits)
                           " limited-messages=%" G_GUINT64_FORMAT " limited-joins=%" G_GUINT64_FORMAT
                           " limited-errors=%" G_GUINT64_FORMAT " log-lines-dropped=%" G_GUINT64_FORMAT
                           " store-failures=%" G_GUINT64_FORMAT " presence-sent=%" G_GUINT64_FORMAT
-                          " presence-coalesced=%" G_GUINT64_FORMAT,
+                          " presence-coalesced=%" G_GUINT64_FORMAT " held-bytes=%" G_GUINT64_FORMAT
+                          " slow-clients=%" G_GUINT64_FORMAT " history-paced=%" G_GUINT64_FORMAT,
                           s->connections, s->pending, s->users_online, s->rooms,
                           g_hash_table_size (limits->addresses),
                           s->refused_rooms, s->refused_registrations, s->refused_busy, s->login_timeouts,
                           s->limited_messages, s->limited_joins, s->limited_errors, s->log_lines_dropped,
-                          s->store_failures, s->presence_sent, s->presence_coalesced);
+                          s->store_failures, s->presence_sent, s->presence_coalesced, s->held_bytes,
+                          s->slow_clients, s->history_paced);
 }

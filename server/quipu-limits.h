@@ -42,6 +42,9 @@ typedef struct {
   guint64 store_failures;
   guint64 presence_sent;        /* PRESENCE frames queued to members */
   guint64 presence_coalesced;   /* changes that cancelled out within a batch */
+  guint64 held_bytes;           /* queued behind history pages still being sent */
+  guint64 slow_clients;         /* closed as "too far behind" */
+  guint64 history_paced;        /* history pages that waited for the client to read */
 } QuipuServerStats;
 
 /* The limits in force, the counters, and what is counted per client

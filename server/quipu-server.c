@@ -261,7 +261,7 @@ on_closed (QuipuConnection *conn,
   QuipuSession *session = g_hash_table_lookup (server->sessions, conn);
   const char *who = session->username ? session->username : "a client";
 
-  session->closed = TRUE;
+  quipu_session_mark_closed (session);
   quipu_session_stop_deadline (session);
   quipu_roster_go_offline (server->roster, session, server->batch);
   if (session->counted)

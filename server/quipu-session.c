@@ -18,11 +18,54 @@ typedef struct {
   guint64 seq;
 } InboxMark;
 
+/* A feed as the batch and the held queue pass it on. */
+typedef struct {
+  QuipuFeedFunc  func;
+  gpointer       data;
+  GDestroyNotify destroy;
+} Feed;
+
+static void
+feed_clear (gpointer data)
+{
+  Feed *feed = data;
+
+  if (feed->destroy != NULL)
+    feed->destroy (feed->data);
+}
+
+static void
+feed_unref (gpointer feed)
+{
+  g_rc_box_release_full (feed, feed_clear);
+}
+
+/* What waits behind a feed: bytes, another feed, or (both NULL) a close. */
+typedef struct {
+  GBytes  *bytes;
+  guint64  inbox_seq;
+  Feed    *feed;
+  guint64  close_code;
+  char    *close_reason;
+} Held;
+
+static void
+held_free (gpointer data)
+{
+  Held *held = data;
+
+  g_clear_pointer (&held->bytes, g_bytes_unref);
+  g_clear_pointer (&held->feed, feed_unref);
+  g_free (held->close_reason);
+  g_free (held);
+}
+
 static void
 session_clear (gpointer data)
 {
   QuipuSession *session = data;
 
+  g_queue_clear_full (&session->held, held_free);
   g_queue_clear_full (&session->marks, g_free);
   g_ptr_array_unref (session->rooms);
   quipu_connection_unref (session->conn);
@@ -42,6 +85,7 @@ quipu_session_new (QuipuConnection *conn,
   session->address = quipu_limits_address_of (quipu_connection_get_peer (conn));
   session->rooms = g_ptr_array_new ();
   g_queue_init (&session->marks);
+  g_queue_init (&session->held);
   return session;
 }
 
@@ -84,27 +128,29 @@ quipu_session_log (QuipuSession   *session,
                      "%s", message);
 }
 
-void
-quipu_session_deliver (QuipuSession *session,
-                       GBytes       *bytes,
-                       guint64       inbox_seq)
+static void
+close_slow_client (QuipuSession *session)
 {
-  if (session->closed)
+  if (quipu_connection_is_closing (session->conn))
     return;
+  /* A client that stops reading must not hold the server's memory. */
+  quipu_limits_get_stats (session->limits)->slow_clients++;
+  quipu_session_log (session, G_LOG_LEVEL_WARNING, "slow-client",
+                     "closing the connection of %s from %s: it stopped reading",
+                     session->username ? session->username : "?",
+                     quipu_connection_get_peer (session->conn));
+  quipu_connection_close (session->conn, QUIPU_PROTOCOL_ERROR_RATE_LIMITED, "too far behind", 0);
+}
 
+static gboolean
+queue_now (QuipuSession *session,
+           GBytes       *bytes,
+           guint64       inbox_seq)
+{
   if (!quipu_connection_queue_bytes (session->conn, bytes))
     {
-      if (!quipu_connection_is_closing (session->conn))
-        {
-          /* A client that stops reading must not hold the server's memory. */
-          quipu_session_log (session, G_LOG_LEVEL_WARNING, "slow-client",
-                             "closing the connection of %s from %s: it stopped reading",
-                             session->username ? session->username : "?",
-                             quipu_connection_get_peer (session->conn));
-          quipu_connection_close (session->conn, QUIPU_PROTOCOL_ERROR_RATE_LIMITED,
-                                  "too far behind", 0);
-        }
-      return;
+      close_slow_client (session);
+      return FALSE;
     }
 
   if (inbox_seq > 0)
@@ -115,6 +161,197 @@ quipu_session_deliver (QuipuSession *session,
       mark->seq = inbox_seq;
       g_queue_push_tail (&session->marks, mark);
     }
+  return TRUE;
+}
+
+static guint64
+unacked (QuipuSession *session)
+{
+  guint64 queued = quipu_connection_get_queued_offset (session->conn);
+
+  return queued - MIN (queued, session->acked_offset);
+}
+
+static void
+set_held_bytes (QuipuSession *session,
+                gsize         held_bytes)
+{
+  QuipuServerStats *stats = quipu_limits_get_stats (session->limits);
+
+  stats->held_bytes = stats->held_bytes - session->held_bytes + held_bytes;
+  session->held_bytes = held_bytes;
+}
+
+static void
+drop_held (QuipuSession *session)
+{
+  g_queue_clear_full (&session->held, held_free);
+  set_held_bytes (session, 0);
+}
+
+/* Sends what the held queue allows: bytes and closes at once, a feed while
+ * less than QUIPU_SESSION_FEED_WINDOW of the stream is unacknowledged. */
+static void
+pump (QuipuSession *session)
+{
+  g_autoptr(QuipuSession) keep = quipu_session_ref (session);   /* a close may drop the server's */
+  Held *held;
+
+  while ((held = g_queue_peek_head (&session->held)) != NULL)
+    {
+      if (session->closed || quipu_connection_is_closing (session->conn))
+        {
+          drop_held (session);
+          return;
+        }
+
+      if (held->feed != NULL)
+        {
+          guint64 pending = unacked (session);
+
+          if (pending >= QUIPU_SESSION_FEED_WINDOW)
+            return;   /* on_acked() calls again */
+          if (!held->feed->func (session, held->feed->data, QUIPU_SESSION_FEED_WINDOW - pending))
+            continue;
+        }
+      else if (held->bytes != NULL)
+        {
+          set_held_bytes (session, session->held_bytes - g_bytes_get_size (held->bytes));
+          queue_now (session, held->bytes, held->inbox_seq);
+        }
+      else
+        quipu_connection_close (session->conn, held->close_code, held->close_reason, LINGER_MS);
+      held_free (g_queue_pop_head (&session->held));
+    }
+}
+
+static void
+hold (QuipuSession *session,
+      Held         *held)
+{
+  gsize size = held->bytes ? g_bytes_get_size (held->bytes) : 0;
+
+  /* Behind a feed is still queued for the client: the same limit. */
+  if (size > 0 && unacked (session) + session->held_bytes + size > QUIPU_SESSION_MAX_BEHIND)
+    {
+      held_free (held);
+      drop_held (session);
+      close_slow_client (session);
+      return;
+    }
+  set_held_bytes (session, session->held_bytes + size);
+  g_queue_push_tail (&session->held, held);
+  if (session->held.length == 1)
+    pump (session);
+}
+
+static void
+deliver (QuipuSession *session,
+         GBytes       *bytes,
+         guint64       inbox_seq)
+{
+  Held *held;
+
+  if (session->closed)
+    return;
+  if (session->held.length == 0)
+    {
+      queue_now (session, bytes, inbox_seq);
+      return;
+    }
+  held = g_new0 (Held, 1);
+  held->bytes = g_bytes_ref (bytes);
+  held->inbox_seq = inbox_seq;
+  hold (session, held);
+}
+
+void
+quipu_session_deliver (QuipuSession *session,
+                       GBytes       *bytes,
+                       guint64       inbox_seq)
+{
+  /* Last words: a page still on its way will not be finished. */
+  drop_held (session);
+  if (!session->closed)
+    queue_now (session, bytes, inbox_seq);
+}
+
+static void
+deliver_feed (QuipuSession *session,
+              Feed         *feed)
+{
+  Held *held;
+
+  if (session->closed)
+    return;
+  held = g_new0 (Held, 1);
+  held->feed = g_rc_box_acquire (feed);
+  hold (session, held);
+}
+
+/* A close comes after everything sent before it, feeds included. */
+static void
+close_after (QuipuSession *session,
+             guint64       code,
+             const char   *reason)
+{
+  Held *held;
+
+  if (session->held.length == 0)
+    {
+      quipu_connection_close (session->conn, code, reason, LINGER_MS);
+      return;
+    }
+  held = g_new0 (Held, 1);
+  held->close_code = code;
+  held->close_reason = g_strdup (reason);
+  hold (session, held);
+}
+
+void
+quipu_session_mark_closed (QuipuSession *session)
+{
+  session->closed = TRUE;
+  drop_held (session);
+}
+
+void
+quipu_session_send_feed (QuipuSession   *session,
+                         QuipuBatch     *batch,
+                         QuipuFeedFunc   func,
+                         gpointer        data,
+                         GDestroyNotify  destroy)
+{
+  Feed *feed = g_rc_box_new0 (Feed);
+
+  feed->func = func;
+  feed->data = data;
+  feed->destroy = destroy;
+  if (batch != NULL && quipu_batch_is_open (batch))
+    quipu_batch_queue_feed (batch, quipu_session_ref (session), feed, feed_unref);
+  else
+    {
+      deliver_feed (session, feed);
+      feed_unref (feed);
+    }
+}
+
+gsize
+quipu_session_feed_frame (QuipuSession     *session,
+                          const QuipuFrame *frame,
+                          guint64           inbox_seq)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = quipu_frame_encode (frame, &error);
+
+  if (bytes == NULL)
+    {
+      g_critical ("cannot encode %s: %s", quipu_frame_type_to_string (frame->type), error->message);
+      return 0;
+    }
+  if (session->closed || !queue_now (session, bytes, inbox_seq))
+    return 0;
+  return g_bytes_get_size (bytes);
 }
 
 void
@@ -128,7 +365,7 @@ quipu_session_send (QuipuSession *session,
   if (batch != NULL && quipu_batch_is_open (batch))
     quipu_batch_queue (batch, quipu_session_ref (session), bytes, inbox_seq, 0, NULL);
   else
-    quipu_session_deliver (session, bytes, inbox_seq);
+    deliver (session, bytes, inbox_seq);
 }
 
 void
@@ -140,7 +377,7 @@ quipu_session_close (QuipuSession *session,
   if (batch != NULL && quipu_batch_is_open (batch))
     quipu_batch_queue (batch, quipu_session_ref (session), NULL, 0, code, reason);
   else
-    quipu_connection_close (session->conn, code, reason, LINGER_MS);
+    close_after (session, code, reason);
 }
 
 void
@@ -156,7 +393,7 @@ quipu_session_send_written (QuipuSession   *session,
   if (batch != NULL && quipu_batch_is_open (batch))
     quipu_batch_queue_written (batch, quipu_session_ref (session), bytes, inbox_seq, on_failure, fallback);
   else
-    quipu_session_deliver (session, bytes, inbox_seq);
+    deliver (session, bytes, inbox_seq);
 }
 
 /* After a failed commit only what rests on the batch's writes is held back:
@@ -173,15 +410,17 @@ quipu_session_release_outgoing (const QuipuOutgoing *out,
   switch (on_failure)
     {
     case QUIPU_ON_FAILURE_SEND:
-      if (out->bytes == NULL)
-        quipu_connection_close (session->conn, out->close_code, out->close_reason, LINGER_MS);
+      if (out->feed != NULL)
+        deliver_feed (session, out->feed);
+      else if (out->bytes == NULL)
+        close_after (session, out->close_code, out->close_reason);
       else
-        quipu_session_deliver (session, out->bytes, out->inbox_seq);
+        deliver (session, out->bytes, out->inbox_seq);
       break;
     case QUIPU_ON_FAILURE_DROP:
       break;
     case QUIPU_ON_FAILURE_REPLACE:
-      quipu_session_deliver (session, out->fallback, 0);
+      deliver (session, out->fallback, 0);
       break;
     case QUIPU_ON_FAILURE_CLOSE:
       if (!session->closed && !quipu_connection_is_closing (session->conn))
@@ -312,6 +551,8 @@ quipu_session_acked (QuipuSession *session,
   guint64 delivered = session->delivered;
   InboxMark *mark;
 
+  session->acked_offset = MAX (session->acked_offset, offset);
+  pump (session);
   while ((mark = g_queue_peek_head (&session->marks)) != NULL && mark->end_offset <= offset)
     {
       delivered = MAX (delivered, mark->seq);

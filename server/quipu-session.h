@@ -31,7 +31,25 @@ typedef struct {
   guint            log_dropped;/* held back since the last that passed */
   guint            login_deadline_id;  /* until CONNECT succeeds */
   gboolean         counted;    /* counted against its address's connections */
+  GQueue           held;       /* what waits behind a feed, see quipu_session_send_feed() */
+  gsize            held_bytes;
+  guint64          acked_offset; /* of the stream, as QUIC last acknowledged it */
 } QuipuSession;
+
+/* Bytes of a feed on the stream, not yet acknowledged, before it waits for
+ * the client to read: enough to keep a fast link busy, far below the 8 MiB
+ * after which a client counts as having stopped reading. */
+#define QUIPU_SESSION_FEED_WINDOW (1024 * 1024)
+/* A client with this much sent but unacknowledged, or held behind a feed,
+ * has stopped reading and is closed (the transport's own limit). */
+#define QUIPU_SESSION_MAX_BEHIND  (8 * 1024 * 1024)
+
+/* Sends the next frames of a feed with quipu_session_feed_frame(): at least
+ * one, so that it always moves, and about `budget` bytes. Returns TRUE when
+ * the feed is done (or cannot go on). */
+typedef gboolean (*QuipuFeedFunc) (QuipuSession *session,
+                                   gpointer      data,
+                                   gsize         budget);
 
 QuipuSession *quipu_session_new   (QuipuConnection *conn,
                                    QuipuLimits     *limits);
@@ -47,8 +65,9 @@ void quipu_session_log (QuipuSession   *session,
                         const char     *format,
                         ...) G_GNUC_PRINTF (4, 5);
 
-/* Queues on the connection now, bypassing any batch (shutdown). An inbox_seq
- * above 0 counts as delivered once QUIC acknowledges these bytes. */
+/* Queues on the connection now, bypassing any batch and dropping a page on
+ * its way (shutdown). An inbox_seq above 0 counts as delivered once QUIC
+ * acknowledges these bytes. */
 void quipu_session_deliver    (QuipuSession *session,
                                GBytes       *bytes,
                                guint64       inbox_seq);
@@ -56,6 +75,24 @@ void quipu_session_send       (QuipuSession *session,
                                QuipuBatch   *batch,
                                GBytes       *bytes,
                                guint64       inbox_seq);
+/* A long reply (a history page) the session produces itself, in step with
+ * what the client's stream accepts: a page of large messages queued at once
+ * would trip the limit meant for clients that stop reading. Whatever is sent
+ * to the session after it waits until the feed is done, so the client sees
+ * the frames in the same order. `destroy` frees `data` when it is done or
+ * the session goes. */
+void quipu_session_send_feed  (QuipuSession   *session,
+                               QuipuBatch     *batch,
+                               QuipuFeedFunc   func,
+                               gpointer        data,
+                               GDestroyNotify  destroy);
+/* The connection is gone: nothing more is sent, what was held is freed. */
+void quipu_session_mark_closed (QuipuSession *session);
+/* From a QuipuFeedFunc: on the stream now. Returns the bytes queued, 0 when
+ * the frame could not be (the connection is going). */
+gsize quipu_session_feed_frame (QuipuSession     *session,
+                                const QuipuFrame *frame,
+                                guint64           inbox_seq);
 /* Bytes that report or carry the batch's writes: see QuipuOnFailure. */
 void quipu_session_send_written (QuipuSession   *session,
                                  QuipuBatch     *batch,
@@ -97,8 +134,9 @@ void quipu_session_start_deadline (QuipuSession *session,
                                    guint         seconds);
 void quipu_session_stop_deadline  (QuipuSession *session);
 
-/* QUIC acknowledged the stream up to `offset`: returns the highest inbox seq
- * now delivered, which may be session->delivered unchanged. */
+/* QUIC acknowledged the stream up to `offset`: moves a waiting feed on and
+ * returns the highest inbox seq now delivered, which may be
+ * session->delivered unchanged. */
 guint64 quipu_session_acked (QuipuSession *session,
                              guint64       offset);
 

@@ -179,6 +179,56 @@ quipu_store_fetch (QuipuStore          *store,
   return g_steal_pointer (&messages);
 }
 
+gboolean
+quipu_store_page_floor (QuipuStore  *store,
+                        const char  *room,
+                        gint64       inbox_uid,
+                        guint64      before_seq,
+                        guint        limit,
+                        guint64     *floor_seq,
+                        guint       *count,
+                        gboolean    *more,
+                        GError     **error)
+{
+  g_autoptr(StoreStmt) stmt = NULL;
+  gint64 key = inbox_uid;
+  StepResult step;
+
+  g_return_val_if_fail (store != NULL, FALSE);
+
+  *floor_seq = 0;
+  *count = 0;
+  *more = FALSE;
+  if (room != NULL)
+    {
+      guint64 last_seq;
+
+      if (!find_room (store, room, &key, &last_seq, error))
+        return FALSE;
+      if (key == 0)
+        return TRUE;
+    }
+
+  stmt = _quipu_store_stmt (store, room != NULL ? STMT_SEQS_ROOM_BEFORE : STMT_SEQS_INBOX_BEFORE, error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, key);
+  sqlite3_bind_int64 (stmt, 2, (gint64) MIN (before_seq, (guint64) G_MAXINT64));
+  sqlite3_bind_int64 (stmt, 3, (gint64) limit + 1);
+
+  while ((step = _quipu_store_step (store, stmt, "cannot fetch messages", error)) == STEP_ROW)
+    {
+      if (*count == limit)
+        {
+          *more = TRUE;
+          break;
+        }
+      *floor_seq = sqlite3_column_int64 (stmt, 0);
+      (*count)++;
+    }
+  return step != STEP_ERROR;
+}
+
 guint64
 quipu_store_room_last_seq (QuipuStore  *store,
                            const char  *room,

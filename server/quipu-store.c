@@ -125,6 +125,13 @@ static const char * const stmt_sql[N_STMTS] = {
   [STMT_FETCH_ROOM_AFTER] = FETCH_ROOM "AND m.seq > ?2 ORDER BY m.seq ASC LIMIT ?3",
   [STMT_FETCH_INBOX_BEFORE] = FETCH_INBOX "AND i.seq < ?2 ORDER BY i.seq DESC LIMIT ?3",
   [STMT_FETCH_INBOX_AFTER] = FETCH_INBOX "AND i.seq > ?2 ORDER BY i.seq ASC LIMIT ?3",
+  /* The same rows as the fetches above, without their bodies. */
+  [STMT_SEQS_ROOM_BEFORE] =
+    "SELECT m.seq FROM messages m JOIN users u ON u.uid = m.sender"
+    " WHERE m.rid = ?1 AND m.seq < ?2 ORDER BY m.seq DESC LIMIT ?3",
+  [STMT_SEQS_INBOX_BEFORE] =
+    "SELECT i.seq FROM inbox i JOIN messages m ON m.mid = i.mid JOIN users u ON u.uid = m.sender"
+    " WHERE i.uid = ?1 AND i.seq < ?2 ORDER BY i.seq DESC LIMIT ?3",
   /* Recency is the id of the room's newest message: strictly ordered, unlike
    * a millisecond clock, and free to keep. Pruned-out rooms come last. */
   [STMT_LIST_ROOMS] =

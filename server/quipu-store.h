@@ -152,6 +152,19 @@ GPtrArray *quipu_store_fetch (QuipuStore          *store,
                               gboolean            *more,
                               GError             **error);
 
+/* Where a QUIPU_FETCH_BEFORE page starts, without reading its bodies: the
+ * lowest seq of the page (0 when it is empty), how many messages it holds
+ * and whether older ones exist. Returns FALSE on error. */
+gboolean quipu_store_page_floor (QuipuStore  *store,
+                                 const char  *room,
+                                 gint64       inbox_uid,
+                                 guint64      before_seq,
+                                 guint        limit,
+                                 guint64     *floor_seq,
+                                 guint       *count,
+                                 gboolean    *more,
+                                 GError     **error);
+
 /* Highest sequence so far (0 if none). */
 guint64 quipu_store_room_last_seq  (QuipuStore *store, const char *room, GError **error);
 guint64 quipu_store_inbox_last_seq (QuipuStore *store, gint64 uid, GError **error);
