@@ -221,7 +221,9 @@ pump (QuipuSession *session)
         }
       else
         quipu_connection_close (session->conn, held->close_code, held->close_reason, LINGER_MS);
-      held_free (g_queue_pop_head (&session->held));
+      /* Unless the connection went meanwhile, taking the queue with it. */
+      if (g_queue_peek_head (&session->held) == held)
+        held_free (g_queue_pop_head (&session->held));
     }
 }
 
@@ -336,19 +338,27 @@ quipu_session_send_feed (QuipuSession   *session,
     }
 }
 
+/* NULL (and a critical: a server bug) when the frame breaks the rules. */
+static GBytes *
+encode (const QuipuFrame *frame)
+{
+  g_autoptr(GError) error = NULL;
+  GBytes *bytes = quipu_frame_encode (frame, &error);
+
+  if (bytes == NULL)
+    g_critical ("cannot encode %s: %s", quipu_frame_type_to_string (frame->type), error->message);
+  return bytes;
+}
+
 gsize
 quipu_session_feed_frame (QuipuSession     *session,
                           const QuipuFrame *frame,
                           guint64           inbox_seq)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) bytes = quipu_frame_encode (frame, &error);
+  g_autoptr(GBytes) bytes = encode (frame);
 
   if (bytes == NULL)
-    {
-      g_critical ("cannot encode %s: %s", quipu_frame_type_to_string (frame->type), error->message);
-      return 0;
-    }
+    return 0;
   if (session->closed || !queue_now (session, bytes, inbox_seq))
     return 0;
   return g_bytes_get_size (bytes);
@@ -438,15 +448,10 @@ quipu_session_send_frame (QuipuSession     *session,
                           const QuipuFrame *frame,
                           guint64           inbox_seq)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) bytes = quipu_frame_encode (frame, &error);
+  g_autoptr(GBytes) bytes = encode (frame);
 
-  if (bytes == NULL)
-    {
-      g_critical ("cannot encode %s: %s", quipu_frame_type_to_string (frame->type), error->message);
-      return;
-    }
-  quipu_session_send (session, batch, bytes, inbox_seq);
+  if (bytes != NULL)
+    quipu_session_send (session, batch, bytes, inbox_seq);
 }
 
 QuipuFrame *
