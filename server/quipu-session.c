@@ -192,9 +192,8 @@ drop_held (QuipuSession *session)
 /* Sends what the held queue allows: bytes and closes at once, a feed while
  * less than QUIPU_SESSION_FEED_WINDOW of the stream is unacknowledged. */
 static void
-pump (QuipuSession *session)
+pump_held (QuipuSession *session)
 {
-  g_autoptr(QuipuSession) keep = quipu_session_ref (session);   /* a close may drop the server's */
   Held *held;
 
   while ((held = g_queue_peek_head (&session->held)) != NULL)
@@ -225,6 +224,15 @@ pump (QuipuSession *session)
       if (g_queue_peek_head (&session->held) == held)
         held_free (g_queue_pop_head (&session->held));
     }
+}
+
+static void
+pump (QuipuSession *session)
+{
+  /* A close in there may drop the server's reference. */
+  quipu_session_ref (session);
+  pump_held (session);
+  quipu_session_unref (session);
 }
 
 static void

@@ -12,6 +12,7 @@ reader closed for being slow.
 """
 
 import json
+import time
 
 import abuse
 import harness
@@ -54,19 +55,23 @@ class BacklogTest(harness.WorldTestCase):
         self.assertEqual(seqs, list(range(1, COUNT + 1)))
 
         # A page larger than the 8 MiB limit, read by a client that reads.
+        started = time.monotonic()
         rc, out, err = harness.run_cli(self.world, server.address, "reader", "--room", ROOM, "--json",
                                        "history", "--limit", str(COUNT), timeout=60)
         self.assertEqual(rc, 0, err)
         page = [e for e in map(json.loads, out.splitlines()) if e["type"] == "message"]
         self.assertEqual([(e["seq"], e["body"]) for e in page], list(zip(seqs, bodies)))
+        history_s = time.monotonic() - started
 
         # The largest join page, with the live message after it.
+        started = time.monotonic()
         joiner = harness.Client(self.world, server.address, "joiner", "--room", ROOM, "--history", "1000",
                                 "listen")
         joiner.wait_event("ready", timeout=60)
         rc, _, err = harness.run_cli(self.world, server.address, "scribe", "--room", ROOM, "send", "live")
         self.assertEqual(rc, 0, err)
         joiner.wait_event("message", lambda e: e["body"] == "live", timeout=60)
+        join_s = time.monotonic() - started
         joined = joiner.events("message")
         self.assertEqual([(e["seq"], e["body"], e["history"]) for e in joined],
                          [(s, b, True) for s, b in zip(seqs, bodies)] + [(COUNT + 1, "live", False)])
@@ -81,12 +86,15 @@ class BacklogTest(harness.WorldTestCase):
         before = abuse.stats(server)
         self.assertLessEqual(before["slow-clients"], 1, before)
         relay.restore()
+        started = time.monotonic()
         got = away.wait_count("message", COUNT + 1, timeout=60)
+        resync_s = time.monotonic() - started
         self.assertEqual([(e["seq"], e["body"]) for e in got],
                          list(zip(seqs, bodies)) + [(COUNT + 1, "live")])
         after = abuse.stats(server)
-        print("backlog: %d x %d bytes; stats before the resync %r, after %r"
-              % (COUNT, BODY_BYTES, before, after), flush=True)
+        print("backlog: %d x %d bytes; history %.1f s, join %.1f s, resync %.1f s after restore; "
+              "stats before the resync %r, after %r"
+              % (COUNT, BODY_BYTES, history_s, join_s, resync_s, before, after), flush=True)
         self.assertEqual(after["slow-clients"], before["slow-clients"], after)
         # Each of the three pages outgrew the window and waited for its reader.
         self.assertGreaterEqual(after["history-paced"], 3, after)
@@ -104,18 +112,21 @@ class BacklogTest(harness.WorldTestCase):
 
         # bob was away: at login every one is news, in order, and a message
         # sent after his login comes after them.
+        started = time.monotonic()
         bob = harness.Client(self.world, server.address, "bob", "--history", "0", "listen")
         bob.wait_event("state", lambda e: e.get("state") == "connected", timeout=60)
         rc, _, err = harness.run_cli(self.world, server.address, "alice", "--to", "bob", "send", "marker")
         self.assertEqual(rc, 0, err)
         got = bob.wait_count("message", COUNT + 1, timeout=60)
+        login_s = time.monotonic() - started
         self.assertEqual([(e["body"], e["history"]) for e in got],
                          [(b, False) for b in bodies] + [("marker", False)])
         self.assertEqual(bob.errors_seen(), [])
         bob.signal(2)
         self.assertEqual(bob.wait(), 130, bob.stderr())
         stats = abuse.stats(server)
-        print("backlog inbox: stats %r" % stats, flush=True)
+        print("backlog inbox: %d x %d bytes at login in %.1f s; stats %r" % (COUNT, BODY_BYTES, login_s, stats),
+              flush=True)
         self.assertEqual(stats["slow-clients"], 0, stats)
         self.assertGreaterEqual(stats["history-paced"], 1, stats)
         self.assertEqual(server.stop(), 0, server.stderr()[-3000:])
