@@ -21,9 +21,9 @@
 #include "quipu-conversation-private.h"
 #include "quipu-frame.h"
 #include "quipu-message-private.h"
+#include "quipu-message-row.h"
 #include "quipu-timeline.h"
 
-#define N_MESSAGES 100000
 #define PAGE 50
 /* One message every 37 s: a day separator every ~2300 messages. */
 #define SPACING_MS (37 * 1000)
@@ -36,15 +36,20 @@ typedef struct {
   GtkAdjustment *vadjustment;
   double         step;
   guint          frames_at_bottom;
+  guint          max_frames;  /* 0: all the way down */
   GArray        *intervals;   /* double, ms between frames (frame clock) */
   GArray        *work;        /* double, ms spent inside each frame */
+  GArray        *layout;      /* double, ms of it up to the end of layout */
   gint64         last_frame;
   gint64         frame_start;
+  gint64         layout_end;
   guint          warmup;
   guint          tick_id;
   gboolean       scrolling;
   gboolean       done;
 } Bench;
+
+static guint n_messages = 100000;
 
 static const char * const senders[] = { "alice", "bob", "carol", "dave", "erin" };
 static const char * const sender_ids[] = {
@@ -112,7 +117,7 @@ fill (QuipuConversation *conv)
 {
   g_autoptr(QuipuFrame) frame = quipu_frame_new (QUIPU_FRAME_MESSAGE);
 
-  for (guint64 top = N_MESSAGES; top > 0; top -= PAGE)
+  for (guint64 top = n_messages; top > 0; top -= PAGE)
     {
       for (guint64 seq = top - PAGE + 1; seq <= top; seq++)
         {
@@ -151,6 +156,16 @@ on_before_paint (GdkFrameClock *clock,
   bench->frame_start = g_get_monotonic_time ();
 }
 
+/* Connected after the window's own handler: the end of measuring and
+ * allocating the rows (binding new ones happens in there too). What comes
+ * after is the paint phase: snapshot and render. */
+static void
+on_layout (GdkFrameClock *clock,
+           Bench         *bench)
+{
+  bench->layout_end = g_get_monotonic_time ();
+}
+
 /* Two figures per frame: the interval since the previous one as the frame
  * clock saw it (what a person sees; paced by the display's refresh), and
  * the time the frame itself took (what the timeline and GTK cost, free of
@@ -165,9 +180,11 @@ on_after_paint (GdkFrameClock *clock,
     {
       double interval = (frame_time - bench->last_frame) / 1000.0;
       double work = (g_get_monotonic_time () - bench->frame_start) / 1000.0;
+      double layout = (bench->layout_end - bench->frame_start) / 1000.0;
 
       g_array_append_val (bench->intervals, interval);
       g_array_append_val (bench->work, work);
+      g_array_append_val (bench->layout, layout);
     }
   bench->last_frame = frame_time;
 }
@@ -209,7 +226,8 @@ on_tick (GtkWidget     *widget,
       bench->scrolling = TRUE;
       bench->last_frame = 0;
     }
-  if (value + page >= upper - 1)
+  if (value + page >= upper - 1
+      || (bench->max_frames > 0 && bench->intervals->len >= bench->max_frames))
     {
       if (++bench->frames_at_bottom < 5)
         return G_SOURCE_CONTINUE;
@@ -219,6 +237,44 @@ on_tick (GtkWidget     *widget,
     }
   gtk_adjustment_set_value (bench->vadjustment, MIN (value + bench->step, upper - page));
   return G_SOURCE_CONTINUE;
+}
+
+/* The app's row on its own, in a window of the same width: binding a
+ * message and measuring its height for that width, as the list does for
+ * a row that scrolls into view. Prints the mean and the worst. */
+static void
+bench_row (QuipuConversation *conv)
+{
+  GtkWidget *window = gtk_window_new ();
+  GtkWidget *row = quipu_message_row_new ();
+  GListModel *model = G_LIST_MODEL (conv);
+  guint n = MIN (2000, g_list_model_get_n_items (model));
+  double total = 0, worst = 0;
+
+  gtk_window_set_default_size (GTK_WINDOW (window), 800, 640);
+  gtk_window_set_child (GTK_WINDOW (window), row);
+  gtk_window_present (GTK_WINDOW (window));
+  while (!gtk_widget_get_mapped (window))
+    g_main_context_iteration (NULL, TRUE);
+
+  for (guint i = 1; i < n; i++)
+    {
+      g_autoptr(QuipuMessage) message = g_list_model_get_item (model, i);
+      g_autoptr(QuipuMessage) previous = g_list_model_get_item (model, i - 1);
+      gint64 start = g_get_monotonic_time ();
+      double ms;
+      int height;
+
+      quipu_message_row_unbind (QUIPU_MESSAGE_ROW (row));
+      quipu_message_row_bind (QUIPU_MESSAGE_ROW (row), message, previous, FALSE);
+      gtk_widget_measure (row, GTK_ORIENTATION_VERTICAL, 800, &height, NULL, NULL, NULL);
+      ms = (g_get_monotonic_time () - start) / 1000.0;
+      total += ms;
+      worst = MAX (worst, ms);
+    }
+  printf ("row bind+measure    mean %.3f ms, max %.2f ms (%u rows, outside the list)\n",
+          total / (n - 1), worst, n - 1);
+  gtk_window_destroy (GTK_WINDOW (window));
 }
 
 static GtkAdjustment *
@@ -246,9 +302,13 @@ main (int   argc,
   size_t heap_before, heap_after;
   guint64 rss_before, rss_after;
   gint64 start, filled;
+  /* Usage: quipu-timeline-bench [STEP_PIXELS [MAX_FRAMES [MESSAGES]]];
+   * 0 for the default of each. MESSAGES is rounded down to whole pages. */
   double step_px = argc > 1 ? g_ascii_strtod (argv[1], NULL) : 0;
   double pixels;
 
+  if (argc > 3 && g_ascii_strtoull (argv[3], NULL, 10) >= PAGE)
+    n_messages = (guint) g_ascii_strtoull (argv[3], NULL, 10) / PAGE * PAGE;
   adw_init ();
   /* The app's own style sheet, as its AdwApplication loads it. */
   {
@@ -270,20 +330,24 @@ main (int   argc,
   filled = g_get_monotonic_time ();
   heap_after = heap_in_use ();
   rss_after = status_kb ("VmRSS");
-  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (conv)), ==, N_MESSAGES);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (conv)), ==, n_messages);
 
-  printf ("messages            %u\n", N_MESSAGES);
+  printf ("messages            %u\n", n_messages);
   printf ("fill time           %.1f ms (%.2f µs per message)\n", (filled - start) / 1000.0,
-          (double) (filled - start) / N_MESSAGES);
+          (double) (filled - start) / n_messages);
   printf ("model heap          %.0f bytes per message (mallinfo2)\n",
-          (double) (heap_after - heap_before) / N_MESSAGES);
+          (double) (heap_after - heap_before) / n_messages);
   printf ("model RSS           %.0f bytes per message (VmRSS delta)\n",
-          (rss_after - rss_before) * 1024.0 / N_MESSAGES);
+          (rss_after - rss_before) * 1024.0 / n_messages);
+
+  bench_row (conv);
 
   /* The app's real timeline, a window of the app's default size. */
   bench.intervals = g_array_new (FALSE, FALSE, sizeof (double));
   bench.work = g_array_new (FALSE, FALSE, sizeof (double));
+  bench.layout = g_array_new (FALSE, FALSE, sizeof (double));
   bench.warmup = WARMUP_FRAMES;
+  bench.max_frames = argc > 2 ? (guint) g_ascii_strtoull (argv[2], NULL, 10) : 0;
   bench.window = gtk_window_new ();
   gtk_window_set_default_size (GTK_WINDOW (bench.window), 800, 640);
   bench.timeline = g_object_new (QUIPU_TYPE_TIMELINE, "conversation", conv, NULL);
@@ -297,6 +361,8 @@ main (int   argc,
     g_main_context_iteration (NULL, TRUE);
   g_signal_connect (gtk_widget_get_frame_clock (bench.window), "before-paint",
                     G_CALLBACK (on_before_paint), &bench);
+  g_signal_connect (gtk_widget_get_frame_clock (bench.window), "layout",
+                    G_CALLBACK (on_layout), &bench);
   g_signal_connect (gtk_widget_get_frame_clock (bench.window), "after-paint",
                     G_CALLBACK (on_after_paint), &bench);
   bench.tick_id = gtk_widget_add_tick_callback (bench.window, on_tick, &bench, NULL);
@@ -316,11 +382,13 @@ main (int   argc,
           bench.step, pixels, bench.intervals->len);
   print_times ("frame interval", bench.intervals);
   print_times ("frame work", bench.work);
+  print_times ("  of it to layout", bench.layout);
   printf ("app RSS             VmRSS %" G_GUINT64_FORMAT " kB, VmHWM %" G_GUINT64_FORMAT " kB\n",
           status_kb ("VmRSS"), status_kb ("VmHWM"));
 
   gtk_window_destroy (GTK_WINDOW (bench.window));
   g_array_unref (bench.intervals);
   g_array_unref (bench.work);
+  g_array_unref (bench.layout);
   return EXIT_SUCCESS;
 }
