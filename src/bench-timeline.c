@@ -309,6 +309,8 @@ main (int   argc,
 
   if (argc > 3 && g_ascii_strtoull (argv[3], NULL, 10) >= PAGE)
     n_messages = (guint) g_ascii_strtoull (argv[3], NULL, 10) / PAGE * PAGE;
+  /* Figures as they come, also into a pipe. */
+  setvbuf (stdout, NULL, _IOLBF, 0);
   adw_init ();
   /* The app's own style sheet, as its AdwApplication loads it. */
   {
