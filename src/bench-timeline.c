@@ -44,7 +44,6 @@ typedef struct {
   gint64         frame_start;
   gint64         layout_end;
   guint          warmup;
-  guint          tick_id;
   gboolean       scrolling;
   gboolean       done;
 } Bench;
@@ -232,7 +231,6 @@ on_tick (GtkWidget     *widget,
       if (++bench->frames_at_bottom < 5)
         return G_SOURCE_CONTINUE;
       bench->done = TRUE;
-      bench->tick_id = 0;
       return G_SOURCE_REMOVE;
     }
   gtk_adjustment_set_value (bench->vadjustment, MIN (value + bench->step, upper - page));
@@ -344,7 +342,8 @@ main (int   argc,
 
   bench_row (conv);
 
-  /* The app's real timeline, a window of the app's default size. */
+  /* The app's real timeline, about as large as its pane in the app's
+   * default 960×680 window. */
   bench.intervals = g_array_new (FALSE, FALSE, sizeof (double));
   bench.work = g_array_new (FALSE, FALSE, sizeof (double));
   bench.layout = g_array_new (FALSE, FALSE, sizeof (double));
@@ -367,7 +366,7 @@ main (int   argc,
                     G_CALLBACK (on_layout), &bench);
   g_signal_connect (gtk_widget_get_frame_clock (bench.window), "after-paint",
                     G_CALLBACK (on_after_paint), &bench);
-  bench.tick_id = gtk_widget_add_tick_callback (bench.window, on_tick, &bench, NULL);
+  gtk_widget_add_tick_callback (bench.window, on_tick, &bench, NULL);
   /* GtkListView estimates the height of rows it has not laid out, so
    * upper is an estimate that settles while scrolling: a step is a fixed
    * number of pixels, by default a screenful per frame — the hardest
