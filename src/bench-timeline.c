@@ -1,0 +1,395 @@
+/* bench-timeline.c: the timeline with 100 000 messages, measured (issue 9)
+ *
+ * Not a test: run by hand (`ninja -C build src/quipu-timeline-bench`, see the
+ * README) under a display, e.g. Xvfb. It fills a conversation through the
+ * library's own model API — history pages of 50, newest first, exactly as
+ * quipu_conversation_add_message and quipu_conversation_page_loaded get
+ * them from the client, only without a server (an in-process server would
+ * measure the network, and would take minutes for 100 000) — then shows the
+ * app's real QuipuTimeline in a window, scrolls it from the top to the
+ * bottom a step per frame and prints what the frame clock saw. */
+#define G_LOG_DOMAIN "quipu-timeline-bench"
+
+#include "config.h"
+
+#include <adwaita.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quipu-conversation-private.h"
+#include "quipu-frame.h"
+#include "quipu-message-private.h"
+#include "quipu-message-row.h"
+#include "quipu-timeline.h"
+
+#define PAGE 50
+/* One message every 37 s: a day separator every ~2300 messages. */
+#define SPACING_MS (37 * 1000)
+/* Frames before the scroll starts, for the first layout to settle. */
+#define WARMUP_FRAMES 30
+
+typedef struct {
+  GtkWidget     *window;
+  QuipuTimeline *timeline;
+  GtkAdjustment *vadjustment;
+  double         step;
+  guint          frames_at_bottom;
+  guint          max_frames;  /* 0: all the way down */
+  GArray        *intervals;   /* double, ms between frames (frame clock) */
+  GArray        *work;        /* double, ms spent inside each frame */
+  GArray        *layout;      /* double, ms of it up to the end of layout */
+  gint64         last_frame;
+  gint64         frame_start;
+  gint64         layout_end;
+  guint          warmup;
+  gboolean       scrolling;
+  gboolean       done;
+} Bench;
+
+static guint n_messages = 100000;
+
+static const char * const senders[] = { "alice", "bob", "carol", "dave", "erin" };
+static const char * const sender_ids[] = {
+  "a1b2c3d4e5f60718", "b2c3d4e5f6071829", "c3d4e5f60718293a",
+  "d4e5f60718293a4b", "e5f60718293a4b5c",
+};
+static const char words[] =
+  "the quick brown fox jumps over the lazy dog while a QUIC stream carries "
+  "our signed messages across the room and everyone reads them in order, "
+  "see https://example.invalid/notes for the minutes of yesterday's meeting";
+
+/* Heap in use (main arena and mmapped blocks), in bytes. */
+static size_t
+heap_in_use (void)
+{
+  struct mallinfo2 info = mallinfo2 ();
+
+  return info.uordblks + info.hblkhd;
+}
+
+/* A field of /proc/self/status in kB, or 0. */
+static guint64
+status_kb (const char *field)
+{
+  g_autofree char *text = NULL;
+  const char *line;
+  size_t len = strlen (field);
+
+  if (!g_file_get_contents ("/proc/self/status", &text, NULL, NULL))
+    return 0;
+  for (line = text; line != NULL && *line != '\0'; line = strchr (line, '\n'))
+    {
+      if (*line == '\n')
+        line++;
+      if (strncmp (line, field, len) == 0 && line[len] == ':')
+        return g_ascii_strtoull (line + len + 1, NULL, 10);
+    }
+  return 0;
+}
+
+/* Message @seq as the server would send it in a history page: sender, room,
+ * a body of 20 to 200 characters, a timestamp. */
+static QuipuMessage *
+make_message (QuipuFrame *frame,
+              guint64     seq)
+{
+  guint who = (seq / 3) % G_N_ELEMENTS (senders);   /* runs of three, grouped */
+  gsize len = 20 + (seq * 7919) % 181;
+  gsize start = (seq * 31) % (sizeof words - 1 - 200);
+  g_autofree char *body = g_strndup (words + start, len);
+
+  quipu_frame_set_string (frame, QUIPU_FIELD_SENDER, senders[who]);
+  quipu_frame_set_string (frame, QUIPU_FIELD_ROOM, "bench");
+  quipu_frame_set_string (frame, QUIPU_FIELD_BODY, body);
+  frame->seq = seq;
+  frame->timestamp = G_GUINT64_CONSTANT (1700000000000) + seq * SPACING_MS;
+  frame->flags = QUIPU_FLAG_HISTORY;
+  return quipu_message_new_from_frame (frame, sender_ids[who], "reader", FALSE);
+}
+
+/* Scrolling back through the whole history: page after page, each one
+ * older than the last, each shown as one change. */
+static void
+fill (QuipuConversation *conv)
+{
+  g_autoptr(QuipuFrame) frame = quipu_frame_new (QUIPU_FRAME_MESSAGE);
+
+  for (guint64 top = n_messages; top > 0; top -= PAGE)
+    {
+      for (guint64 seq = top - PAGE + 1; seq <= top; seq++)
+        {
+          g_autoptr(QuipuMessage) msg = make_message (frame, seq);
+
+          quipu_conversation_add_message (conv, msg);
+        }
+      quipu_conversation_page_loaded (conv, top > PAGE);
+    }
+}
+
+static int
+compare_double (gconstpointer a,
+                gconstpointer b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+
+  return (x > y) - (x < y);
+}
+
+static double
+percentile (GArray *sorted,
+            double  p)
+{
+  guint index = (guint) (p * (sorted->len - 1) + 0.5);
+
+  return g_array_index (sorted, double, index);
+}
+
+/* A frame's work starts before the tick callbacks (update), layout and
+ * paint, and ends after painting. */
+static void
+on_before_paint (GdkFrameClock *clock,
+                 Bench         *bench)
+{
+  bench->frame_start = g_get_monotonic_time ();
+}
+
+/* Connected after the window's own handler: the end of measuring and
+ * allocating the rows (binding new ones happens in there too). What comes
+ * after is the paint phase: snapshot and render. */
+static void
+on_layout (GdkFrameClock *clock,
+           Bench         *bench)
+{
+  bench->layout_end = g_get_monotonic_time ();
+}
+
+/* Two figures per frame: the interval since the previous one as the frame
+ * clock saw it (what a person sees; paced by the display's refresh), and
+ * the time the frame itself took (what the timeline and GTK cost, free of
+ * the pacing). */
+static void
+on_after_paint (GdkFrameClock *clock,
+                Bench         *bench)
+{
+  gint64 frame_time = gdk_frame_clock_get_frame_time (clock);
+
+  if (bench->scrolling && bench->last_frame != 0 && bench->frame_start != 0)
+    {
+      double interval = (frame_time - bench->last_frame) / 1000.0;
+      double work = (g_get_monotonic_time () - bench->frame_start) / 1000.0;
+      double layout = (bench->layout_end - bench->frame_start) / 1000.0;
+
+      g_array_append_val (bench->intervals, interval);
+      g_array_append_val (bench->work, work);
+      g_array_append_val (bench->layout, layout);
+    }
+  bench->last_frame = frame_time;
+}
+
+static void
+print_times (const char *what,
+             GArray     *times)
+{
+  g_autoptr(GArray) sorted = g_array_copy (times);
+
+  if (sorted->len == 0)
+    return;
+  g_array_sort (sorted, compare_double);
+  printf ("%-19s p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", what,
+          percentile (sorted, 0.50), percentile (sorted, 0.99),
+          g_array_index (sorted, double, sorted->len - 1));
+}
+
+/* One step down per frame; stops a few frames after the bottom. */
+static gboolean
+on_tick (GtkWidget     *widget,
+         GdkFrameClock *clock,
+         gpointer       user_data)
+{
+  Bench *bench = user_data;
+  double value = gtk_adjustment_get_value (bench->vadjustment);
+  double upper = gtk_adjustment_get_upper (bench->vadjustment);
+  double page = gtk_adjustment_get_page_size (bench->vadjustment);
+
+  if (bench->warmup > 0)
+    {
+      /* The view opens at the bottom: go to the top first. */
+      if (--bench->warmup == WARMUP_FRAMES / 2)
+        gtk_adjustment_set_value (bench->vadjustment, 0);
+      return G_SOURCE_CONTINUE;
+    }
+  if (!bench->scrolling)
+    {
+      bench->scrolling = TRUE;
+      bench->last_frame = 0;
+    }
+  if (value + page >= upper - 1
+      || (bench->max_frames > 0 && bench->intervals->len >= bench->max_frames))
+    {
+      if (++bench->frames_at_bottom < 5)
+        return G_SOURCE_CONTINUE;
+      bench->done = TRUE;
+      return G_SOURCE_REMOVE;
+    }
+  gtk_adjustment_set_value (bench->vadjustment, MIN (value + bench->step, upper - page));
+  return G_SOURCE_CONTINUE;
+}
+
+/* The app's row on its own, in a window of the same width: binding a
+ * message and measuring its height for that width, as the list does for
+ * a row that scrolls into view. Prints the mean and the worst. */
+static void
+bench_row (QuipuConversation *conv)
+{
+  GtkWidget *window = gtk_window_new ();
+  GtkWidget *row = quipu_message_row_new ();
+  GListModel *model = G_LIST_MODEL (conv);
+  guint n = MIN (2000, g_list_model_get_n_items (model));
+  double total = 0, worst = 0;
+
+  gtk_window_set_default_size (GTK_WINDOW (window), 800, 640);
+  gtk_window_set_child (GTK_WINDOW (window), row);
+  gtk_window_present (GTK_WINDOW (window));
+  while (!gtk_widget_get_mapped (window))
+    g_main_context_iteration (NULL, TRUE);
+
+  for (guint i = 1; i < n; i++)
+    {
+      g_autoptr(QuipuMessage) message = g_list_model_get_item (model, i);
+      g_autoptr(QuipuMessage) previous = g_list_model_get_item (model, i - 1);
+      gint64 start = g_get_monotonic_time ();
+      double ms;
+      int height;
+
+      quipu_message_row_unbind (QUIPU_MESSAGE_ROW (row));
+      quipu_message_row_bind (QUIPU_MESSAGE_ROW (row), message, previous, FALSE);
+      gtk_widget_measure (row, GTK_ORIENTATION_VERTICAL, 800, &height, NULL, NULL, NULL);
+      ms = (g_get_monotonic_time () - start) / 1000.0;
+      total += ms;
+      worst = MAX (worst, ms);
+    }
+  printf ("row bind+measure    mean %.3f ms, max %.2f ms (%u rows, outside the list)\n",
+          total / (n - 1), worst, n - 1);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static GtkAdjustment *
+find_vadjustment (GtkWidget *widget)
+{
+  if (GTK_IS_SCROLLED_WINDOW (widget))
+    return gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (widget));
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkAdjustment *found = find_vadjustment (child);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(QuipuConversation) conv = NULL;
+  Bench bench = { 0 };
+  size_t heap_before, heap_after;
+  guint64 rss_before, rss_after;
+  gint64 start, filled;
+  /* Usage: quipu-timeline-bench [STEP_PIXELS [MAX_FRAMES [MESSAGES]]];
+   * 0 for the default of each. MESSAGES is rounded down to whole pages. */
+  double step_px = argc > 1 ? g_ascii_strtod (argv[1], NULL) : 0;
+  double pixels;
+
+  if (argc > 3 && g_ascii_strtoull (argv[3], NULL, 10) >= PAGE)
+    n_messages = (guint) g_ascii_strtoull (argv[3], NULL, 10) / PAGE * PAGE;
+  /* Figures as they come, also into a pipe. */
+  setvbuf (stdout, NULL, _IOLBF, 0);
+  adw_init ();
+  /* The app's own style sheet, as its AdwApplication loads it. */
+  {
+    g_autoptr(GtkCssProvider) css = gtk_css_provider_new ();
+
+    gtk_css_provider_load_from_resource (css, "/io/github/quipuchat/Quipu/style.css");
+    gtk_style_context_add_provider_for_display (gdk_display_get_default (),
+                                                GTK_STYLE_PROVIDER (css),
+                                                GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
+  }
+
+  /* The model alone: what 100 000 messages cost and how long they take. */
+  malloc_trim (0);
+  heap_before = heap_in_use ();
+  rss_before = status_kb ("VmRSS");
+  start = g_get_monotonic_time ();
+  conv = quipu_conversation_new_room (NULL, "bench");
+  fill (conv);
+  filled = g_get_monotonic_time ();
+  heap_after = heap_in_use ();
+  rss_after = status_kb ("VmRSS");
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (conv)), ==, n_messages);
+
+  printf ("messages            %u\n", n_messages);
+  printf ("fill time           %.1f ms (%.2f µs per message)\n", (filled - start) / 1000.0,
+          (double) (filled - start) / n_messages);
+  printf ("model heap          %.0f bytes per message (mallinfo2)\n",
+          (double) (heap_after - heap_before) / n_messages);
+  printf ("model RSS           %.0f bytes per message (VmRSS delta)\n",
+          (rss_after - rss_before) * 1024.0 / n_messages);
+
+  bench_row (conv);
+
+  /* The app's real timeline, about as large as its pane in the app's
+   * default 960×680 window. */
+  bench.intervals = g_array_new (FALSE, FALSE, sizeof (double));
+  bench.work = g_array_new (FALSE, FALSE, sizeof (double));
+  bench.layout = g_array_new (FALSE, FALSE, sizeof (double));
+  bench.warmup = WARMUP_FRAMES;
+  bench.max_frames = argc > 2 ? (guint) g_ascii_strtoull (argv[2], NULL, 10) : 0;
+  bench.window = gtk_window_new ();
+  gtk_window_set_default_size (GTK_WINDOW (bench.window), 800, 640);
+  bench.timeline = g_object_new (QUIPU_TYPE_TIMELINE, "conversation", conv, NULL);
+  gtk_window_set_child (GTK_WINDOW (bench.window), GTK_WIDGET (bench.timeline));
+  gtk_window_present (GTK_WINDOW (bench.window));
+  bench.vadjustment = find_vadjustment (GTK_WIDGET (bench.timeline));
+  g_assert_nonnull (bench.vadjustment);
+
+  /* The first frames realize the window and lay out the visible rows. */
+  while (!gtk_widget_get_mapped (bench.window))
+    g_main_context_iteration (NULL, TRUE);
+  g_signal_connect (gtk_widget_get_frame_clock (bench.window), "before-paint",
+                    G_CALLBACK (on_before_paint), &bench);
+  g_signal_connect (gtk_widget_get_frame_clock (bench.window), "layout",
+                    G_CALLBACK (on_layout), &bench);
+  g_signal_connect (gtk_widget_get_frame_clock (bench.window), "after-paint",
+                    G_CALLBACK (on_after_paint), &bench);
+  gtk_widget_add_tick_callback (bench.window, on_tick, &bench, NULL);
+  /* GtkListView estimates the height of rows it has not laid out, so
+   * upper is an estimate that settles while scrolling: a step is a fixed
+   * number of pixels, by default a screenful per frame — the hardest
+   * scroll, every visible row bound anew in every frame. */
+  while (bench.warmup > 0)
+    g_main_context_iteration (NULL, TRUE);
+  bench.step = step_px > 0 ? step_px : gtk_adjustment_get_page_size (bench.vadjustment);
+  pixels = gtk_adjustment_get_upper (bench.vadjustment);
+  while (!bench.done)
+    g_main_context_iteration (NULL, TRUE);
+
+  printf ("renderer            %s\n", G_OBJECT_TYPE_NAME (gtk_native_get_renderer (GTK_NATIVE (bench.window))));
+  printf ("scroll              %.0f px per frame, %.0f px (upper at start), %u frames\n",
+          bench.step, pixels, bench.intervals->len);
+  print_times ("frame interval", bench.intervals);
+  print_times ("frame work", bench.work);
+  print_times ("  of it to layout", bench.layout);
+  printf ("app RSS             VmRSS %" G_GUINT64_FORMAT " kB, VmHWM %" G_GUINT64_FORMAT " kB\n",
+          status_kb ("VmRSS"), status_kb ("VmHWM"));
+
+  gtk_window_destroy (GTK_WINDOW (bench.window));
+  g_array_unref (bench.intervals);
+  g_array_unref (bench.work);
+  g_array_unref (bench.layout);
+  return EXIT_SUCCESS;
+}
