@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "quipu-bench-fleet.h"
+#include "quipu-bench-measure.h"
 #include "quipu-client-bench.h"
 
 /* Errors worth printing in full before they become a count. */
@@ -55,17 +56,6 @@ count_error (QuipuBenchFleet *self,
 {
   if (self->counters.errors++ < MAX_ERRORS_SHOWN)
     g_printerr ("quipu-bench: %s: %s\n", what, error != NULL ? error->message : "(no detail)");
-}
-
-char *
-quipu_bench_body_new (gsize size)
-{
-  GString *body = g_string_sized_new (size + 24);
-
-  g_string_printf (body, "%" G_GINT64_FORMAT " ", g_get_monotonic_time ());
-  while (body->len < size)
-    g_string_append_c (body, 'x');
-  return g_string_free (body, FALSE);
 }
 
 /* Sending. */
@@ -191,7 +181,6 @@ on_message_received (QuipuClient  *client,
 {
   QuipuBenchFleet *self = session->fleet;
   const char *body = quipu_message_get_body (msg);
-  char *end = NULL;
   gint64 sent_us, now = g_get_monotonic_time ();
 
   if (quipu_message_is_history (msg))
@@ -202,8 +191,7 @@ on_message_received (QuipuClient  *client,
   if (quipu_message_is_own (msg))
     return;
 
-  sent_us = g_ascii_strtoll (body, &end, 10);
-  if (end == body)
+  if (!quipu_bench_body_get_time (body, strlen (body), &sent_us))
     {
       count_error (self, "a message without a send time", NULL);
       return;

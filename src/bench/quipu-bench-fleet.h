@@ -79,9 +79,6 @@ gboolean                  quipu_bench_fleet_run_until  (QuipuBenchFleet *self,
                                                         gint64            deadline_us,
                                                         const char       *phase);
 
-/* Makes a body of `size` bytes starting with the monotonic time in µs. */
-char                     *quipu_bench_body_new         (gsize size);
-
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (QuipuBenchFleet, quipu_bench_fleet_free)
 
 G_END_DECLS

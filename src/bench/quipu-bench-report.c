@@ -54,6 +54,23 @@ quipu_bench_report_add (QuipuBenchReport *self,
   g_array_append_val (self->entries, entry);
 }
 
+void
+quipu_bench_report_add_latency (QuipuBenchReport    *self,
+                                const char          *prefix,
+                                QuipuBenchHistogram *histogram)
+{
+  static const struct { const char *suffix; double fraction; } points[] = {
+    { "p50", 0.5 }, { "p99", 0.99 }, { "p999", 0.999 }, { "max", 1.0 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (points); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("%s_%s_us", prefix, points[i].suffix);
+
+      quipu_bench_report_add (self, name, quipu_bench_histogram_percentile (histogram, points[i].fraction), "µs");
+    }
+}
+
 /* Whole numbers print as such; others with three significant decimals. */
 static void
 append_value (GString *out, double value)

@@ -4,13 +4,12 @@
 
 #include <locale.h>
 #include <stdio.h>
-#include <sys/resource.h>
 
 #include <glib/gstdio.h>
 
 #include "quipu.h"
 #include "quipu-bench-fleet.h"
-#include "quipu-bench-proc.h"
+#include "quipu-bench-measure.h"
 #include "quipu-bench-report.h"
 
 /* quipu-bench: a load generator for quipu-server. One process and one
@@ -44,20 +43,8 @@ typedef struct {
   Options          *options;
   QuipuBenchFleet  *fleet;
   QuipuBenchReport *report;
-  QuipuBenchProc    server_start;
-  double            self_cpu_start;
-  gint64            start_us;
+  QuipuBenchMeasure measure;
 } Run;
-
-static double
-self_cpu (void)
-{
-  struct rusage usage;
-
-  getrusage (RUSAGE_SELF, &usage);
-  return (double) usage.ru_utime.tv_sec + (double) usage.ru_utime.tv_usec / 1e6 +
-         (double) usage.ru_stime.tv_sec + (double) usage.ru_stime.tv_usec / 1e6;
-}
 
 static gboolean
 read_server (Run *run, QuipuBenchProc *out, GError **error)
@@ -67,63 +54,16 @@ read_server (Run *run, QuipuBenchProc *out, GError **error)
   return quipu_bench_proc_read (run->options->server_pid, out, error);
 }
 
-/* The measured interval starts here: CPU of both sides and the clock. */
 static gboolean
 measure_start (Run *run, GError **error)
 {
-  run->self_cpu_start = self_cpu ();
-  run->start_us = g_get_monotonic_time ();
-  return read_server (run, &run->server_start, error);
+  return quipu_bench_measure_start (&run->measure, run->options->server_pid, error);
 }
 
-/* ... and ends here; `work` (deliveries, logins) is what the server's CPU
- * is divided by. Returns the interval in seconds. */
 static gboolean
 measure_end (Run *run, gint64 end_us, double work, const char *work_name, GError **error)
 {
-  QuipuBenchProc server_end;
-  double wall = (double) (end_us - run->start_us) / G_USEC_PER_SEC;
-  double bench_cpu = self_cpu () - run->self_cpu_start;
-
-  quipu_bench_report_add (run->report, "wall_s", wall, "s");
-  quipu_bench_report_add (run->report, "bench_cpu_s", bench_cpu, "s");
-  quipu_bench_report_add (run->report, "bench_cpu_percent", wall > 0 ? 100 * bench_cpu / wall : 0, "% of a core");
-  if (run->options->server_pid <= 0)
-    return TRUE;
-  if (!read_server (run, &server_end, error))
-    return FALSE;
-  quipu_bench_report_add (run->report, "server_cpu_s", server_end.cpu_s - run->server_start.cpu_s, "s");
-  quipu_bench_report_add (run->report, "server_cpu_percent",
-                          wall > 0 ? 100 * (server_end.cpu_s - run->server_start.cpu_s) / wall : 0, "% of a core");
-  quipu_bench_report_add (run->report, "server_rss_kib", server_end.rss_kib, "KiB");
-  quipu_bench_report_add (run->report, "server_peak_rss_kib", server_end.hwm_kib, "KiB");
-  if (work > 0)
-    {
-      g_autofree char *name = g_strdup_printf ("server_cpu_us_per_%s", work_name);
-
-      quipu_bench_report_add (run->report, name, (server_end.cpu_s - run->server_start.cpu_s) * 1e6 / work, "µs");
-    }
-  return TRUE;
-}
-
-static void
-report_latency (Run *run, const char *prefix, QuipuBenchHistogram *histogram)
-{
-  static const struct { const char *suffix; double fraction; } points[] = {
-    { "p50", 0.5 }, { "p99", 0.99 }, { "p999", 0.999 },
-  };
-
-  for (guint i = 0; i < G_N_ELEMENTS (points); i++)
-    {
-      g_autofree char *name = g_strdup_printf ("%s_%s_us", prefix, points[i].suffix);
-
-      quipu_bench_report_add (run->report, name, quipu_bench_histogram_percentile (histogram, points[i].fraction), "µs");
-    }
-  {
-    g_autofree char *name = g_strdup_printf ("%s_max_us", prefix);
-
-    quipu_bench_report_add (run->report, name, quipu_bench_histogram_max (histogram), "µs");
-  }
+  return quipu_bench_measure_end (&run->measure, run->report, end_us, work, work_name, error);
 }
 
 static void
@@ -171,25 +111,24 @@ run_fanout (Run *run, GError **error)
 {
   Options *options = run->options;
   const QuipuBenchCounters *counters = quipu_bench_fleet_counters (run->fleet);
-  gint64 end_us;
+  gint64 end_us, send_end_us;
   double wall;
 
   if (!login (run, error) || !measure_start (run, error))
     return FALSE;
   quipu_bench_fleet_start_sending (run->fleet, options->senders, options->size, options->rate,
                                    options->window, options->messages);
+  send_end_us = run->measure.start_us + (gint64) (options->duration * G_USEC_PER_SEC);
   quipu_bench_fleet_run_until (run->fleet, send_phase_over, run,
-                               options->messages > 0 ? G_MAXINT64
-                                                     : run->start_us + (gint64) (options->duration * G_USEC_PER_SEC),
-                               "sending");
+                               options->messages > 0 ? G_MAXINT64 : send_end_us, "sending");
   quipu_bench_fleet_stop_sending (run->fleet);
   if (!quipu_bench_fleet_run_until (run->fleet, drained, run,
                                     g_get_monotonic_time () + (gint64) (options->drain_timeout * G_USEC_PER_SEC),
                                     "draining"))
     g_printerr ("quipu-bench: not every delivery arrived within %.0f s\n", options->drain_timeout);
 
-  end_us = MAX (counters->last_delivery_us, run->start_us + 1);
-  wall = (double) (end_us - run->start_us) / G_USEC_PER_SEC;
+  end_us = MAX (counters->last_delivery_us, run->measure.start_us + 1);
+  wall = (double) (end_us - run->measure.start_us) / G_USEC_PER_SEC;
   report_counters (run);
   quipu_bench_report_add (run->report, "senders", options->senders, "");
   quipu_bench_report_add (run->report, "receivers_per_room",
@@ -201,7 +140,7 @@ run_fanout (Run *run, GError **error)
   quipu_bench_report_add (run->report, "expected_deliveries", counters->expected, "");
   quipu_bench_report_add (run->report, "messages_per_s", counters->acked / wall, "/s");
   quipu_bench_report_add (run->report, "deliveries_per_s", counters->delivered / wall, "/s");
-  report_latency (run, "latency", quipu_bench_fleet_latency (run->fleet));
+  quipu_bench_report_add_latency (run->report, "latency", quipu_bench_fleet_latency (run->fleet));
   quipu_bench_report_add (run->report, "verified", counters->verified, "");
   quipu_bench_report_add (run->report, "verify_every", options->verify_every, "sessions");
   if (!measure_end (run, end_us, counters->delivered, "delivery", error))
@@ -228,7 +167,7 @@ run_idle (Run *run, GError **error)
   if (!read_server (run, &before, error) || !login (run, error) || !measure_start (run, error))
     return FALSE;
   quipu_bench_fleet_run_until (run->fleet, never, NULL,
-                               run->start_us + (gint64) (run->options->duration * G_USEC_PER_SEC), "holding");
+                               run->measure.start_us + (gint64) (run->options->duration * G_USEC_PER_SEC), "holding");
   if (!read_server (run, &after, error))
     return FALSE;
   report_counters (run);
@@ -256,7 +195,7 @@ run_logins (Run *run, GError **error)
   report_counters (run);
   quipu_bench_report_add (run->report, "logins_per_s",
                           quipu_bench_fleet_counters (run->fleet)->logged_in /
-                          ((double) (end_us - run->start_us) / G_USEC_PER_SEC), "/s");
+                          ((double) (end_us - run->measure.start_us) / G_USEC_PER_SEC), "/s");
   return measure_end (run, end_us, quipu_bench_fleet_counters (run->fleet)->logged_in, "login", error) && ok;
 }
 
@@ -330,7 +269,7 @@ run_history (Run *run, GError **error)
   quipu_bench_report_add (run->report, "seeded", quipu_bench_fleet_counters (run->fleet)->acked, "");
   quipu_bench_report_add (run->report, "pages", options->pages, "");
   quipu_bench_report_add (run->report, "page_messages", count, "");
-  report_latency (run, "page", pages);
+  quipu_bench_report_add_latency (run->report, "page", pages);
   return measure_end (run, g_get_monotonic_time (), options->pages, "page", error);
 }
 
