@@ -20,7 +20,7 @@ typedef struct {
   const char *user_prefix;
   guint       n_endpoints;
   guint       concurrency;    /* logins (connect + join) in flight at once */
-  guint       verify_every;   /* every Nth session checks signatures; 0: none */
+  double      verify_sample;  /* the fraction of deliveries whose signature is checked */
 } QuipuBenchFleetOptions;
 
 typedef struct {

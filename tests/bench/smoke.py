@@ -26,7 +26,7 @@ class BenchSmokeTest(harness.WorldTestCase):
     def test_fanout_delivers_everything(self):
         server = harness.Server(self.world, extra=["--sync", "normal"])
         result = self.bench(server, "fanout", "--sessions", str(SESSIONS), "--senders", "2",
-                            "--messages", str(MESSAGES), "--verify-every", "3")
+                            "--messages", str(MESSAGES), "--verify-sample", "0.3")
         self.assertEqual(result["mode"], "fanout")
         self.assertEqual(result["errors"], 0)
         self.assertEqual(result["logged_in"], SESSIONS)
@@ -35,8 +35,9 @@ class BenchSmokeTest(harness.WorldTestCase):
         self.assertEqual(result["expected_deliveries"], MESSAGES * (SESSIONS - 1))
         self.assertEqual(result["deliveries"], MESSAGES * (SESSIONS - 1))
         self.assertNotIn("missing_deliveries", result)
-        # Sessions 0, 3, 6, ... check every signature they receive.
-        self.assertGreater(result["verified"], 0)
+        # About 30% of the deliveries had their signature checked, all good.
+        self.assertGreater(result["verified"], MESSAGES * (SESSIONS - 1) // 10)
+        self.assertLess(result["verified"], MESSAGES * (SESSIONS - 1))
         self.assertGreater(result["latency_max_us"], 0)
         self.assertLessEqual(result["latency_p50_us"], result["latency_p99_us"])
         self.assertLessEqual(result["latency_p99_us"], result["latency_max_us"])
