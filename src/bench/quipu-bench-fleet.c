@@ -70,7 +70,8 @@ send_one (Session *session)
 
   if (self->limit > 0 && self->counters.sent >= self->limit)
     return;
-  msg = quipu_client_send_to_room (session->client, g_ptr_array_index (self->rooms, session->room), body, &error);
+  msg = quipu_client_send_to_room (session->client, g_ptr_array_index (self->rooms, session->room),
+                                   body, &error);
   if (msg == NULL)
     {
       count_error (self, "send", error);
@@ -181,7 +182,8 @@ static void
 choose_verification (QuipuBenchFleet *self,
                      Session         *session)
 {
-  gboolean verify = self->options.verify_sample > 0 && g_rand_double (self->rand) < self->options.verify_sample;
+  gboolean verify = self->options.verify_sample > 0 &&
+                    g_rand_double (self->rand) < self->options.verify_sample;
 
   quipu_client_set_verify_signatures (session->client, verify);
 }
@@ -356,7 +358,7 @@ quipu_bench_fleet_new (const QuipuBenchFleetOptions *options,
   self->fingerprint = g_strdup (options->fingerprint);
   self->trust_store_path = g_build_filename (options->scratch_dir, "known-servers", NULL);
   self->known_users_path = g_build_filename (options->scratch_dir, "known-users", NULL);
-  self->endpoints = g_ptr_array_new_with_free_func ((GDestroyNotify) quipu_endpoint_release);
+  self->endpoints = g_ptr_array_new_with_free_func ((GDestroyNotify) quipu_endpoint_free);
   self->sessions = g_ptr_array_new ();
   self->rooms = g_ptr_array_new_with_free_func (g_free);
   self->room_members = g_array_new (FALSE, TRUE, sizeof (guint));
@@ -482,16 +484,17 @@ quipu_bench_fleet_run_until (QuipuBenchFleet *self,
 }
 
 static gboolean
-time_passed (gpointer data)
+endpoint_closed (gpointer data)
 {
-  *(gboolean *) data = TRUE;
+  (*(guint *) data)--;
   return G_SOURCE_REMOVE;
 }
 
 void
 quipu_bench_fleet_free (QuipuBenchFleet *self)
 {
-  gboolean passed = FALSE;
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  guint open = self->endpoints->len;
 
   quipu_bench_fleet_stop_sending (self);
   for (guint i = 0; i < self->sessions->len; i++)
@@ -503,11 +506,15 @@ quipu_bench_fleet_free (QuipuBenchFleet *self)
       g_free (session);
     }
   g_ptr_array_unref (self->sessions);
-  /* The endpoints finish the sessions' goodbyes, then go by themselves. */
-  g_ptr_array_unref (self->endpoints);
-  g_timeout_add (300, time_passed, &passed);
-  while (!passed)
+  /* The sessions said goodbye; the endpoints send it before they go, so
+   * the server sees clean closes rather than idle timeouts. */
+  for (guint i = 0; i < self->endpoints->len; i++)
+    quipu_endpoint_shutdown (g_ptr_array_index (self->endpoints, i), 0, "bye", 500, endpoint_closed, &open);
+  while (open > 0 && g_get_monotonic_time () < deadline)
     g_main_context_iteration (NULL, TRUE);
+  if (open > 0)
+    g_printerr ("quipu-bench: %u endpoints did not finish closing\n", open);
+  g_ptr_array_unref (self->endpoints);
   g_ptr_array_unref (self->rooms);
   g_array_unref (self->room_members);
   quipu_bench_histogram_free (self->latency);

@@ -49,7 +49,8 @@ quipu_bench_measure_end (QuipuBenchMeasure  *self,
     return FALSE;
   server_cpu = server_end.cpu_s - self->server_start.cpu_s;
   quipu_bench_report_add (report, "server_cpu_s", server_cpu, "s");
-  quipu_bench_report_add (report, "server_cpu_percent", wall > 0 ? 100 * server_cpu / wall : 0, "% of a core");
+  quipu_bench_report_add (report, "server_cpu_percent", wall > 0 ? 100 * server_cpu / wall : 0,
+                          "% of a core");
   quipu_bench_report_add (report, "server_rss_kib", server_end.rss_kib, "KiB");
   quipu_bench_report_add (report, "server_peak_rss_kib", server_end.hwm_kib, "KiB");
   if (work > 0)

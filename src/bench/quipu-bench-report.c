@@ -67,7 +67,8 @@ quipu_bench_report_add_latency (QuipuBenchReport    *self,
     {
       g_autofree char *name = g_strdup_printf ("%s_%s_us", prefix, points[i].suffix);
 
-      quipu_bench_report_add (self, name, quipu_bench_histogram_percentile (histogram, points[i].fraction), "µs");
+      quipu_bench_report_add (self, name,
+                              quipu_bench_histogram_percentile (histogram, points[i].fraction), "µs");
     }
 }
 

@@ -112,7 +112,7 @@ run_fanout (Run *run, GError **error)
 {
   Options *options = run->options;
   const QuipuBenchCounters *counters = quipu_bench_fleet_counters (run->fleet);
-  gint64 end_us, send_end_us;
+  gint64 end_us, send_end_us, drain_end_us;
   double wall;
 
   if (!login (run, error) || !measure_start (run, error))
@@ -123,9 +123,8 @@ run_fanout (Run *run, GError **error)
   quipu_bench_fleet_run_until (run->fleet, send_phase_over, run,
                                options->messages > 0 ? G_MAXINT64 : send_end_us, "sending");
   quipu_bench_fleet_stop_sending (run->fleet);
-  if (!quipu_bench_fleet_run_until (run->fleet, drained, run,
-                                    g_get_monotonic_time () + (gint64) (options->drain_timeout * G_USEC_PER_SEC),
-                                    "draining"))
+  drain_end_us = g_get_monotonic_time () + (gint64) (options->drain_timeout * G_USEC_PER_SEC);
+  if (!quipu_bench_fleet_run_until (run->fleet, drained, run, drain_end_us, "draining"))
     g_printerr ("quipu-bench: not every delivery arrived within %.0f s\n", options->drain_timeout);
 
   end_us = MAX (counters->last_delivery_us, run->measure.start_us + 1);
@@ -148,7 +147,8 @@ run_fanout (Run *run, GError **error)
     return FALSE;
   /* Counted after the table so a missing delivery is an error in both. */
   if (counters->delivered != counters->expected)
-    quipu_bench_report_add (run->report, "missing_deliveries", (double) counters->expected - counters->delivered, "");
+    quipu_bench_report_add (run->report, "missing_deliveries",
+                            (double) counters->expected - counters->delivered, "");
   return TRUE;
 }
 
@@ -168,7 +168,8 @@ run_idle (Run *run, GError **error)
   if (!read_server (run, &before, error) || !login (run, error) || !measure_start (run, error))
     return FALSE;
   quipu_bench_fleet_run_until (run->fleet, never, NULL,
-                               run->measure.start_us + (gint64) (run->options->duration * G_USEC_PER_SEC), "holding");
+                               run->measure.start_us + (gint64) (run->options->duration * G_USEC_PER_SEC),
+                               "holding");
   if (!read_server (run, &after, error))
     return FALSE;
   report_counters (run);
@@ -244,7 +245,8 @@ run_history (Run *run, GError **error)
   if (options->seed > 0)
     {
       quipu_bench_fleet_start_sending (run->fleet, 1, options->size, 0, options->window, options->seed);
-      quipu_bench_fleet_run_until (run->fleet, seeded, GSIZE_TO_POINTER (options->seed), G_MAXINT64, "seeding");
+      quipu_bench_fleet_run_until (run->fleet, seeded, GSIZE_TO_POINTER (options->seed), G_MAXINT64,
+                                   "seeding");
       quipu_bench_fleet_stop_sending (run->fleet);
     }
   if (!measure_start (run, error))
@@ -290,23 +292,28 @@ main (int argc, char **argv)
     { "server", 's', 0, G_OPTION_ARG_STRING, &options.server, "quipu-server to load", "HOST:PORT" },
     { "server-fingerprint", 0, 0, G_OPTION_ARG_STRING, &options.fingerprint,
       "Its certificate (default: trusted on first use)", "SHA256:..." },
-    { "server-pid", 0, 0, G_OPTION_ARG_INT, &options.server_pid, "Report its CPU and memory from /proc", "PID" },
+    { "server-pid", 0, 0, G_OPTION_ARG_INT, &options.server_pid,
+      "Report its CPU and memory from /proc", "PID" },
     { "sessions", 'n', 0, G_OPTION_ARG_INT, &options.sessions, "Sessions to open (default 100)", "N" },
     { "endpoints", 0, 0, G_OPTION_ARG_INT, &options.endpoints, "UDP sockets they share (default 4)", "K" },
     { "rooms", 'r', 0, G_OPTION_ARG_INT, &options.rooms,
       "Rooms the sessions are spread over (default 1; idle and logins: 0, no join)", "R" },
     { "senders", 0, 0, G_OPTION_ARG_INT, &options.senders, "fanout: sessions that send (default 1)", "S" },
     { "size", 'b', 0, G_OPTION_ARG_INT, &options.size, "Message body bytes (default 100)", "B" },
-    { "rate", 0, 0, G_OPTION_ARG_DOUBLE, &options.rate, "fanout: messages/s in all (default 0: flat out)", "R" },
-    { "window", 0, 0, G_OPTION_ARG_INT, &options.window, "Unacknowledged messages per sender (default 32)", "W" },
-    { "duration", 't', 0, G_OPTION_ARG_DOUBLE, &options.duration, "fanout and idle: seconds (default 5)", "T" },
+    { "rate", 0, 0, G_OPTION_ARG_DOUBLE, &options.rate,
+      "fanout: messages/s in all (default 0: flat out)", "R" },
+    { "window", 0, 0, G_OPTION_ARG_INT, &options.window,
+      "Unacknowledged messages per sender (default 32)", "W" },
+    { "duration", 't', 0, G_OPTION_ARG_DOUBLE, &options.duration,
+      "fanout and idle: seconds (default 5)", "T" },
     { "messages", 'm', 0, G_OPTION_ARG_INT64, &options.messages, "fanout: send this many instead", "M" },
     { "verify-sample", 0, 0, G_OPTION_ARG_DOUBLE, &options.verify_sample,
       "Fraction of deliveries whose signature is checked (default 0.01)", "P" },
     { "concurrency", 'c', 0, G_OPTION_ARG_INT, &options.concurrency, "Logins in flight (default 200)", "C" },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &options.seed, "history: messages to write first", "M" },
     { "pages", 0, 0, G_OPTION_ARG_INT, &options.pages, "history: pages to ask for (default 100)", "P" },
-    { "page-size", 0, 0, G_OPTION_ARG_INT, &options.page_size, "history: messages per page (default 200)", "N" },
+    { "page-size", 0, 0, G_OPTION_ARG_INT, &options.page_size,
+      "history: messages per page (default 200)", "N" },
     { "drain-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &options.drain_timeout,
       "fanout: seconds to wait for the last deliveries (default 30)", "S" },
     { "room", 0, 0, G_OPTION_ARG_STRING, &options.room,
@@ -389,7 +396,8 @@ main (int argc, char **argv)
       report = quipu_bench_report_new (mode);
       run.fleet = fleet;
       run.report = report;
-      quipu_bench_fleet_add (fleet, options.sessions, options.rooms > 0 ? (const char * const *) rooms : NULL);
+      quipu_bench_fleet_add (fleet, options.sessions,
+                             options.rooms > 0 ? (const char * const *) rooms : NULL);
       if (g_str_equal (mode, "fanout"))
         ok = run_fanout (&run, &error);
       else if (g_str_equal (mode, "idle"))

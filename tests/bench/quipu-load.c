@@ -29,7 +29,8 @@ quipu_load_option_group (QuipuLoadOptions *options)
   const GOptionEntry entries[] = {
     { "host", 0, 0, G_OPTION_ARG_STRING, &options->host, "Server address (default 127.0.0.1)", "ADDR" },
     { "port", 'p', 0, G_OPTION_ARG_INT, &options->port, "Server port", "PORT" },
-    { "server-pid", 0, 0, G_OPTION_ARG_INT, &options->server_pid, "Report its CPU and memory from /proc", "PID" },
+    { "server-pid", 0, 0, G_OPTION_ARG_INT, &options->server_pid,
+      "Report its CPU and memory from /proc", "PID" },
     { "receivers", 'n', 0, G_OPTION_ARG_INT, &options->receivers, "Receiving clients (default 10)", "N" },
     { "size", 'b', 0, G_OPTION_ARG_INT, &options->size, "Message body bytes (default 100)", "B" },
     { "duration", 't', 0, G_OPTION_ARG_DOUBLE, &options->duration, "Seconds of sending (default 5)", "T" },
@@ -181,8 +182,8 @@ quipu_load_run (const char            *name,
   load.sending = FALSE;
   if (driver->flush != NULL)
     driver->flush (&load, data);
-  if (!run_until (&load, drained, g_get_monotonic_time () + (gint64) (options->drain_timeout * G_USEC_PER_SEC),
-                  "draining"))
+  end_us = g_get_monotonic_time () + (gint64) (options->drain_timeout * G_USEC_PER_SEC);
+  if (!run_until (&load, drained, end_us, "draining"))
     g_printerr ("load: not every delivery arrived within %.0f s\n", options->drain_timeout);
 
   end_us = MAX (load.last_delivery_us, measure.start_us + 1);
