@@ -317,7 +317,7 @@ main (int argc, char **argv)
     { "drain-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &options.drain_timeout,
       "fanout: seconds to wait for the last deliveries (default 30)", "S" },
     { "room", 0, 0, G_OPTION_ARG_STRING, &options.room,
-      "history: the room (default: PREFIXroom0); others: rooms are ROOM0, ROOM1, ...", "ROOM" },
+      "history: the room; others: rooms are ROOM0, ROOM1, ... (default: the user prefix)", "ROOM" },
     { "user-prefix", 0, 0, G_OPTION_ARG_STRING, &options.user_prefix,
       "Session names start with this (default: random per run)", "PREFIX" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &options.json, "Print the results as JSON", NULL },
