@@ -15,9 +15,7 @@
 typedef struct {
   QuipuBenchFleet *fleet;
   QuipuClient     *client;
-  guint            index;
   int              room;        /* index in fleet->rooms, -1: none */
-  gboolean         sender;
   guint            in_flight;   /* sender: unacknowledged messages */
 } Session;
 
@@ -152,8 +150,6 @@ quipu_bench_fleet_start_sending (QuipuBenchFleet *self,
   self->window = window;
   self->limit = limit;
   self->send_start_us = g_get_monotonic_time ();
-  for (guint i = 0; i < n_senders; i++)
-    ((Session *) g_ptr_array_index (self->sessions, i))->sender = TRUE;
   if (rate > 0)
     {
       /* GLib rounds a 1 ms timeout to the loop's wakeups; the tick sends
@@ -404,7 +400,6 @@ quipu_bench_fleet_add (QuipuBenchFleet    *self,
 
       g_assert (identity != NULL);
       session->fleet = self;
-      session->index = index;
       session->room = n_rooms > 0 ? room_index (self, rooms[index % n_rooms]) : -1;
       if (session->room >= 0)
         g_array_index (self->room_members, guint, session->room)++;
