@@ -46,6 +46,7 @@ struct _QuipuClient {
   QuipuState       state;
   GError          *error;
   QuipuEndpoint   *endpoint;        /* made on the first connect, kept for the next */
+  gboolean         endpoint_shared; /* quipu-client-bench.h: the caller's, never released here */
   QuipuConnection *conn;
   GCancellable    *cancellable;
   QuipuTimer       reconnect_timer;

@@ -2,6 +2,7 @@
 
 #include "config.h"
 
+#include "quipu-client-bench.h"
 #include "quipu-client-private.h"
 #include "quipu-enums.h"
 #include "quipu-error.h"
@@ -60,6 +61,8 @@ quipu_client_dispose (GObject *object)
         quipu_connection_abort (self->conn);
       g_clear_pointer (&self->conn, quipu_connection_unref);
     }
+  if (self->endpoint_shared)
+    self->endpoint = NULL;
   g_clear_pointer (&self->endpoint, quipu_endpoint_release);
   quipu_timer_stop (&self->login_timer);
   quipu_timer_stop (&self->probe_timer);
@@ -597,4 +600,27 @@ quipu_client_get_room_directory (QuipuClient *self)
   g_return_val_if_fail (QUIPU_IS_CLIENT (self), NULL);
 
   return self->room_directory ? (const char * const *) self->room_directory : none;
+}
+
+/* quipu-client-bench.h */
+
+void
+quipu_client_set_shared_endpoint (QuipuClient   *self,
+                                  QuipuEndpoint *endpoint)
+{
+  g_return_if_fail (QUIPU_IS_CLIENT (self));
+  g_return_if_fail (self->endpoint == NULL && self->conn == NULL);
+
+  self->endpoint = endpoint;
+  self->endpoint_shared = TRUE;
+}
+
+void
+quipu_client_stop_keeping_received (QuipuClient *self)
+{
+  g_return_if_fail (QUIPU_IS_CLIENT (self));
+
+  g_signal_handlers_disconnect_matched (self, G_SIGNAL_MATCH_ID | G_SIGNAL_MATCH_DATA,
+                                        quipu_client_signals[QUIPU_CLIENT_MESSAGE_RECEIVED], 0,
+                                        NULL, NULL, self->conversation_list);
 }
