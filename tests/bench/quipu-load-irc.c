@@ -143,7 +143,6 @@ static void
 handle_line (Conn *conn, char *line)
 {
   Irc *irc = conn->irc;
-  g_autofree char *join = NULL;
   char *command = line, *params, *trailing;
 
   if (line[0] == ':')
