@@ -22,6 +22,9 @@ struct _QuipuOutbox {
   GMainContext *context;
   char         *path;
   GQueue        queue;        /* QuipuMessage *, oldest first */
+  /* The first message not on the wire of the current connection; those
+   * before it were sent on it. NULL: every message was sent. */
+  GList        *unsent;
   GSource      *save_idle;
   gboolean      dirty;        /* the file does not hold the queue */
   gboolean      saving;       /* a write is on its way */
@@ -207,6 +210,8 @@ quipu_outbox_push (QuipuOutbox  *self,
                    QuipuMessage *msg)
 {
   g_queue_push_tail (&self->queue, g_object_ref (msg));
+  if (self->unsent == NULL)
+    self->unsent = self->queue.tail;
   schedule_save (self);
 }
 
@@ -220,6 +225,8 @@ quipu_outbox_take (QuipuOutbox *self,
 
       if (quipu_message_get_client_msg_id (msg) == client_msg_id)
         {
+          if (self->unsent == l)
+            self->unsent = l->next;
           g_queue_delete_link (&self->queue, l);
           schedule_save (self);
           return msg;
@@ -238,6 +245,48 @@ GList *
 quipu_outbox_peek (QuipuOutbox *self)
 {
   return self->queue.head;
+}
+
+QuipuMessage *
+quipu_outbox_next_unsent (QuipuOutbox *self)
+{
+  return self->unsent != NULL ? self->unsent->data : NULL;
+}
+
+void
+quipu_outbox_mark_sent (QuipuOutbox *self)
+{
+  g_return_if_fail (self->unsent != NULL);
+
+  self->unsent = self->unsent->next;
+}
+
+void
+quipu_outbox_rewind (QuipuOutbox *self)
+{
+  self->unsent = self->queue.head;
+}
+
+gboolean
+quipu_outbox_rewind_to (QuipuOutbox *self,
+                        guint64      client_msg_id)
+{
+  gboolean sent = TRUE;
+
+  /* Acknowledgements come mostly in order, so the message looked for is
+   * near the head: this walks the few in flight, not the whole queue. */
+  for (GList *l = self->queue.head; l != NULL; l = l->next)
+    {
+      if (l == self->unsent)
+        sent = FALSE;
+      if (quipu_message_get_client_msg_id (l->data) == client_msg_id)
+        {
+          if (sent)
+            self->unsent = l;
+          return TRUE;
+        }
+    }
+  return FALSE;
 }
 
 /* Restoring. */
@@ -354,6 +403,10 @@ loaded_cb (GObject      *object,
   /* The restored ones were written first. */
   for (guint i = restored->len; i > 0; i--)
     g_queue_push_head (&self->queue, g_object_ref (g_ptr_array_index (restored, i - 1)));
+  /* None of them is on the wire: send again from the first (the server
+   * drops the copies of those already stored). */
+  if (restored->len > 0)
+    quipu_outbox_rewind (self);
   if (self->dirty)
     schedule_save (self);
   g_task_return_pointer (task, g_steal_pointer (&restored), (GDestroyNotify) g_ptr_array_unref);
