@@ -60,6 +60,7 @@ struct _QuipuClient {
   guint64          stream_acked;    /* the peer has our stream up to here */
   QuipuTimer       rate_timer;      /* rate-limited: nothing is sent until it fires */
   QuipuBackoff     rate_backoff;
+  guint            rate_cap;        /* 0, or most messages in flight after a rate-limited */
   GHashTable      *conversations;   /* quipu_sequencer_key () -> QuipuSequencer */
   QuipuPins       *pins;
   QuipuWaiters    *connect_waiters; /* quipu_client_connect_async, key NULL */

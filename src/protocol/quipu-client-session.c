@@ -25,6 +25,10 @@
  * 200 messages a second, so the first step mostly suffices. */
 #define RATE_BACKOFF_MIN_MS  250
 #define RATE_BACKOFF_MAX_MS  8000
+/* After a rate-limited, messages in flight start again at one and double
+ * with each ACK up to this, when the byte window alone applies again: a
+ * window of refusals at every wait would only load the server. */
+#define RATE_CAP_MAX         1024
 
 static const char * const offered_features[] = { "history", "presence", NULL };
 
@@ -78,6 +82,7 @@ quipu_client_outbox_may_send (QuipuClient *self)
 {
   return self->state == QUIPU_STATE_CONNECTED && self->conn != NULL &&
          !quipu_timer_is_active (&self->rate_timer) &&
+         (self->rate_cap == 0 || quipu_outbox_get_n_sent (self->outbox) < self->rate_cap) &&
          quipu_connection_get_queued_offset (self->conn) - self->stream_acked < OUTBOX_WINDOW;
 }
 
@@ -324,6 +329,11 @@ handle_ack (QuipuClient *self, QuipuFrame *frame)
     return;
   quipu_backoff_reset (&self->rate_backoff);
   acknowledge (self, msg, frame->seq);
+  if (self->rate_cap != 0)
+    {
+      self->rate_cap = self->rate_cap < RATE_CAP_MAX ? self->rate_cap * 2 : 0;
+      quipu_client_pump_outbox (self);
+    }
 }
 
 static QuipuVerification
@@ -479,6 +489,7 @@ rate_limited (QuipuClient *self, guint64 client_msg_id)
   if (!quipu_outbox_rewind_to (self->outbox, client_msg_id) || quipu_timer_is_active (&self->rate_timer))
     return;
   ms = quipu_backoff_next (&self->rate_backoff, RATE_BACKOFF_MIN_MS, RATE_BACKOFF_MAX_MS);
+  self->rate_cap = 1;
   g_debug ("%s: rate-limited, sending again in %u ms", self->server, ms);
   quipu_timer_start (&self->rate_timer, self->context, ms, rate_wait_over_cb, self);
 }

@@ -25,6 +25,7 @@ struct _QuipuOutbox {
   /* The first message not on the wire of the current connection; those
    * before it were sent on it. NULL: every message was sent. */
   GList        *unsent;
+  guint         n_sent;       /* how many are before it */
   GSource      *save_idle;
   gboolean      dirty;        /* the file does not hold the queue */
   gboolean      saving;       /* a write is on its way */
@@ -219,14 +220,20 @@ QuipuMessage *
 quipu_outbox_take (QuipuOutbox *self,
                    guint64      client_msg_id)
 {
+  gboolean sent = TRUE;
+
   for (GList *l = self->queue.head; l != NULL; l = l->next)
     {
       QuipuMessage *msg = l->data;
 
+      if (l == self->unsent)
+        sent = FALSE;
       if (quipu_message_get_client_msg_id (msg) == client_msg_id)
         {
           if (self->unsent == l)
             self->unsent = l->next;
+          else if (sent)
+            self->n_sent--;
           g_queue_delete_link (&self->queue, l);
           schedule_save (self);
           return msg;
@@ -259,12 +266,20 @@ quipu_outbox_mark_sent (QuipuOutbox *self)
   g_return_if_fail (self->unsent != NULL);
 
   self->unsent = self->unsent->next;
+  self->n_sent++;
+}
+
+guint
+quipu_outbox_get_n_sent (QuipuOutbox *self)
+{
+  return self->n_sent;
 }
 
 void
 quipu_outbox_rewind (QuipuOutbox *self)
 {
   self->unsent = self->queue.head;
+  self->n_sent = 0;
 }
 
 gboolean
@@ -272,17 +287,21 @@ quipu_outbox_rewind_to (QuipuOutbox *self,
                         guint64      client_msg_id)
 {
   gboolean sent = TRUE;
+  guint before = 0;
 
   /* Acknowledgements come mostly in order, so the message looked for is
    * near the head: this walks the few in flight, not the whole queue. */
-  for (GList *l = self->queue.head; l != NULL; l = l->next)
+  for (GList *l = self->queue.head; l != NULL; l = l->next, before++)
     {
       if (l == self->unsent)
         sent = FALSE;
       if (quipu_message_get_client_msg_id (l->data) == client_msg_id)
         {
           if (sent)
-            self->unsent = l;
+            {
+              self->unsent = l;
+              self->n_sent = before;
+            }
           return TRUE;
         }
     }

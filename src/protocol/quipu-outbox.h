@@ -40,6 +40,8 @@ GList        *quipu_outbox_peek           (QuipuOutbox  *self);
 QuipuMessage *quipu_outbox_next_unsent    (QuipuOutbox  *self);
 /* The message at the cursor went on the wire: the cursor moves past it. */
 void          quipu_outbox_mark_sent      (QuipuOutbox  *self);
+/* How many messages are before the cursor: on the wire, not acknowledged. */
+guint         quipu_outbox_get_n_sent     (QuipuOutbox  *self);
 /* A new connection: nothing is on the wire. */
 void          quipu_outbox_rewind         (QuipuOutbox  *self);
 /* The server refused that message for now (rate-limited): it and every
