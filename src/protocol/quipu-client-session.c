@@ -486,6 +486,7 @@ rate_limited (QuipuClient *self, guint64 client_msg_id)
 {
   guint ms;
 
+  /* Those sent after a refused one are refused in turn: one wait for all. */
   if (!quipu_outbox_rewind_to (self->outbox, client_msg_id) || quipu_timer_is_active (&self->rate_timer))
     return;
   ms = quipu_backoff_next (&self->rate_backoff, RATE_BACKOFF_MIN_MS, RATE_BACKOFF_MAX_MS);

@@ -297,11 +297,10 @@ quipu_outbox_rewind_to (QuipuOutbox *self,
         sent = FALSE;
       if (quipu_message_get_client_msg_id (l->data) == client_msg_id)
         {
-          if (sent)
-            {
-              self->unsent = l;
-              self->n_sent = before;
-            }
+          if (!sent)
+            return FALSE;
+          self->unsent = l;
+          self->n_sent = before;
           return TRUE;
         }
     }

@@ -45,7 +45,8 @@ guint         quipu_outbox_get_n_sent     (QuipuOutbox  *self);
 /* A new connection: nothing is on the wire. */
 void          quipu_outbox_rewind         (QuipuOutbox  *self);
 /* The server refused that message for now (rate-limited): it and every
- * message after it count as unsent again. FALSE if it is not pending. */
+ * message after it count as unsent again. FALSE if it is not on the wire
+ * (acknowledged, or unsent already: a refusal of an earlier sending). */
 gboolean      quipu_outbox_rewind_to      (QuipuOutbox  *self,
                                            guint64       client_msg_id);
 
