@@ -748,6 +748,133 @@ test_thread_default_context (Fixture       *fx,
   g_main_context_pop_thread_default (context);
 }
 
+/* Spins until `s` has `n` acknowledgements, for at most `seconds`: the
+ * tests below move megabytes or wait out rate limits, slow under valgrind. */
+static void
+wait_for_acks (Session *s, guint n, guint seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + seconds * G_USEC_PER_SEC;
+
+  while (s->acked->len < n && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (s->acked->len, ==, n);
+}
+
+/* More than the connection's 8 MiB backlog limit written at once: the
+ * outbox used to push it all and lose what the connection refused for the
+ * rest of the connection's life. Now it keeps a window in flight and sends
+ * the rest as the stream drains, so every message arrives, once, in order. */
+#define BULK_MESSAGES 640
+#define BULK_BODY     15000
+
+static void
+test_outbox_backpressure (Fixture       *fx,
+                          gconstpointer  data)
+{
+  Session *s = session_new (fx, "bulk", 0x71, 0);
+  g_autofree char *body = g_strnfill (BULK_BODY, 'b');
+  g_autoptr(GPtrArray) sent = g_ptr_array_new_with_free_func (g_object_unref);
+  guint64 most_in_flight = 0;
+
+  quipu_client_connect (s->client);
+  QUIPU_TEST_WAIT_FOR (quipu_client_get_state (s->client) == QUIPU_STATE_CONNECTED);
+  g_assert_true (quipu_client_join (s->client, "bulk", NULL));
+
+  for (guint i = 0; i < BULK_MESSAGES; i++)
+    {
+      QuipuMessage *msg = quipu_client_send_to_room (s->client, "bulk", body, NULL);
+
+      g_assert_nonnull (msg);
+      g_ptr_array_add (sent, msg);
+      most_in_flight = MAX (most_in_flight, quipu_connection_get_queued_offset (s->client->conn) -
+                                            s->client->stream_acked);
+    }
+  g_assert_cmpuint ((guint64) BULK_MESSAGES * BULK_BODY, >, 8 * 1024 * 1024);
+  /* A window (1 MiB) and one message on top of what was acknowledged. */
+  g_assert_cmpuint (most_in_flight, <=, 1024 * 1024 + BULK_BODY + 1024);
+  g_assert_cmpuint (quipu_client_get_n_pending (s->client), ==, BULK_MESSAGES);
+
+  wait_for_acks (s, BULK_MESSAGES, 240);
+  g_assert_cmpuint (quipu_client_get_n_pending (s->client), ==, 0);
+  g_assert_cmpuint (s->failed->len, ==, 0);
+  for (guint i = 0; i < BULK_MESSAGES; i++)
+    {
+      g_assert_true (g_ptr_array_index (s->acked, i) == g_ptr_array_index (sent, i));
+      g_assert_cmpuint (quipu_message_get_seq (g_ptr_array_index (sent, i)), ==, i + 1);
+    }
+  g_assert_cmpint (quipu_client_get_state (s->client), ==, QUIPU_STATE_CONNECTED);
+  session_free (s);
+}
+
+/* A server allowing 5 messages, then 20 a second: the rest are answered
+ * rate-limited. They stay pending, go again after a wait with the same id,
+ * and each is stored exactly once. */
+#define RATE_MESSAGES 40
+#define RATE_PER_S    20
+#define RATE_BURST    5
+
+static void
+test_rate_limited_resent (Fixture       *fx,
+                          gconstpointer  data)
+{
+  g_auto(QuipuServerConfig) config = { 0 };
+  Session *s = session_new (fx, "hasty", 0x72, 0);
+  g_autoptr(GPtrArray) sent = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GHashTable) seqs = g_hash_table_new (NULL, NULL);
+  g_autoptr(QuipuMessage) after = NULL;
+  gint64 start;
+  gdouble elapsed;
+
+  config.listen = g_strdup ("127.0.0.1:0");
+  config.sync_normal = TRUE;
+  config.limits.message_rate = RATE_PER_S;
+  config.limits.message_burst = RATE_BURST;
+  quipu_server_reconfigure (fx->server, &config);
+
+  quipu_client_connect (s->client);
+  QUIPU_TEST_WAIT_FOR (quipu_client_get_state (s->client) == QUIPU_STATE_CONNECTED);
+  g_assert_true (quipu_client_join (s->client, "slow", NULL));
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < RATE_MESSAGES; i++)
+    {
+      g_autofree char *body = g_strdup_printf ("hasty %u", i);
+
+      g_ptr_array_add (sent, quipu_client_send_to_room (s->client, "slow", body, NULL));
+    }
+
+  /* Until acknowledged, a refused message shows as pending, never failed. */
+  while (s->acked->len < RATE_MESSAGES && g_get_monotonic_time () - start < 120 * G_USEC_PER_SEC)
+    {
+      g_main_context_iteration (NULL, TRUE);
+      for (guint i = 0; i < sent->len; i++)
+        g_assert_cmpint (quipu_message_get_status (g_ptr_array_index (sent, i)), !=, QUIPU_MESSAGE_FAILED);
+    }
+  elapsed = (gdouble) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+  g_assert_cmpuint (s->acked->len, ==, RATE_MESSAGES);
+  g_assert_cmpuint (s->failed->len, ==, 0);
+  g_assert_cmpuint (quipu_client_get_n_pending (s->client), ==, 0);
+  /* The server did throttle: 35 messages past the burst take 1.75 s. */
+  g_assert_cmpfloat (elapsed, >=, 1.5);
+
+  /* Each acknowledged once, with its own sequence, all of 1..N. */
+  for (guint i = 0; i < RATE_MESSAGES; i++)
+    {
+      QuipuMessage *msg = g_ptr_array_index (sent, i);
+      guint64 seq = quipu_message_get_seq (msg);
+
+      g_assert_cmpint (quipu_message_get_status (msg), ==, QUIPU_MESSAGE_ACKED);
+      g_assert_true (g_ptr_array_find (s->acked, msg, NULL));
+      g_assert_cmpuint (seq, >=, 1);
+      g_assert_cmpuint (seq, <=, RATE_MESSAGES);
+      g_assert_true (g_hash_table_add (seqs, GSIZE_TO_POINTER (seq)));
+    }
+  /* Nothing was stored twice: the next message follows the N at once. */
+  after = quipu_client_send_to_room (s->client, "slow", "after", NULL);
+  wait_for_acks (s, RATE_MESSAGES + 1, 30);
+  g_assert_cmpuint (quipu_message_get_seq (after), ==, RATE_MESSAGES + 1);
+  session_free (s);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -767,6 +894,8 @@ main (int argc, char **argv)
   ADD ("/quipu/client/outbox-persists", test_outbox_persists);
   ADD ("/quipu/client/ca-loaded-only-when-needed", test_ca_loaded_only_when_needed);
   ADD ("/quipu/client/thread-default-context", test_thread_default_context);
+  ADD ("/quipu/client/outbox-backpressure", test_outbox_backpressure);
+  ADD ("/quipu/client/rate-limited-resent", test_rate_limited_resent);
 #undef ADD
 
   return g_test_run ();

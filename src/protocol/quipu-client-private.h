@@ -58,6 +58,10 @@ struct _QuipuClient {
 
   QuipuOutbox     *outbox;
   GCancellable    *outbox_cancellable;
+  guint64          stream_acked;    /* the peer has our stream up to here */
+  QuipuTimer       rate_timer;      /* rate-limited: nothing is sent until it fires */
+  QuipuBackoff     rate_backoff;
+  guint            rate_cap;        /* 0, or most messages in flight after a rate-limited */
   GHashTable      *conversations;   /* quipu_sequencer_key () -> QuipuSequencer */
   QuipuPins       *pins;
   QuipuWaiters    *connect_waiters; /* quipu_client_connect_async, key NULL */
@@ -131,8 +135,12 @@ QuipuFrame     *quipu_client_build_message    (QuipuClient  *self,
                                                GError      **error);
 void            quipu_client_send_join        (QuipuClient    *self,
                                                QuipuSequencer *conv);
-void            quipu_client_transmit         (QuipuClient  *self,
-                                               QuipuMessage *msg);
+/* Whether a message may go on the wire now: logged in, not waiting out a
+ * rate limit, and less than a window of our stream unacknowledged. */
+gboolean        quipu_client_outbox_may_send  (QuipuClient *self);
+/* Sends the outbox's unsent messages while the connection accepts them;
+ * runs again as the peer acknowledges stream data. */
+void            quipu_client_pump_outbox      (QuipuClient *self);
 void            quipu_client_resume_session   (QuipuClient *self);
 void            quipu_client_send_ping        (QuipuClient *self);
 extern const QuipuConnectionCallbacks quipu_client_session_callbacks;

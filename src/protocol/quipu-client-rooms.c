@@ -123,8 +123,11 @@ enqueue (QuipuClient        *self,
   quipu_outbox_push (self->outbox, msg);
   g_object_notify_by_pspec (G_OBJECT (self), quipu_client_pspecs[QUIPU_CLIENT_PROP_N_PENDING]);
   quipu_conversation_list_add_pending (self->conversation_list, msg);
-  if (self->state == QUIPU_STATE_CONNECTED)
-    quipu_client_queue_frame (self, frame);
+  /* Sent now with the frame built above if nothing waits before it, else
+   * when the stream drains (quipu_client_pump_outbox). */
+  if (quipu_outbox_next_unsent (self->outbox) == msg && quipu_client_outbox_may_send (self) &&
+      quipu_connection_queue_frame (self->conn, frame))
+    quipu_outbox_mark_sent (self->outbox);
   return g_steal_pointer (&msg);
 }
 
@@ -242,9 +245,7 @@ outbox_restored_cb (GObject      *object,
     quipu_conversation_list_add_pending (self->conversation_list, g_ptr_array_index (restored, i));
   g_object_notify_by_pspec (G_OBJECT (self), quipu_client_pspecs[QUIPU_CLIENT_PROP_N_PENDING]);
   /* Already logged in: send them now; otherwise the login resends them. */
-  if (self->state == QUIPU_STATE_CONNECTED)
-    for (guint i = 0; i < restored->len; i++)
-      quipu_client_transmit (self, g_ptr_array_index (restored, i));
+  quipu_client_pump_outbox (self);
 }
 
 void

@@ -17,6 +17,18 @@
  * frames that send, join and resync. */
 
 #define LOGIN_TIMEOUT_S      10
+/* Unacknowledged stream data the outbox may add to: well under the
+ * connection's 8 MiB backlog limit, so control frames always fit, and far
+ * above what loopback or a long fat path holds in flight. */
+#define OUTBOX_WINDOW        (1024 * 1024)
+/* Waits after a rate-limited MESSAGE; the server's default refill is
+ * 200 messages a second, so the first step mostly suffices. */
+#define RATE_BACKOFF_MIN_MS  250
+#define RATE_BACKOFF_MAX_MS  8000
+/* After a rate-limited, messages in flight start again at one and double
+ * with each ACK up to this, when the byte window alone applies again: a
+ * window of refusals at every wait would only load the server. */
+#define RATE_CAP_MAX         1024
 
 static const char * const offered_features[] = { "history", "presence", NULL };
 
@@ -65,18 +77,38 @@ quipu_client_build_message (QuipuClient *self, QuipuMessage *msg, GError **error
   return g_steal_pointer (&frame);
 }
 
-void
-quipu_client_transmit (QuipuClient *self, QuipuMessage *msg)
+gboolean
+quipu_client_outbox_may_send (QuipuClient *self)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(QuipuFrame) frame = quipu_client_build_message (self, msg, &error);
+  return self->state == QUIPU_STATE_CONNECTED && self->conn != NULL &&
+         !quipu_timer_is_active (&self->rate_timer) &&
+         (self->rate_cap == 0 || quipu_outbox_get_n_sent (self->outbox) < self->rate_cap) &&
+         quipu_connection_get_queued_offset (self->conn) - self->stream_acked < OUTBOX_WINDOW;
+}
 
-  if (frame == NULL)
+/* Back-pressure: a connection refuses data past its backlog limit, and a
+ * message it refused would be lost for that connection's life. So the
+ * outbox sends a window ahead of what the server acknowledged and the rest
+ * as the stream drains (on_acked), each message once per connection. */
+void
+quipu_client_pump_outbox (QuipuClient *self)
+{
+  QuipuMessage *msg;
+
+  while (quipu_client_outbox_may_send (self) &&
+         (msg = quipu_outbox_next_unsent (self->outbox)) != NULL)
     {
-      g_warning ("cannot sign message: %s", error->message);
-      return;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(QuipuFrame) frame = quipu_client_build_message (self, msg, &error);
+
+      if (frame == NULL)
+        g_warning ("cannot sign message: %s", error->message);
+      /* Closing, or its backlog is full of other frames: the next ack or
+       * the next connection sends it. */
+      else if (!quipu_connection_queue_frame (self->conn, frame))
+        return;
+      quipu_outbox_mark_sent (self->outbox);
     }
-  quipu_client_queue_frame (self, frame);
 }
 
 void
@@ -138,8 +170,8 @@ quipu_client_resume_session (QuipuClient *self)
     if (conv->room != NULL && conv->joined)
       quipu_client_send_join (self, conv);
 
-  for (GList *l = quipu_outbox_peek (self->outbox); l != NULL; l = l->next)
-    quipu_client_transmit (self, l->data);
+  quipu_outbox_rewind (self->outbox);
+  quipu_client_pump_outbox (self);
 }
 
 /* Connection callbacks. */
@@ -165,6 +197,8 @@ on_established (QuipuConnection *conn, gpointer user_data)
   guint8 proof[QUIPU_SIGNATURE_SIZE];
   QuipuSequencer *inbox = quipu_client_conversation (self, NULL);
 
+  /* A new stream: nothing of it is acknowledged yet. */
+  self->stream_acked = 0;
   if (self->trust_via != quipu_connection_get_trust_via (conn))
     {
       self->trust_via = quipu_connection_get_trust_via (conn);
@@ -291,8 +325,15 @@ handle_ack (QuipuClient *self, QuipuFrame *frame)
   g_autoptr(QuipuMessage) msg = outbox_take (self, frame->client_msg_id);
 
   /* A duplicate ACK for something settled already needs nothing. */
-  if (msg != NULL)
-    acknowledge (self, msg, frame->seq);
+  if (msg == NULL)
+    return;
+  quipu_backoff_reset (&self->rate_backoff);
+  acknowledge (self, msg, frame->seq);
+  if (self->rate_cap != 0)
+    {
+      self->rate_cap = self->rate_cap < RATE_CAP_MAX ? self->rate_cap * 2 : 0;
+      quipu_client_pump_outbox (self);
+    }
 }
 
 static QuipuVerification
@@ -429,12 +470,42 @@ handle_history (QuipuClient *self, QuipuFrame *frame)
   g_signal_emit (self, quipu_client_signals[QUIPU_CLIENT_HISTORY_LOADED], 0, frame->room, (guint) frame->count, more);
 }
 
+static gboolean
+rate_wait_over_cb (gpointer data)
+{
+  quipu_client_pump_outbox (data);
+  return G_SOURCE_REMOVE;
+}
+
+/* Nothing of the message was stored: it stays pending (the UI shows it so)
+ * and goes again, with the same id, after a wait that grows while the
+ * server keeps refusing. Those sent after it were most likely refused too;
+ * they go again after it, and the server drops the copies of any it stored. */
+static void
+rate_limited (QuipuClient *self, guint64 client_msg_id)
+{
+  guint ms;
+
+  /* Those sent after a refused one are refused in turn: one wait for all. */
+  if (!quipu_outbox_rewind_to (self->outbox, client_msg_id) || quipu_timer_is_active (&self->rate_timer))
+    return;
+  ms = quipu_backoff_next (&self->rate_backoff, RATE_BACKOFF_MIN_MS, RATE_BACKOFF_MAX_MS);
+  self->rate_cap = 1;
+  g_debug ("%s: rate-limited, sending again in %u ms", self->server, ms);
+  quipu_timer_start (&self->rate_timer, self->context, ms, rate_wait_over_cb, self);
+}
+
 static void
 handle_error (QuipuClient *self, QuipuFrame *frame)
 {
   QuipuProtocolError code = quipu_error_code_from_wire (frame->code);
   const char *text = frame->text ? frame->text : quipu_error_code_to_string (frame->code);
 
+  if (quipu_frame_has (frame, QUIPU_FIELD_CLIENT_MSG_ID) && code == QUIPU_PROTOCOL_ERROR_RATE_LIMITED)
+    {
+      rate_limited (self, frame->client_msg_id);
+      return;
+    }
   if (quipu_frame_has (frame, QUIPU_FIELD_CLIENT_MSG_ID))
     {
       g_autoptr(QuipuMessage) msg = outbox_take (self, frame->client_msg_id);
@@ -568,9 +639,19 @@ on_closed (QuipuConnection *conn, const GError *error, gpointer user_data)
   quipu_client_fail (self, certificate_error (self, error));
 }
 
+static void
+on_acked (QuipuConnection *conn, guint64 offset, gpointer user_data)
+{
+  QuipuClient *self = user_data;
+
+  self->stream_acked = offset;
+  quipu_client_pump_outbox (self);
+}
+
 const QuipuConnectionCallbacks quipu_client_session_callbacks = {
   .established = on_established,
   .frame = on_frame,
+  .acked = on_acked,
   .closed = on_closed,
 };
 

@@ -66,6 +66,7 @@ quipu_client_dispose (GObject *object)
   g_clear_pointer (&self->endpoint, quipu_endpoint_release);
   quipu_timer_stop (&self->login_timer);
   quipu_timer_stop (&self->probe_timer);
+  quipu_timer_stop (&self->rate_timer);
   if (self->wakeup != NULL)
     g_signal_handlers_disconnect_by_data (self->wakeup, self);
   g_clear_object (&self->wakeup);

@@ -22,6 +22,10 @@ struct _QuipuOutbox {
   GMainContext *context;
   char         *path;
   GQueue        queue;        /* QuipuMessage *, oldest first */
+  /* The first message not on the wire of the current connection; those
+   * before it were sent on it. NULL: every message was sent. */
+  GList        *unsent;
+  guint         n_sent;       /* how many are before it */
   GSource      *save_idle;
   gboolean      dirty;        /* the file does not hold the queue */
   gboolean      saving;       /* a write is on its way */
@@ -207,6 +211,8 @@ quipu_outbox_push (QuipuOutbox  *self,
                    QuipuMessage *msg)
 {
   g_queue_push_tail (&self->queue, g_object_ref (msg));
+  if (self->unsent == NULL)
+    self->unsent = self->queue.tail;
   schedule_save (self);
 }
 
@@ -214,12 +220,20 @@ QuipuMessage *
 quipu_outbox_take (QuipuOutbox *self,
                    guint64      client_msg_id)
 {
+  gboolean sent = TRUE;
+
   for (GList *l = self->queue.head; l != NULL; l = l->next)
     {
       QuipuMessage *msg = l->data;
 
+      if (l == self->unsent)
+        sent = FALSE;
       if (quipu_message_get_client_msg_id (msg) == client_msg_id)
         {
+          if (self->unsent == l)
+            self->unsent = l->next;
+          else if (sent)
+            self->n_sent--;
           g_queue_delete_link (&self->queue, l);
           schedule_save (self);
           return msg;
@@ -238,6 +252,59 @@ GList *
 quipu_outbox_peek (QuipuOutbox *self)
 {
   return self->queue.head;
+}
+
+QuipuMessage *
+quipu_outbox_next_unsent (QuipuOutbox *self)
+{
+  return self->unsent != NULL ? self->unsent->data : NULL;
+}
+
+void
+quipu_outbox_mark_sent (QuipuOutbox *self)
+{
+  g_return_if_fail (self->unsent != NULL);
+
+  self->unsent = self->unsent->next;
+  self->n_sent++;
+}
+
+guint
+quipu_outbox_get_n_sent (QuipuOutbox *self)
+{
+  return self->n_sent;
+}
+
+void
+quipu_outbox_rewind (QuipuOutbox *self)
+{
+  self->unsent = self->queue.head;
+  self->n_sent = 0;
+}
+
+gboolean
+quipu_outbox_rewind_to (QuipuOutbox *self,
+                        guint64      client_msg_id)
+{
+  gboolean sent = TRUE;
+  guint before = 0;
+
+  /* Acknowledgements come mostly in order, so the message looked for is
+   * near the head: this walks the few in flight, not the whole queue. */
+  for (GList *l = self->queue.head; l != NULL; l = l->next, before++)
+    {
+      if (l == self->unsent)
+        sent = FALSE;
+      if (quipu_message_get_client_msg_id (l->data) == client_msg_id)
+        {
+          if (!sent)
+            return FALSE;
+          self->unsent = l;
+          self->n_sent = before;
+          return TRUE;
+        }
+    }
+  return FALSE;
 }
 
 /* Restoring. */
@@ -354,6 +421,10 @@ loaded_cb (GObject      *object,
   /* The restored ones were written first. */
   for (guint i = restored->len; i > 0; i--)
     g_queue_push_head (&self->queue, g_object_ref (g_ptr_array_index (restored, i - 1)));
+  /* None of them is on the wire: send again from the first (the server
+   * drops the copies of those already stored). */
+  if (restored->len > 0)
+    quipu_outbox_rewind (self);
   if (self->dirty)
     schedule_save (self);
   g_task_return_pointer (task, g_steal_pointer (&restored), (GDestroyNotify) g_ptr_array_unref);

@@ -33,6 +33,23 @@ guint         quipu_outbox_get_length     (QuipuOutbox  *self);
 /* The queue, oldest first: QuipuMessage * data, owned by the outbox. */
 GList        *quipu_outbox_peek           (QuipuOutbox  *self);
 
+/* What is on the wire. The outbox sends only as fast as the connection
+ * drains, so it keeps a cursor: the messages before it were sent on the
+ * current connection, the one at it is the next to send. A pushed message
+ * starts unsent. */
+QuipuMessage *quipu_outbox_next_unsent    (QuipuOutbox  *self);
+/* The message at the cursor went on the wire: the cursor moves past it. */
+void          quipu_outbox_mark_sent      (QuipuOutbox  *self);
+/* How many messages are before the cursor: on the wire, not acknowledged. */
+guint         quipu_outbox_get_n_sent     (QuipuOutbox  *self);
+/* A new connection: nothing is on the wire. */
+void          quipu_outbox_rewind         (QuipuOutbox  *self);
+/* The server refused that message for now (rate-limited): it and every
+ * message after it count as unsent again. FALSE if it is not on the wire
+ * (acknowledged, or unsent already: a refusal of an earlier sending). */
+gboolean      quipu_outbox_rewind_to      (QuipuOutbox  *self,
+                                           guint64       client_msg_id);
+
 /* Reads the file and puts the messages saved there ahead of any pushed
  * since, as PENDING messages from `sender`. Until it completes, nothing is
  * saved, so the file is never overwritten unread. */
