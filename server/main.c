@@ -96,7 +96,7 @@ typedef struct {
   char     *sync;
   char     *log_level;
   char     *store_max_pages;
-  char     *limits[16];       /* by index of quipu_config_limit_keys */
+  char     *limits[32];       /* by index of quipu_config_limit_keys */
   gboolean  retry;
 } Options;
 

@@ -55,6 +55,15 @@ const QuipuLimitKey quipu_config_limit_keys[] = {
          N_("Keep at most the newest N direct messages in each inbox (0: no limit; default 10000)")),
   LIMIT ("empty-room-days", empty_room_days, 30,
          N_("Forget rooms that never had a message once not joined for N days (0: never; default 30)")),
+  /* A handshake in progress holds ~60 KB for up to 10 s. 64 at once from
+   * one address is more than a campus NAT starting its morning together;
+   * 1 000 in total is ~60 MB, and three times the 300 logins a second
+   * measured on two cores, so Retry (one round trip more) only starts
+   * under a flood. */
+  LIMIT ("max-handshakes-per-address", max_handshakes_per_address, 64,
+         N_("Most handshakes in progress from one address; more are refused as busy (0: no limit; default 64)")),
+  LIMIT ("retry-threshold", retry_threshold, 1000,
+         N_("Ask new clients for a QUIC Retry while N handshakes are in progress (0: only with --retry; default 1000)")),
 };
 const guint quipu_config_n_limit_keys = G_N_ELEMENTS (quipu_config_limit_keys);
 

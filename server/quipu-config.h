@@ -29,6 +29,8 @@ typedef struct {
   guint name_retention_days;           /* names unused this long are given back */
   guint inbox_max_per_user;
   guint empty_room_days;
+  guint max_handshakes_per_address;    /* handshakes in progress from one address */
+  guint retry_threshold;               /* handshakes in progress that switch Retry on */
 } QuipuLimitsConfig;
 
 typedef struct {

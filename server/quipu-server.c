@@ -176,6 +176,10 @@ dispatch (QuipuRequest *request,
     {
     case QUIPU_FRAME_CONNECT:
       quipu_auth_handle_connect (request, frame);
+      /* Kept alive from WELCOME on, not before: a connection that never
+       * logs in times out by itself (and by the login deadline). */
+      if (session->uid != 0)
+        quipu_connection_set_keep_alive (session->conn, TRUE);
       break;
     case QUIPU_FRAME_MESSAGE:
       quipu_fanout_handle_message (request, frame);
@@ -343,6 +347,7 @@ void
 quipu_server_log_stats (QuipuServer *server)
 {
   QuipuServerStats *stats = quipu_limits_get_stats (server->limits);
+  QuipuEndpointStats endpoint_stats;
   g_autofree char *line = NULL;
   GHashTableIter iter;
   QuipuSession *session;
@@ -358,7 +363,12 @@ quipu_server_log_stats (QuipuServer *server)
   stats->users_online = quipu_roster_count_users (server->roster);
   quipu_roster_get_presence_counts (server->roster, &stats->presence_sent, &stats->presence_coalesced);
   line = quipu_limits_format_stats (server->limits);
-  quipu_log_event (G_LOG_LEVEL_MESSAGE, "stats", NULL, NULL, "stats: %s", line);
+  /* What the endpoint refused before any session existed. */
+  quipu_endpoint_get_stats (server->endpoint, &endpoint_stats);
+  quipu_log_event (G_LOG_LEVEL_MESSAGE, "stats", NULL, NULL,
+                   "stats: %s handshakes-in-progress=%u retries-sent=%" G_GUINT64_FORMAT
+                   " refused-handshakes=%" G_GUINT64_FORMAT, line, endpoint_stats.handshakes,
+                   endpoint_stats.retries_sent, endpoint_stats.refused_handshakes);
 }
 
 static gboolean
@@ -425,7 +435,11 @@ quipu_server_new (const QuipuServerConfig *config,
   g_autoptr(QuipuServer) server = g_new0 (QuipuServer, 1);
   g_autoptr(GInetSocketAddress) address = NULL;
   g_autofree char *db_path = NULL;
-  QuipuServerOptions options = { .require_retry = config->require_retry };
+  QuipuServerOptions options = {
+    .require_retry = config->require_retry,
+    .max_handshakes_per_address = config->limits.max_handshakes_per_address,
+    .retry_threshold = config->limits.retry_threshold,
+  };
   QuipuStoreOptions store_options = store_options_from (config);
 
   quipu_server_config_copy (&server->config, config);
@@ -599,6 +613,8 @@ quipu_server_reconfigure (QuipuServer             *server,
                quipu_limits_config_get (&config->limits, &quipu_config_limit_keys[i]));
   old->limits = config->limits;
   quipu_limits_configure (server->limits, &old->limits);
+  quipu_endpoint_set_handshake_limits (server->endpoint, old->limits.max_handshakes_per_address,
+                                       old->limits.retry_threshold);
 
   quipu_log_event (G_LOG_LEVEL_MESSAGE, "reload", NULL, NULL, "configuration reloaded: %s%s%s%s",
                    changed->len ? "changed " : "nothing changed", changed->str,

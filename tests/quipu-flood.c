@@ -20,8 +20,13 @@
  *   quipu-flood --server ADDR --trust FILE joins N     join N rooms; "leave" on stdin leaves them
  *   quipu-flood ... flood N                             send N messages to a room at once
  *   quipu-flood ... idle N                              N connections that never log in
+ *   quipu-flood ... halfopen N                          N handshakes started and left half-open
  *
- * Every mode ends when stdin closes (or, for idle, when all are closed). */
+ * --no-keep-alive makes the connections silent once idle, so only the
+ * server's own keep-alive could hold them open.
+ *
+ * Every mode ends when stdin closes (or, for idle, when all are closed;
+ * halfopen at once). */
 
 #define EXPORTER_LABEL "EXPORTER-quipu-login"
 #define EXPORTER_LEN   32
@@ -39,6 +44,7 @@ static char *server_address;
 static char *trust_path;
 static char *username;
 static char *room_name;
+static gboolean no_keep_alive;
 
 static void
 on_established (QuipuConnection *conn,
@@ -124,6 +130,8 @@ peer_new (void)
   if (peer->conn == NULL)
     g_error ("cannot connect: %s", error->message);
   quipu_connection_set_callbacks (peer->conn, &callbacks, peer);
+  if (no_keep_alive)
+    quipu_connection_set_keep_alive (peer->conn, FALSE);
   return peer;
 }
 
@@ -516,10 +524,34 @@ mode_idle (guint n,
   fflush (stdout);
 }
 
+/* Each sends its first Initial from a socket of its own, then the socket
+ * closes without a word: the server holds a handshake in progress for each
+ * until its handshake timeout, as a flood of spoofed or abandoned Initials
+ * would make it. */
+static void
+mode_halfopen (guint n)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      Peer *peer = peer_new ();
+
+      /* The endpoint writes the Initial in its next dispatch, and reads
+       * nothing before the next one. */
+      g_main_context_iteration (NULL, FALSE);
+      quipu_connection_set_callbacks (peer->conn, NULL, NULL);
+      g_clear_pointer (&peer->conn, quipu_connection_unref);
+      quipu_endpoint_free (peer->endpoint);
+      g_ptr_array_unref (peer->frames);
+      g_free (peer);
+    }
+  printf ("{\"event\": \"halfopen\", \"sent\": %u}\n", n);
+  fflush (stdout);
+}
+
 int
 main (int argc, char **argv)
 {
-  g_autoptr(GOptionContext) context = g_option_context_new ("joins N | flood N | idle N");
+  g_autoptr(GOptionContext) context = g_option_context_new ("joins N | flood N | idle N | halfopen N");
   g_autoptr(GError) error = NULL;
   guint64 n;
   gint wait_s = 30;
@@ -529,6 +561,7 @@ main (int argc, char **argv)
     { "user", 0, 0, G_OPTION_ARG_STRING, &username, "User name", "NAME" },
     { "room", 0, 0, G_OPTION_ARG_STRING, &room_name, "Room of flood and churn; prefix of the rooms of joins", "ROOM" },
     { "wait", 0, 0, G_OPTION_ARG_INT, &wait_s, "Seconds idle waits for closes", "S" },
+    { "no-keep-alive", 0, 0, G_OPTION_ARG_NONE, &no_keep_alive, "Send no keep-alive PINGs", NULL },
     { NULL }
   };
 
@@ -536,7 +569,7 @@ main (int argc, char **argv)
   if (!g_option_context_parse (context, &argc, &argv, &error) || argc != 3 || server_address == NULL ||
       trust_path == NULL || !g_ascii_string_to_unsigned (argv[2], 10, 1, 100000, &n, NULL))
     {
-      g_printerr ("usage: quipu-flood --server ADDR --trust FILE [--user NAME] joins|flood|idle N\n");
+      g_printerr ("usage: quipu-flood --server ADDR --trust FILE [--user NAME] joins|flood|idle|halfopen N\n");
       return 2;
     }
   if (username == NULL)
@@ -553,6 +586,8 @@ main (int argc, char **argv)
     mode_errors (n);
   else if (g_str_equal (argv[1], "idle"))
     mode_idle (n, wait_s);
+  else if (g_str_equal (argv[1], "halfopen"))
+    mode_halfopen (n);
   else
     return 2;
 

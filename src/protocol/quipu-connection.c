@@ -38,6 +38,7 @@ struct _QuipuConnection {
   gpointer            sink_data;
   gboolean            is_server;
   ConnPhase           phase;
+  guint               idle_timeout_ms;
 
   ngtcp2_conn        *conn;
   gnutls_session_t    tls;
@@ -500,6 +501,15 @@ connection_new (const QuipuConnectionSetup *setup, gboolean is_server)
   return conn;
 }
 
+static void
+apply_keep_alive (QuipuConnection *conn,
+                  gboolean         enabled)
+{
+  /* PING well inside the idle timeout keeps NAT bindings and idle timers fresh. */
+  ngtcp2_conn_set_keep_alive_timeout (conn->conn, enabled ? (guint64) conn->idle_timeout_ms * NGTCP2_MILLISECONDS / 3
+                                                          : G_MAXUINT64);
+}
+
 /* The common tail of both constructors, after ngtcp2_conn_*_new returned rv. */
 static gboolean
 finish_setup (QuipuConnection  *conn,
@@ -514,8 +524,9 @@ finish_setup (QuipuConnection  *conn,
       return FALSE;
     }
   ngtcp2_conn_set_tls_native_handle (conn->conn, conn->tls);
-  /* PING well inside the idle timeout keeps NAT bindings and idle timers fresh. */
-  ngtcp2_conn_set_keep_alive_timeout (conn->conn, (guint64) idle_timeout_ms * NGTCP2_MILLISECONDS / 3);
+  conn->idle_timeout_ms = idle_timeout_ms;
+  /* A server keeps alive only what logged in: see set_keep_alive. */
+  apply_keep_alive (conn, !conn->is_server);
   return TRUE;
 }
 
@@ -623,6 +634,17 @@ quipu_connection_new_server (const QuipuConnectionSetup *setup,
   if (!finish_setup (conn, rv, setup->idle_timeout_ms, error))
     return NULL;
   return g_steal_pointer (&conn);
+}
+
+void
+quipu_connection_set_keep_alive (QuipuConnection *conn,
+                                 gboolean         enabled)
+{
+  if (conn->phase == CONN_DEAD)
+    return;
+  apply_keep_alive (conn, enabled);
+  /* The next wake may have moved. */
+  mark_dirty (conn);
 }
 
 void

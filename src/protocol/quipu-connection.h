@@ -60,6 +60,14 @@ void        quipu_connection_fail          (QuipuConnection *conn, GError *error
  * or get a stateless reset); `closed` is still called. */
 void        quipu_connection_abort         (QuipuConnection *conn);
 
+/* PINGs well inside the idle timeout, so an idle connection stays open.
+ * Clients keep alive from the start; a server connection only once its
+ * session has logged in (the server turns it on at WELCOME), so one that
+ * never logs in times out instead of being held open by the server itself.
+ * A client may turn its own off too (tests that play a silent peer). */
+void        quipu_connection_set_keep_alive (QuipuConnection *conn,
+                                             gboolean         enabled);
+
 /* 32 bytes of TLS exporter output (RFC 8446 §7.5) for `label`, empty
  * context; only after `established`. */
 gboolean    quipu_connection_export_keying_material (QuipuConnection *conn,

@@ -15,6 +15,7 @@
 #include "quipu-datagram-socket.h"
 #include "quipu-endpoint.h"
 #include "quipu-error.h"
+#include "quipu-handshake-limits.h"
 #include "quipu-stateless.h"
 #include "quipu-deadline-heap.h"
 
@@ -31,6 +32,7 @@ typedef struct {
   QuipuDeadline    deadline;      /* first: the heap holds routes by it */
   QuipuEndpoint   *endpoint;
   QuipuConnection *conn;          /* a ref; NULL while it is being made */
+  QuipuHandshakeSlot *handshake;  /* server: counted while its handshake is in progress */
   gboolean         dirty;
   GList            dirty_link;    /* in endpoint->dirty while dirty */
   QuipuCidEntry    keys;          /* in endpoint->routes */
@@ -53,6 +55,8 @@ struct _QuipuEndpoint {
   gboolean                      in_dispatch;
   gboolean                      released;  /* goes once its connections have */
   guint8                        secret[SECRET_LEN];
+  QuipuHandshakeLimits         *handshakes;  /* server */
+  QuipuEndpointStats            stats;
 
   gboolean                      shutting_down;
   GSourceFunc                   shutdown_done;
@@ -93,6 +97,8 @@ route_free (Route *route)
     g_queue_unlink (&endpoint->dirty, &route->dirty_link);
   if (quipu_deadline_is_queued (&route->deadline))
     quipu_deadline_heap_remove (&endpoint->heap, &route->deadline);
+  if (route->handshake != NULL)
+    quipu_handshake_limits_end (endpoint->handshakes, route->handshake);
   if (route->conn != NULL)
     {
       quipu_connection_detach (route->conn);
@@ -228,8 +234,10 @@ setup_for_route (QuipuConnectionSetup *setup, Route *route,
 static void
 on_handshake_done (QuipuConnection *conn, gpointer user_data)
 {
-  QuipuEndpoint *endpoint = user_data;
+  Route *route = user_data;
+  QuipuEndpoint *endpoint = route->endpoint;
 
+  quipu_handshake_limits_end (endpoint->handshakes, g_steal_pointer (&route->handshake));
   quipu_connection_set_callbacks (conn, NULL, NULL);
   if (endpoint->callbacks != NULL && endpoint->callbacks->accepted != NULL)
     endpoint->callbacks->accepted (endpoint, conn, endpoint->user_data);
@@ -238,7 +246,7 @@ on_handshake_done (QuipuConnection *conn, gpointer user_data)
 static void
 on_handshake_failed (QuipuConnection *conn, const GError *error, gpointer user_data)
 {
-  QuipuEndpoint *endpoint = user_data;
+  QuipuEndpoint *endpoint = ((Route *) user_data)->endpoint;
   g_autoptr(GError) fallback = NULL;
 
   if (endpoint->callbacks == NULL || endpoint->callbacks->handshake_failed == NULL)
@@ -255,6 +263,17 @@ static const QuipuConnectionCallbacks handshake_callbacks = {
   .closed = on_handshake_failed,
 };
 
+/* Said, not silent: the client reports "server busy" instead of timing out. */
+static void
+refuse_initial (QuipuEndpoint *endpoint, const ngtcp2_pkt_hd *hd,
+                const struct sockaddr *remote, socklen_t remote_len, const char *reason)
+{
+  guint8 buf[QUIPU_MAX_PACKET];
+
+  endpoint->stats.refused_handshakes++;
+  send_raw (endpoint, remote, remote_len, buf, quipu_stateless_write_refusal (buf, hd, reason));
+}
+
 static void
 accept_connection (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
                    const struct sockaddr *remote, socklen_t remote_len, ngtcp2_tstamp ts)
@@ -265,27 +284,48 @@ accept_connection (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
   ngtcp2_cid original_dcid;
   const ngtcp2_cid *retry_scid = NULL;
   guint8 buf[QUIPU_MAX_PACKET];
+  gboolean want_retry;
   Route *route;
 
   if (ngtcp2_accept (&hd, data, len) != 0 || hd.type == NGTCP2_PKT_0RTT)
     return;
-  if (endpoint->shutting_down || quipu_deadline_heap_size (&endpoint->heap) >= MAX_CONNECTIONS)
+  if (endpoint->shutting_down)
     return;
 
-  original_dcid = hd.dcid;
-  if (endpoint->options.require_retry)
+  /* Retry asks the client to prove its address before it costs any state:
+   * always with --retry, else while many handshakes are in progress. A
+   * token from a Retry sent while that lasted is still honoured after. */
+  want_retry = endpoint->options.require_retry || quipu_handshake_limits_want_retry (endpoint->handshakes);
+  if (quipu_stateless_verify_retry (endpoint->secret, &hd, remote, remote_len, ts, &original_dcid))
+    retry_scid = &hd.dcid;
+  else if (want_retry)
     {
       /* No token, or a stale or forged one: ask again rather than trust it. */
-      if (!quipu_stateless_verify_retry (endpoint->secret, &hd, remote, remote_len, ts, &original_dcid))
-        {
-          send_raw (endpoint, remote, remote_len, buf,
-                    quipu_stateless_write_retry (buf, endpoint->secret, &hd, remote, remote_len, ts));
-          return;
-        }
-      retry_scid = &hd.dcid;
+      gsize retry_len = quipu_stateless_write_retry (buf, endpoint->secret, &hd, remote, remote_len, ts);
+
+      endpoint->stats.retries_sent += retry_len > 0;
+      send_raw (endpoint, remote, remote_len, buf, retry_len);
+      return;
     }
   else
-    hd.tokenlen = 0;
+    {
+      original_dcid = hd.dcid;
+      hd.tokenlen = 0;
+    }
+
+  /* Refused only where state would be made, so with Retry on only at
+   * addresses that proved they are the sender's. */
+  if (quipu_deadline_heap_size (&endpoint->heap) >= MAX_CONNECTIONS)
+    {
+      refuse_initial (endpoint, &hd, remote, remote_len, "server busy: too many connections");
+      return;
+    }
+  if (!quipu_handshake_limits_allow (endpoint->handshakes, remote))
+    {
+      refuse_initial (endpoint, &hd, remote, remote_len,
+                      "server busy: too many handshakes in progress from your address");
+      return;
+    }
 
   route = route_new (endpoint);
   setup_for_route (&setup, route, remote, remote_len);
@@ -300,7 +340,8 @@ accept_connection (QuipuEndpoint *endpoint, const guint8 *data, gsize len,
     }
   /* Until the client switches to our id, its Initials carry the one it chose. */
   quipu_cid_table_add_cid (&endpoint->routes, &route->keys, hd.dcid.data, hd.dcid.datalen);
-  quipu_connection_set_callbacks (route->conn, &handshake_callbacks, endpoint);
+  route->handshake = quipu_handshake_limits_begin (endpoint->handshakes, remote);
+  quipu_connection_set_callbacks (route->conn, &handshake_callbacks, route);
   quipu_deadline_heap_add (&endpoint->heap, &route->deadline);
   quipu_connection_read_packet (route->conn, remote, remote_len, data, len, ts);
 }
@@ -507,6 +548,7 @@ endpoint_finalize (GSource *source)
     route_free ((Route *) quipu_deadline_heap_peek (&endpoint->heap));
   quipu_deadline_heap_clear (&endpoint->heap);
   quipu_cid_table_clear (&endpoint->routes);
+  g_clear_pointer (&endpoint->handshakes, quipu_handshake_limits_free);
   gnutls_memset (endpoint->secret, 0, sizeof endpoint->secret);
   quipu_datagram_socket_free (endpoint->socket);
 }
@@ -573,6 +615,9 @@ quipu_endpoint_new_server (GInetSocketAddress           *address,
     endpoint->options = *options;
   if (endpoint->options.idle_timeout_ms == 0)
     endpoint->options.idle_timeout_ms = 30000;
+  endpoint->handshakes = quipu_handshake_limits_new ();
+  quipu_endpoint_set_handshake_limits (endpoint, endpoint->options.max_handshakes_per_address,
+                                       endpoint->options.retry_threshold);
   endpoint->callbacks = callbacks;
   endpoint->user_data = user_data;
   return endpoint;
@@ -650,6 +695,26 @@ quipu_endpoint_release (QuipuEndpoint *endpoint)
   else if (!endpoint->in_dispatch)
     g_source_set_ready_time (&endpoint->source, 0);
   g_source_unref (&endpoint->source);
+}
+
+void
+quipu_endpoint_set_handshake_limits (QuipuEndpoint *endpoint,
+                                     guint          max_per_address,
+                                     guint          retry_threshold)
+{
+  g_return_if_fail (endpoint->is_server);
+
+  endpoint->options.max_handshakes_per_address = max_per_address;
+  endpoint->options.retry_threshold = retry_threshold;
+  quipu_handshake_limits_configure (endpoint->handshakes, max_per_address, retry_threshold);
+}
+
+void
+quipu_endpoint_get_stats (QuipuEndpoint      *endpoint,
+                          QuipuEndpointStats *stats)
+{
+  *stats = endpoint->stats;
+  stats->handshakes = endpoint->handshakes != NULL ? quipu_handshake_limits_in_progress (endpoint->handshakes) : 0;
 }
 
 GInetSocketAddress *

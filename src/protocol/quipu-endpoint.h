@@ -31,7 +31,20 @@ typedef struct {
 typedef struct {
   gboolean require_retry;      /* address validation with Retry before any state */
   guint    idle_timeout_ms;    /* 0: 30 000 */
+  /* Handshakes in progress: past max_handshakes_per_address from one
+   * address new Initials are refused (CONNECTION_REFUSED, "server busy");
+   * from retry_threshold in total on, new clients must answer a Retry
+   * first. 0 turns either off. */
+  guint    max_handshakes_per_address;
+  guint    retry_threshold;
 } QuipuServerOptions;
+
+/* What a server endpoint counts, for its owner's stats. */
+typedef struct {
+  guint   handshakes;          /* in progress now */
+  guint64 retries_sent;
+  guint64 refused_handshakes;  /* Initials refused: per-address limit, or the connection cap */
+} QuipuEndpointStats;
 
 /* Binds ADDR:PORT (an IPv6 wildcard also accepts IPv4). */
 QuipuEndpoint *quipu_endpoint_new_server (GInetSocketAddress           *address,
@@ -59,6 +72,12 @@ void           quipu_endpoint_free        (QuipuEndpoint *endpoint);
  * itself once its last connection has finished closing. Clear the
  * connections' callbacks first if their owner is going too. */
 void           quipu_endpoint_release     (QuipuEndpoint *endpoint);
+/* Server: the limits of QuipuServerOptions again, e.g. on a reload. */
+void           quipu_endpoint_set_handshake_limits (QuipuEndpoint *endpoint,
+                                                    guint          max_per_address,
+                                                    guint          retry_threshold);
+void           quipu_endpoint_get_stats   (QuipuEndpoint      *endpoint,
+                                           QuipuEndpointStats *stats);
 /* The bound address (with the real port when 0 was asked). */
 GInetSocketAddress *quipu_endpoint_get_local_address (QuipuEndpoint *endpoint);
 /* Closes every connection (after their queued data, at most linger_ms) and

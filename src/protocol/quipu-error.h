@@ -24,7 +24,7 @@ typedef enum {
   QUIPU_PROTOCOL_ERROR_BAD_REQUEST = 10,
   QUIPU_PROTOCOL_ERROR_SERVER = 11,            /* internal server failure */
   QUIPU_PROTOCOL_ERROR_SHUTTING_DOWN = 12,
-  QUIPU_PROTOCOL_ERROR_RATE_LIMITED = 13,
+  QUIPU_PROTOCOL_ERROR_RATE_LIMITED = 13,      /* also "server busy": a connection refused */
   QUIPU_PROTOCOL_ERROR_LAST_WIRE_CODE = QUIPU_PROTOCOL_ERROR_RATE_LIMITED,
 
   /* Local conditions; never on the wire. */

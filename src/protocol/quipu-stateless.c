@@ -54,6 +54,21 @@ quipu_stateless_write_retry (guint8                *buf,
 }
 
 gsize
+quipu_stateless_write_refusal (guint8              *buf,
+                               const ngtcp2_pkt_hd *hd,
+                               const char          *reason)
+{
+  ngtcp2_ssize n;
+
+  /* In an Initial protected with the keys the client's own Initial
+   * derived: it can read it before any handshake state exists here. */
+  n = ngtcp2_crypto_write_connection_close (buf, QUIPU_MAX_PACKET, hd->version, &hd->scid, &hd->dcid,
+                                            NGTCP2_CONNECTION_REFUSED, (const uint8_t *) reason,
+                                            strlen (reason));
+  return n > 0 ? (gsize) n : 0;
+}
+
+gsize
 quipu_stateless_write_reset (guint8                   *buf,
                              const guint8             *secret,
                              const ngtcp2_version_cid *vc,

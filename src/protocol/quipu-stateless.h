@@ -9,7 +9,7 @@
 G_BEGIN_DECLS
 
 /* What a server writes for packets that belong to no connection: Version
- * Negotiation, Retry and stateless reset, all keyed by one secret. Each
+ * Negotiation, Retry, refusal and stateless reset, all keyed by one secret. Each
  * writer fills `buf` (at least QUIPU_MAX_PACKET bytes) and returns the
  * length, 0 for nothing to send. */
 
@@ -23,6 +23,13 @@ gsize    quipu_stateless_write_retry     (guint8                *buf,
                                           const struct sockaddr *remote,
                                           socklen_t              remote_len,
                                           ngtcp2_tstamp          ts);
+/* CONNECTION_CLOSE with CONNECTION_REFUSED and `reason` for the client
+ * that sent Initial `hd`, without any state for it: the server is too busy
+ * to take it. Smaller than the Initial that asked, which is padded to 1 200
+ * bytes at least. */
+gsize    quipu_stateless_write_refusal   (guint8              *buf,
+                                          const ngtcp2_pkt_hd *hd,
+                                          const char          *reason);
 /* Smaller than `trigger_len`, or nothing when that is too short. */
 gsize    quipu_stateless_write_reset     (guint8                   *buf,
                                           const guint8             *secret,

@@ -61,6 +61,18 @@ quipu_transport_error_from_close (const ngtcp2_ccerr *ccerr,
     return quipu_transport_error_from_tls_alert (ccerr->error_code - NGTCP2_CRYPTO_ERROR,
                                                  peer, is_server, TRUE);
 
+  /* A server too busy to take the connection (quipu-server says why in
+   * the reason, "server busy: ..."): rate-limited, like the application
+   * close it sends past its connection limits, so an app shows both alike
+   * and tries again later. */
+  if (ccerr->error_code == NGTCP2_CONNECTION_REFUSED)
+    {
+      if (g_str_has_prefix (reason, "server busy"))
+        return g_error_new_literal (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_RATE_LIMITED, reason);
+      return g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_RATE_LIMITED,
+                          "server busy: %s refused the connection%s%s", peer, *reason ? ": " : "", reason);
+    }
+
   if (ccerr->error_code == NGTCP2_NO_ERROR)
     return g_error_new (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_CLOSED,
                         "%s closed the connection", peer);

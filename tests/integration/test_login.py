@@ -18,10 +18,13 @@ IDLE = 1000
 class LoginTest(harness.WorldTestCase):
     def test_deadline_closes_idle_connections(self):
         # 1 000 connections from one address would also hit
-        # max-connections-per-address (default 500): raised here by its
-        # option. The deadline is 3 s instead of 10 to keep the test short.
+        # max-connections-per-address (default 500), and their 1 000
+        # handshakes at once max-handshakes-per-address (default 64): both
+        # raised here by their options. The deadline is 3 s instead of 10
+        # to keep the test short.
         server = harness.Server(self.world, extra=["--login-timeout", "3",
-                                                   "--max-connections-per-address", str(2 * IDLE)])
+                                                   "--max-connections-per-address", str(2 * IDLE),
+                                                   "--max-handshakes-per-address", "0"])
         listener = harness.Client(self.world, server.address, "lise", "listen")
         listener.wait_event("ready")
 
