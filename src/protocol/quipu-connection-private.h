@@ -90,6 +90,9 @@ void     quipu_connection_handle_expiry (QuipuConnection *conn, ngtcp2_tstamp ts
 gint64   quipu_connection_get_expiry    (QuipuConnection *conn);
 /* Dead: the endpoint drops it (after the call that made it so returned). */
 gboolean quipu_connection_is_dead       (QuipuConnection *conn);
+/* CONNECTION_CLOSE sent or received: all that is left is to answer stray
+ * packets with it until the closing period ends. */
+gboolean quipu_connection_is_closed     (QuipuConnection *conn);
 /* Ends at once, sending nothing; `closed` reports `error`. Takes it. */
 void     quipu_connection_die           (QuipuConnection *conn, GError *error);
 /* The endpoint is going away: forget the sink and stay a dead husk for

@@ -728,6 +728,12 @@ quipu_connection_die (QuipuConnection *conn,
 }
 
 gboolean
+quipu_connection_is_closed (QuipuConnection *conn)
+{
+  return conn->phase == CONN_CLOSING || conn->phase == CONN_DRAINING;
+}
+
+gboolean
 quipu_connection_is_dead (QuipuConnection *conn)
 {
   return conn->phase == CONN_DEAD;

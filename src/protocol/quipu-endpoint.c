@@ -750,8 +750,18 @@ quipu_endpoint_shutdown (QuipuEndpoint *endpoint,
   endpoint->shutdown_data = done_data;
 
   for (guint i = 0; i < quipu_deadline_heap_size (&endpoint->heap); i++)
-    quipu_connection_close (((Route *) quipu_deadline_heap_get (&endpoint->heap, i))->conn,
-                            app_error, reason, linger_ms);
+    {
+      QuipuConnection *conn = ((Route *) quipu_deadline_heap_get (&endpoint->heap, i))->conn;
+
+      /* One already closed only waits out its closing period (three
+       * PTOs, seconds after a storm of handshakes) to answer strays: not
+       * worth keeping a shutdown waiting. Dropped at the next write. */
+      if (quipu_connection_is_closed (conn))
+        quipu_connection_die (conn, g_error_new_literal (QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_SHUTTING_DOWN,
+                                                         reason != NULL ? reason : "shutting down"));
+      else
+        quipu_connection_close (conn, app_error, reason, linger_ms);
+    }
 
   if (quipu_deadline_heap_size (&endpoint->heap) == 0)
     g_idle_add (shutdown_done_idle, endpoint);
