@@ -8,6 +8,7 @@ only once it has logged in.
 Asserted on the server's counters (the stats line SIGUSR1 logs), not RSS.
 """
 
+import signal
 import types
 
 import abuse
@@ -75,6 +76,28 @@ class HandshakeTest(harness.WorldTestCase):
         result = idle.wait_json("idle")
         self.assertEqual(result["reasons"], {"server busy: too many handshakes in progress from your address": 3})
         self.assertEqual(idle.wait(), 0)
+        self.assertEqual(server.stop(), 0)
+
+    def test_handshake_limit_reloads(self):
+        conf = self.world.path("server.conf")
+        with open(conf, "w") as f:
+            f.write("[server]\nmax-handshakes-per-address=2\n")
+        server = harness.Server(self.world, extra=["--config", conf])
+        self.assertEqual(abuse.Flood(self.world, server, "halfopen", 4).wait(), 0)
+        counters = abuse.wait_stats(server, lambda s: s["handshakes-in-progress"] + s["refused-handshakes"] >= 4,
+                                    10, "4 Initials held or refused")
+        self.assertEqual((counters["handshakes-in-progress"], counters["refused-handshakes"]), (2, 2))
+
+        # SIGHUP raises it at once, for handshakes not yet over.
+        with open(conf, "w") as f:
+            f.write("[server]\nmax-handshakes-per-address=4\n")
+        server.signal(signal.SIGHUP)
+        harness.wait_for(lambda: "changed max-handshakes-per-address from 2 to 4" in server.stderr(), 10,
+                         lambda: server.stderr()[-1000:])
+        self.assertEqual(abuse.Flood(self.world, server, "halfopen", 3).wait(), 0)
+        counters = abuse.wait_stats(server, lambda s: s["handshakes-in-progress"] + s["refused-handshakes"] >= 7,
+                                    10, "7 Initials held or refused")
+        self.assertEqual((counters["handshakes-in-progress"], counters["refused-handshakes"]), (4, 3))
         self.assertEqual(server.stop(), 0)
 
     def test_retry_switches_on_under_load(self):
