@@ -35,6 +35,16 @@ const QuipuLimitKey quipu_config_limit_keys[] = {
          N_("Most connections from one address, logged in or not (0: no limit; default 500)")),
   LIMIT ("login-timeout", login_timeout, 10,
          N_("Close a connection that has not logged in N seconds after its handshake (0: never; default 10)")),
+  /* A handshake in progress holds ~60 KB for up to 10 s, and lasts a
+   * round trip and a few ms of CPU when all is well. 64 at once from one
+   * address is more than a campus NAT starts at the same instant; 1 000 in
+   * total is ~60 MB and five times the 200 logins quipu-bench keeps in
+   * flight, so Retry (one round trip more) starts only under a flood or
+   * when every client of a restarted server comes back at once. */
+  LIMIT ("max-handshakes-per-address", max_handshakes_per_address, 64,
+         N_("Most handshakes in progress from one address; more are refused as busy (0: no limit; default 64)")),
+  LIMIT ("retry-threshold", retry_threshold, 1000,
+         N_("Ask new clients for a QUIC Retry while N handshakes are in progress (0: only with --retry; default 1000)")),
   LIMIT ("message-rate", message_rate, 200,
          N_("Messages a user may send per second, past the burst (0: no limit; default 200)")),
   LIMIT ("message-burst", message_burst, 20000,
@@ -55,15 +65,6 @@ const QuipuLimitKey quipu_config_limit_keys[] = {
          N_("Keep at most the newest N direct messages in each inbox (0: no limit; default 10000)")),
   LIMIT ("empty-room-days", empty_room_days, 30,
          N_("Forget rooms that never had a message once not joined for N days (0: never; default 30)")),
-  /* A handshake in progress holds ~60 KB for up to 10 s. 64 at once from
-   * one address is more than a campus NAT starting its morning together;
-   * 1 000 in total is ~60 MB, and three times the 300 logins a second
-   * measured on two cores, so Retry (one round trip more) only starts
-   * under a flood. */
-  LIMIT ("max-handshakes-per-address", max_handshakes_per_address, 64,
-         N_("Most handshakes in progress from one address; more are refused as busy (0: no limit; default 64)")),
-  LIMIT ("retry-threshold", retry_threshold, 1000,
-         N_("Ask new clients for a QUIC Retry while N handshakes are in progress (0: only with --retry; default 1000)")),
 };
 const guint quipu_config_n_limit_keys = G_N_ELEMENTS (quipu_config_limit_keys);
 

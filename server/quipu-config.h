@@ -19,6 +19,8 @@ typedef struct {
   guint registrations_per_hour;        /* new names per client address */
   guint max_connections_per_address;   /* logged in and not yet */
   guint login_timeout;                 /* seconds from handshake to CONNECT */
+  guint max_handshakes_per_address;    /* handshakes in progress from one address */
+  guint retry_threshold;               /* handshakes in progress that switch Retry on */
   guint message_rate;
   guint message_burst;
   guint join_rate;                     /* JOINs and LEAVEs */
@@ -29,8 +31,6 @@ typedef struct {
   guint name_retention_days;           /* names unused this long are given back */
   guint inbox_max_per_user;
   guint empty_room_days;
-  guint max_handshakes_per_address;    /* handshakes in progress from one address */
-  guint retry_threshold;               /* handshakes in progress that switch Retry on */
 } QuipuLimitsConfig;
 
 typedef struct {

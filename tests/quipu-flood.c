@@ -19,14 +19,10 @@
  *
  *   quipu-flood --server ADDR --trust FILE joins N     join N rooms; "leave" on stdin leaves them
  *   quipu-flood ... flood N                             send N messages to a room at once
+ *   quipu-flood ... halfopen N                          N handshakes left half-open; ends at once
  *   quipu-flood ... idle N                              N connections that never log in
- *   quipu-flood ... halfopen N                          N handshakes started and left half-open
  *
- * --no-keep-alive makes the connections silent once idle, so only the
- * server's own keep-alive could hold them open.
- *
- * Every mode ends when stdin closes (or, for idle, when all are closed;
- * halfopen at once). */
+ * Every mode ends when stdin closes (or, for idle, when all are closed). */
 
 #define EXPORTER_LABEL "EXPORTER-quipu-login"
 #define EXPORTER_LEN   32
@@ -40,11 +36,13 @@ typedef struct {
   GPtrArray       *frames;        /* QuipuFrame *, copies */
 } Peer;
 
+/* --no-keep-alive: connections silent once idle, so that only the
+ * server's own keep-alive could hold them open. */
+static gboolean no_keep_alive;
 static char *server_address;
 static char *trust_path;
 static char *username;
 static char *room_name;
-static gboolean no_keep_alive;
 
 static void
 on_established (QuipuConnection *conn,
@@ -560,8 +558,8 @@ main (int argc, char **argv)
     { "trust", 0, 0, G_OPTION_ARG_FILENAME, &trust_path, "Known-servers file", "FILE" },
     { "user", 0, 0, G_OPTION_ARG_STRING, &username, "User name", "NAME" },
     { "room", 0, 0, G_OPTION_ARG_STRING, &room_name, "Room of flood and churn; prefix of the rooms of joins", "ROOM" },
-    { "wait", 0, 0, G_OPTION_ARG_INT, &wait_s, "Seconds idle waits for closes", "S" },
     { "no-keep-alive", 0, 0, G_OPTION_ARG_NONE, &no_keep_alive, "Send no keep-alive PINGs", NULL },
+    { "wait", 0, 0, G_OPTION_ARG_INT, &wait_s, "Seconds idle waits for closes", "S" },
     { NULL }
   };
 
