@@ -867,7 +867,10 @@ after_read (QuipuConnection *conn, guint64 acked_before)
       return;
     }
 
-  if (conn->send.acked != acked_before && conn->callbacks != NULL && conn->callbacks->acked != NULL)
+  /* Nothing after closed: a frame handler above may have closed the
+   * connection, and the owner then let go of what user_data leads to. */
+  if (conn->send.acked != acked_before && !conn->closed_notified &&
+      conn->callbacks != NULL && conn->callbacks->acked != NULL)
     conn->callbacks->acked (conn, conn->send.acked, conn->user_data);
 }
 
