@@ -5,14 +5,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include <glib/gstdio.h>
-
 #include "quipu-connection.h"
-#include "quipu-endpoint.h"
-#include "quipu-identity.h"
 #include "quipu-server.h"
 #include "quipu-signing-input.h"
-#include "quipu-trust.h"
+#include "quipu-test-peer.h"
+#include "quipu-test-util.h"
 #include "quipu-wire.h"
 
 /* libFuzzer target for the server's frame dispatch, live: a real
@@ -20,32 +17,23 @@
  * over loopback in this process. Each input is a stream of frames sent by a
  * logged-in client; its MESSAGE frames are signed again with that client's
  * key so that they reach the store and the fan-out instead of stopping at
- * the signature check. After each input a second client, a witness in the
- * room the seeds join, must still be connected, must have received no
- * ERROR, and must answer a PING: one client's frames never reach another's
- * session. A g_critical() anywhere (a server bug) aborts. */
+ * the signature check. After each input a second client, a witness in a
+ * room the fuzzing client may join, must still be connected, must have
+ * received no ERROR, and must answer a PING: one client's frames never
+ * reach another's session. A g_critical() anywhere (a server bug) aborts. */
 
 int LLVMFuzzerInitialize (int *argc, char ***argv);
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
-#define EXPORTER_LABEL "EXPORTER-quipu-login"
-#define EXPORTER_LEN   32
-#define ROOM           "general"
-#define TIMEOUT_S      10
+#define ROOM       "lobby"        /* the room of the seed corpus */
+#define TIMEOUT_S  10
 /* Our PINGs, apart from any in the input. */
-#define TOKEN_BASE     (G_GUINT64_CONSTANT (1) << 61)
+#define TOKEN_BASE (G_GUINT64_CONSTANT (1) << 61)
 
 typedef struct {
-  const char      *username;
-  QuipuIdentity   *identity;
-  QuipuEndpoint   *endpoint;
-  QuipuConnection *conn;
-  gboolean         established;
-  gboolean         welcomed;
-  gboolean         joined;
-  gboolean         closed;
-  guint64          pong;       /* token of the last PONG */
-  guint            errors;     /* ERROR frames received */
+  QuipuTestPeer *raw;
+  QuipuIdentity *identity;
+  const char    *username;
 } Peer;
 
 static char        *data_dir;
@@ -72,55 +60,37 @@ quiet_writer (GLogLevelFlags   level,
   return G_LOG_WRITER_HANDLED;
 }
 
-static void
-on_established (QuipuConnection *conn,
-                gpointer         data)
+static QuipuFrame *
+find_frame (Peer           *peer,
+            QuipuFrameType  type)
 {
-  ((Peer *) data)->established = TRUE;
-}
-
-static void
-on_frame (QuipuConnection *conn,
-          QuipuFrame      *frame,
-          gpointer         data)
-{
-  Peer *peer = data;
-
-  switch (frame->type)
+  for (guint i = 0; i < peer->raw->frames->len; i++)
     {
-    case QUIPU_FRAME_WELCOME:
-      peer->welcomed = TRUE;
-      break;
-    case QUIPU_FRAME_JOIN:
-      peer->joined = TRUE;
-      break;
-    case QUIPU_FRAME_PONG:
-      peer->pong = frame->token;
-      break;
-    case QUIPU_FRAME_ERROR:
-      peer->errors++;
-      break;
-    default:
-      break;
+      QuipuFrame *frame = g_ptr_array_index (peer->raw->frames, i);
+
+      if (frame->type == type)
+        return frame;
     }
+  return NULL;
 }
 
-static void
-on_closed (QuipuConnection *conn,
-           const GError    *error,
-           gpointer         data)
+static gboolean
+has_pong (Peer *peer)
 {
-  ((Peer *) data)->closed = TRUE;
+  for (guint i = 0; i < peer->raw->frames->len; i++)
+    {
+      QuipuFrame *frame = g_ptr_array_index (peer->raw->frames, i);
+
+      if (frame->type == QUIPU_FRAME_PONG && frame->token == next_token)
+        return TRUE;
+    }
+  return FALSE;
 }
 
-static const QuipuConnectionCallbacks callbacks = {
-  .established = on_established,
-  .frame = on_frame,
-  .closed = on_closed,
-};
-
+/* Until `done` or the connection is gone, for TIMEOUT_S at most. */
 static void
-spin_until (gboolean (*done) (Peer *), Peer *peer)
+spin_until (gboolean (*done) (Peer *),
+            Peer      *peer)
 {
   gint64 deadline = g_get_monotonic_time () + TIMEOUT_S * G_USEC_PER_SEC;
 
@@ -131,109 +101,48 @@ spin_until (gboolean (*done) (Peer *), Peer *peer)
 static gboolean
 is_established (Peer *peer)
 {
-  return peer->established || peer->closed;
+  return peer->raw->established || peer->raw->closed;
 }
 
 static gboolean
 is_welcomed (Peer *peer)
 {
-  return peer->welcomed || peer->closed;
+  return find_frame (peer, QUIPU_FRAME_WELCOME) != NULL || peer->raw->closed;
 }
 
 static gboolean
 is_joined (Peer *peer)
 {
-  return peer->joined || peer->closed;
+  return find_frame (peer, QUIPU_FRAME_JOIN) != NULL || peer->raw->closed;
 }
 
 static void
 peer_free (Peer *peer)
 {
-  if (peer == NULL)
-    return;
-  quipu_connection_set_callbacks (peer->conn, NULL, NULL);
-  quipu_connection_abort (peer->conn);
-  quipu_connection_unref (peer->conn);
-  quipu_endpoint_release (peer->endpoint);
+  quipu_test_peer_free (peer->raw);
   g_object_unref (peer->identity);
   g_free (peer);
 }
 
-static void
-login (Peer *peer)
-{
-  g_autoptr(QuipuFrame) frame = quipu_frame_new (QUIPU_FRAME_CONNECT);
-  g_autoptr(GBytes) input = NULL;
-  guint8 exporter[EXPORTER_LEN];
-  guint8 proof[QUIPU_SIGNATURE_SIZE];
-  const guint8 *key = quipu_identity_get_public_key (peer->identity);
-
-  if (!quipu_connection_export_keying_material (peer->conn, EXPORTER_LABEL, exporter, sizeof exporter, NULL))
-    g_error ("no exporter");
-  input = quipu_login_proof_input (exporter, sizeof exporter, peer->username, key);
-  if (!quipu_identity_sign (peer->identity, g_bytes_get_data (input, NULL), g_bytes_get_size (input), proof, NULL))
-    g_error ("cannot sign the login");
-  quipu_frame_add_uint (frame, QUIPU_FIELD_VERSION, QUIPU_PROTOCOL_VERSION);
-  quipu_frame_set_string (frame, QUIPU_FIELD_USERNAME, peer->username);
-  quipu_frame_set_bytes (frame, QUIPU_FIELD_KEY, key, QUIPU_KEY_SIZE);
-  quipu_frame_set_bytes (frame, QUIPU_FIELD_PROOF, proof, sizeof proof);
-  quipu_frame_set_string (frame, QUIPU_FIELD_CLIENT, "fuzz-dispatch");
-  quipu_connection_queue_frame (peer->conn, frame);
-  spin_until (is_welcomed, peer);
-}
-
-/* A client logged in as `username`, its key derived from the name. */
+/* A client logged in as `username` with the key of seed `fill`. */
 static Peer *
-peer_new (const char *username)
+peer_new (const char *username,
+          guint8      fill)
 {
-  g_autoptr(GSocketConnectable) connectable = g_network_address_parse (server_address, 0, NULL);
-  const char *host = g_network_address_get_hostname (G_NETWORK_ADDRESS (connectable));
-  guint16 port = g_network_address_get_port (G_NETWORK_ADDRESS (connectable));
-  g_autoptr(GSocketAddress) address = g_inet_socket_address_new_from_string (host, port);
-  g_autoptr(QuipuTrustStore) store = quipu_trust_store_new (trust_path);
-  g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
-  g_autoptr(GError) error = NULL;
-  QuipuTrustPolicy policy = { .hostname = host, .host_port = server_address, .store = store };
   Peer *peer = g_new0 (Peer, 1);
-  guint8 seed[32];
-  gsize len = sizeof seed;
 
-  g_checksum_update (checksum, (const guchar *) username, -1);
-  g_checksum_get_digest (checksum, seed, &len);
   peer->username = username;
-  peer->identity = quipu_identity_new_from_seed (seed, len, &error);
-  peer->endpoint = quipu_endpoint_new_client (&error);
-  if (peer->identity == NULL || peer->endpoint == NULL)
-    g_error ("cannot make a client: %s", error->message);
-  peer->conn = quipu_endpoint_connect (peer->endpoint, G_INET_SOCKET_ADDRESS (address), &policy, 0, &error);
-  if (peer->conn == NULL)
-    g_error ("cannot connect: %s", error->message);
-  quipu_connection_set_callbacks (peer->conn, &callbacks, peer);
+  peer->identity = quipu_test_identity_from_seed (fill);
+  peer->raw = quipu_test_peer_connect (NULL, server_address, trust_path);
   spin_until (is_established, peer);
-  if (!peer->established)
+  if (!peer->raw->established)
     g_error ("no handshake with the server");
-  login (peer);
-  if (!peer->welcomed)
+  quipu_test_peer_queue_login (peer->raw, peer->identity, username);
+  spin_until (is_welcomed, peer);
+  if (peer->raw->closed)
     g_error ("%s could not log in", username);
+  g_ptr_array_set_size (peer->raw->frames, 0);
   return peer;
-}
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
 }
 
 static void
@@ -242,7 +151,7 @@ tear_down (void)
   g_clear_pointer (&client, peer_free);
   g_clear_pointer (&witness, peer_free);
   g_clear_pointer (&server, quipu_server_free);
-  remove_tree (data_dir);
+  quipu_test_remove_tree (data_dir);
   g_free (server_address);
   g_free (trust_path);
   g_free (data_dir);
@@ -279,12 +188,13 @@ LLVMFuzzerInitialize (int    *argc,
   server_address = quipu_server_dup_address (server);
   atexit (tear_down);
 
-  witness = peer_new ("witness");
+  witness = peer_new ("witness", 0x77);
   quipu_frame_set_string (join, QUIPU_FIELD_ROOM, ROOM);
-  quipu_connection_queue_frame (witness->conn, join);
+  quipu_connection_queue_frame (witness->raw->conn, join);
   spin_until (is_joined, witness);
-  if (!witness->joined)
+  if (witness->raw->closed)
     g_error ("the witness could not join %s", ROOM);
+  g_ptr_array_set_size (witness->raw->frames, 0);
   return 0;
 }
 
@@ -333,7 +243,7 @@ send_input (Peer          *peer,
     }
   bytes = g_byte_array_free_to_bytes (g_steal_pointer (&out));
   if (g_bytes_get_size (bytes) > 0)
-    quipu_connection_queue_bytes (peer->conn, bytes);
+    quipu_connection_queue_bytes (peer->raw->conn, bytes);
 }
 
 static void
@@ -343,23 +253,23 @@ ping (Peer    *peer,
   g_autoptr(QuipuFrame) frame = quipu_frame_new (QUIPU_FRAME_PING);
 
   quipu_frame_set_uint (frame, QUIPU_FIELD_TOKEN, token);
-  quipu_connection_queue_frame (peer->conn, frame);
+  quipu_connection_queue_frame (peer->raw->conn, frame);
 }
 
 static gboolean
 both_answered (Peer *peer)
 {
-  return (witness->pong == next_token || witness->closed) && (peer->pong == next_token || peer->closed);
+  return (has_pong (witness) || witness->raw->closed) && (has_pong (peer) || peer->raw->closed);
 }
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data,
                         size_t         size)
 {
-  if (client != NULL && client->closed)
+  if (client != NULL && client->raw->closed)
     g_clear_pointer (&client, peer_free);
   if (client == NULL)
-    client = peer_new ("fuzzer");
+    client = peer_new ("fuzzer", 0xf2);
 
   send_input (client, data, size);
   next_token++;
@@ -368,17 +278,20 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   spin_until (both_answered, client);
 
   /* Whatever the input did, the server is up and the witness untouched. */
-  if (witness->closed || witness->errors > 0 || witness->pong != next_token)
+  if (witness->raw->closed || find_frame (witness, QUIPU_FRAME_ERROR) != NULL || !has_pong (witness))
     {
-      g_printerr ("the witness was disturbed: closed %d, %u errors, pong %" G_GUINT64_FORMAT " of %"
-                  G_GUINT64_FORMAT "\n", witness->closed, witness->errors, witness->pong, next_token);
+      g_printerr ("the witness was disturbed: closed %d, ERROR %d, PONG %d\n", witness->raw->closed,
+                  find_frame (witness, QUIPU_FRAME_ERROR) != NULL, has_pong (witness));
       abort ();
     }
   /* Nor does the fuzzing client hang: it is answered or closed. */
-  if (!client->closed && client->pong != next_token)
+  if (!client->raw->closed && !has_pong (client))
     {
       g_printerr ("no answer to a PING after the input, and no close\n");
       abort ();
     }
+  /* What they were sent is not kept from one input to the next. */
+  g_ptr_array_set_size (witness->raw->frames, 0);
+  g_ptr_array_set_size (client->raw->frames, 0);
   return 0;
 }
