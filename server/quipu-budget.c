@@ -6,28 +6,62 @@
 
 struct _QuipuBudget
 {
-  GSequence *order;   /* QuipuBudgetEntry *, not owned: the largest first */
+  GPtrArray *heap;    /* QuipuBudgetEntry *, not owned: the largest first */
   guint64    total;
 };
 
 /* Most bytes first; among equals the one whose client has gone longest
- * without acknowledging anything; then by address, so that the order is
- * total. */
-static gint
-compare_entries (gconstpointer a,
-                 gconstpointer b,
-                 gpointer      data)
+ * without acknowledging anything. */
+static gboolean
+goes_before (const QuipuBudgetEntry *a,
+             const QuipuBudgetEntry *b)
 {
-  const QuipuBudgetEntry *x = a;
-  const QuipuBudgetEntry *y = b;
+  if (a->bytes != b->bytes)
+    return a->bytes > b->bytes;
+  return a->since_us < b->since_us;
+}
 
-  if (x->bytes != y->bytes)
-    return x->bytes > y->bytes ? -1 : 1;
-  if (x->since_us != y->since_us)
-    return x->since_us < y->since_us ? -1 : 1;
-  if (x != y)
-    return x < y ? -1 : 1;
-  return 0;
+static QuipuBudgetEntry *
+entry_at (QuipuBudget *budget,
+          guint        i)
+{
+  return g_ptr_array_index (budget->heap, i);
+}
+
+static void
+place (QuipuBudget      *budget,
+       guint             i,
+       QuipuBudgetEntry *entry)
+{
+  budget->heap->pdata[i] = entry;
+  entry->position = i + 1;
+}
+
+/* Moves the entry at `i` up or down to where it belongs. */
+static void
+restore (QuipuBudget *budget,
+         guint        i)
+{
+  QuipuBudgetEntry *entry = entry_at (budget, i);
+  guint n = budget->heap->len;
+
+  while (i > 0 && goes_before (entry, entry_at (budget, (i - 1) / 2)))
+    {
+      place (budget, i, entry_at (budget, (i - 1) / 2));
+      i = (i - 1) / 2;
+    }
+  for (;;)
+    {
+      guint child = 2 * i + 1;
+
+      if (child + 1 < n && goes_before (entry_at (budget, child + 1), entry_at (budget, child)))
+        child++;
+      if (child >= n || !goes_before (entry_at (budget, child), entry))
+        break;
+      place (budget, i, entry_at (budget, child));
+      i = child;
+    }
+  place (budget, i, entry);
 }
 
 QuipuBudget *
@@ -35,7 +69,7 @@ quipu_budget_new (void)
 {
   QuipuBudget *budget = g_new0 (QuipuBudget, 1);
 
-  budget->order = g_sequence_new (NULL);
+  budget->heap = g_ptr_array_new ();
   return budget;
 }
 
@@ -43,11 +77,9 @@ void
 quipu_budget_free (QuipuBudget *budget)
 {
   /* Entries live in their sessions, which may outlive this. */
-  for (GSequenceIter *iter = g_sequence_get_begin_iter (budget->order);
-       !g_sequence_iter_is_end (iter);
-       iter = g_sequence_iter_next (iter))
-    ((QuipuBudgetEntry *) g_sequence_get (iter))->iter = NULL;
-  g_sequence_free (budget->order);
+  for (guint i = 0; i < budget->heap->len; i++)
+    entry_at (budget, i)->position = 0;
+  g_ptr_array_unref (budget->heap);
   g_free (budget);
 }
 
@@ -57,37 +89,42 @@ quipu_budget_update (QuipuBudget      *budget,
                      guint64           bytes,
                      gboolean          progressed)
 {
-  gint64 since_us = entry->since_us;
-
-  if (progressed || entry->iter == NULL)
-    since_us = g_get_monotonic_time ();
   if (bytes == 0)
     {
       quipu_budget_remove (budget, entry);
       return;
     }
-  if (entry->iter != NULL && bytes == entry->bytes && since_us == entry->since_us)
+  if (entry->position != 0 && bytes == entry->bytes && !progressed)
     return;
 
-  budget->total = budget->total - (entry->iter ? entry->bytes : 0) + bytes;
+  if (progressed || entry->position == 0)
+    entry->since_us = g_get_monotonic_time ();
+  if (entry->position == 0)
+    {
+      g_ptr_array_add (budget->heap, entry);
+      entry->position = budget->heap->len;
+      entry->bytes = 0;
+    }
+  budget->total = budget->total - entry->bytes + bytes;
   entry->bytes = bytes;
-  entry->since_us = since_us;
-  if (entry->iter == NULL)
-    entry->iter = g_sequence_insert_sorted (budget->order, entry, compare_entries, NULL);
-  else
-    g_sequence_sort_changed (entry->iter, compare_entries, NULL);
+  restore (budget, entry->position - 1);
 }
 
 void
 quipu_budget_remove (QuipuBudget      *budget,
                      QuipuBudgetEntry *entry)
 {
-  if (entry->iter == NULL)
+  guint i = entry->position - 1;
+
+  if (entry->position == 0)
     return;
   budget->total -= entry->bytes;
-  g_sequence_remove (entry->iter);
-  entry->iter = NULL;
+  entry->position = 0;
   entry->bytes = 0;
+  /* The last entry takes its place, then finds its own. */
+  g_ptr_array_remove_index_fast (budget->heap, i);
+  if (i < budget->heap->len)
+    restore (budget, i);
 }
 
 guint64
@@ -99,7 +136,5 @@ quipu_budget_get_total (QuipuBudget *budget)
 QuipuBudgetEntry *
 quipu_budget_peek_largest (QuipuBudget *budget)
 {
-  GSequenceIter *first = g_sequence_get_begin_iter (budget->order);
-
-  return g_sequence_iter_is_end (first) ? NULL : g_sequence_get (first);
+  return budget->heap->len > 0 ? entry_at (budget, 0) : NULL;
 }

@@ -5,18 +5,19 @@
 G_BEGIN_DECLS
 
 /* The bytes every session has queued for its client and not yet had
- * acknowledged, in total and ordered by who holds the most, so that past
- * the server's budget the slowest reader is found at once. Each change costs
- * O(log n) in the number of sessions holding anything; an idle session is
- * not in the order at all. */
+ * acknowledged, in total and in a binary heap by who holds the most, so
+ * that past the server's budget the slowest reader is found at once. Each
+ * change costs O(log n) in the number of sessions holding anything, and
+ * usually a comparison or two (a reader's share changes little between
+ * deliveries); an idle session is not in the heap at all. */
 typedef struct _QuipuBudget QuipuBudget;
 
 /* Kept in the session it stands for. */
 typedef struct {
-  gpointer       owner;
-  GSequenceIter *iter;      /* NULL while it holds nothing */
-  guint64        bytes;
-  gint64         since_us;  /* when its client last acknowledged anything */
+  gpointer owner;
+  guint    position;   /* 1 + its index in the heap; 0 while it holds nothing */
+  guint64  bytes;
+  gint64   since_us;   /* when its client last acknowledged anything */
 } QuipuBudgetEntry;
 
 QuipuBudget      *quipu_budget_new          (void);

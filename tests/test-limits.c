@@ -29,7 +29,7 @@ test_budget_order (void)
 
   /* A reader that caught up holds nothing and is out of the order. */
   quipu_budget_update (budget, &c, 0, TRUE);
-  g_assert_null (c.iter);
+  g_assert_cmpuint (c.position, ==, 0);
   g_assert_true (quipu_budget_peek_largest (budget) == &a);
   g_assert_cmpuint (quipu_budget_get_total (budget), ==, 150);
 
@@ -61,6 +61,40 @@ test_budget_ties (void)
   g_assert_true (quipu_budget_peek_largest (budget) == &reading);
   quipu_budget_remove (budget, &stalled);
   quipu_budget_remove (budget, &reading);
+}
+
+/* Random updates and removals: the first is always one holding the most,
+ * the total always the sum. */
+static void
+test_budget_random (void)
+{
+  g_autoptr(QuipuBudget) budget = quipu_budget_new ();
+  QuipuBudgetEntry entries[200] = { { 0 } };
+
+  for (guint step = 0; step < 20000; step++)
+    {
+      QuipuBudgetEntry *entry = &entries[g_test_rand_int_range (0, G_N_ELEMENTS (entries))];
+      QuipuBudgetEntry *largest;
+      guint64 most = 0, sum = 0;
+
+      if (g_test_rand_int_range (0, 10) == 0)
+        quipu_budget_remove (budget, entry);
+      else
+        quipu_budget_update (budget, entry, g_test_rand_int_range (0, 5000), g_test_rand_bit ());
+
+      for (guint i = 0; i < G_N_ELEMENTS (entries); i++)
+        {
+          most = MAX (most, entries[i].bytes);
+          sum += entries[i].bytes;
+          g_assert_true ((entries[i].position == 0) == (entries[i].bytes == 0));
+        }
+      largest = quipu_budget_peek_largest (budget);
+      g_assert_cmpuint (quipu_budget_get_total (budget), ==, sum);
+      if (sum == 0)
+        g_assert_null (largest);
+      else
+        g_assert_cmpuint (largest->bytes, ==, most);
+    }
 }
 
 static QuipuLimitsConfig
@@ -147,6 +181,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/quipu/limits/budget/order", test_budget_order);
   g_test_add_func ("/quipu/limits/budget/ties", test_budget_ties);
+  g_test_add_func ("/quipu/limits/budget/random", test_budget_random);
   g_test_add_func ("/quipu/limits/rates/kept", test_user_rates_kept);
   g_test_add_func ("/quipu/limits/rates/forgotten", test_user_rates_forgotten);
   g_test_add_func ("/quipu/limits/rates/bounded", test_user_rates_bounded);
