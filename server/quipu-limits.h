@@ -84,9 +84,9 @@ typedef enum {
 } QuipuRate;
 
 /* The rates of user `uid`, full for one not seen lately (NULL for uid 0,
- * not logged in). Valid until the
- * next call: full rates are forgotten (they are what a new user starts
- * with), which keeps the table to the users who spent some lately. */
+ * not logged in). Valid until the next call: full rates are forgotten
+ * (they are what a new user starts with), which keeps the table to the
+ * users who spent some lately. */
 QuipuUserBuckets *quipu_limits_user_buckets (QuipuLimits *limits,
                                              gint64       uid);
 
