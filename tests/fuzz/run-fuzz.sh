@@ -1,15 +1,17 @@
 #!/bin/sh
-# run-fuzz.sh FUZZER CORPUS: fuzzes for QUIPU_FUZZ_SECONDS (default 60) from a
-# copy of the seed corpus, so new inputs never land in the source tree, and
-# prints libFuzzer's closing statistics, named after the fuzzer.
+# run-fuzz.sh FUZZER CORPUS [LIBFUZZER-FLAG...]: fuzzes for QUIPU_FUZZ_SECONDS
+# (default 60) from a copy of the seed corpus, so new inputs never land in the
+# source tree, and prints libFuzzer's closing statistics, named after the
+# fuzzer.
 set -eu
 fuzzer=$1
 seeds=$2
+shift 2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/corpus"
 "$fuzzer" -max_total_time="${QUIPU_FUZZ_SECONDS:-60}" -print_final_stats=1 \
-  -artifact_prefix="$work/" "$work/corpus" "$seeds" 2>"$work/log" || {
+  -artifact_prefix="$work/" "$@" "$work/corpus" "$seeds" 2>"$work/log" || {
   tail -n 60 "$work/log" >&2
   exit 1
 }
