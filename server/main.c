@@ -168,8 +168,7 @@ build_config (QuipuServerConfig *config,
       g_autofree char *name = g_strconcat ("--", key->key, NULL);
 
       if (options.limits[i] != NULL &&
-          !quipu_config_parse_uint (options.limits[i], name,
-                                    quipu_limits_config_slot (&config->limits, key), &error))
+          !quipu_config_parse_limit (key, options.limits[i], name, &config->limits, &error))
         add_error (problems, error);
     }
   replace_str (&config->listen, options.listen);

@@ -21,7 +21,9 @@ replace_str (char       **slot,
 }
 
 #define LIMIT(key, field, value, help) \
-  { key, G_STRUCT_OFFSET (QuipuLimitsConfig, field), value, help }
+  { key, G_STRUCT_OFFSET (QuipuLimitsConfig, field), value, help, 0 }
+#define LIMIT_UP_TO(key, field, value, max, help) \
+  { key, G_STRUCT_OFFSET (QuipuLimitsConfig, field), value, help, max }
 
 /* The defaults are generous for a person and for `quipu-cli chat` piping a
  * file; they stop one peer from holding rooms, names, connections, the log
@@ -65,6 +67,14 @@ const QuipuLimitKey quipu_config_limit_keys[] = {
          N_("Keep at most the newest N direct messages in each inbox (0: no limit; default 10000)")),
   LIMIT ("empty-room-days", empty_room_days, 30,
          N_("Forget rooms that never had a message once not joined for N days (0: never; default 30)")),
+  /* 512 MiB: 64 clients the full 8 MiB behind at once, or thousands of
+   * readers with the few hundred KiB a live room keeps in flight, on a
+   * small machine; past it the slowest readers go first. */
+  LIMIT ("max-queued-kib", max_queued_kib, 512 * 1024,
+         N_("Most KiB queued for all clients together; past it the slowest readers are closed (0: no limit; default 524288)")),
+  LIMIT_UP_TO ("max-queued-per-connection-kib", max_queued_per_connection_kib,
+               QUIPU_CONFIG_MAX_QUEUED_PER_CONNECTION_KIB, QUIPU_CONFIG_MAX_QUEUED_PER_CONNECTION_KIB,
+               N_("Most KiB queued for one client before it counts as not reading and is closed (1 to 8192; default 8192)")),
 };
 const guint quipu_config_n_limit_keys = G_N_ELEMENTS (quipu_config_limit_keys);
 
@@ -88,6 +98,28 @@ quipu_config_find_limit (const char *key)
     if (g_str_equal (quipu_config_limit_keys[i].key, key))
       return &quipu_config_limit_keys[i];
   return NULL;
+}
+
+gboolean
+quipu_config_parse_limit (const QuipuLimitKey  *key,
+                          const char           *text,
+                          const char           *name,
+                          QuipuLimitsConfig    *limits,
+                          GError              **error)
+{
+  guint value;
+
+  if (!quipu_config_parse_uint (text, name, &value, error))
+    return FALSE;
+  if (key->max_value > 0 && (value == 0 || value > key->max_value))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   /* Translators: the first %s is an option or setting such as --max-queued-per-connection-kib */
+                   _("%s must be from 1 to %u, not '%s'"), name, key->max_value, text);
+      return FALSE;
+    }
+  *quipu_limits_config_slot (limits, key) = value;
+  return TRUE;
 }
 
 void
@@ -242,9 +274,7 @@ load_key (QuipuServerConfig  *config,
   else if (g_str_equal (key, "store-max-pages"))
     return quipu_config_parse_uint (value, "store-max-pages", &config->store_max_pages, error);
   else if (quipu_config_find_limit (key) != NULL)
-    return quipu_config_parse_uint (value, key,
-                                    quipu_limits_config_slot (&config->limits, quipu_config_find_limit (key)),
-                                    error);
+    return quipu_config_parse_limit (quipu_config_find_limit (key), value, key, &config->limits, error);
   else
     {
       g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,

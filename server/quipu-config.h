@@ -31,18 +31,33 @@ typedef struct {
   guint name_retention_days;           /* names unused this long are given back */
   guint inbox_max_per_user;
   guint empty_room_days;
+  guint max_queued_kib;                /* unacknowledged and held, all sessions together */
+  guint max_queued_per_connection_kib; /* at most QUIPU_CONFIG_MAX_QUEUED_PER_CONNECTION_KIB */
 } QuipuLimitsConfig;
+
+/* The transport's own ceiling on what one connection may leave queued
+ * (MAX_BACKLOG in quipu-connection.c): the per-connection limit can only
+ * be set below it, so that the session, not the transport, decides. */
+#define QUIPU_CONFIG_MAX_QUEUED_PER_CONNECTION_KIB 8192
 
 typedef struct {
   const char *key;
   gsize       offset;          /* into QuipuLimitsConfig */
   guint       default_value;
   const char *help;            /* marked for translation */
+  guint       max_value;       /* 0: any guint */
 } QuipuLimitKey;
 
 extern const QuipuLimitKey quipu_config_limit_keys[];
 extern const guint quipu_config_n_limit_keys;
 const QuipuLimitKey *quipu_config_find_limit (const char *key);
+/* `text` as the value of `key` (`name` in messages: "--key" or "key"),
+ * within the key's range. */
+gboolean quipu_config_parse_limit (const QuipuLimitKey  *key,
+                                   const char           *text,
+                                   const char           *name,
+                                   QuipuLimitsConfig    *limits,
+                                   GError              **error);
 
 static inline guint *
 quipu_limits_config_slot (QuipuLimitsConfig   *limits,

@@ -17,7 +17,20 @@ struct _QuipuLimits
   QuipuLimitsConfig  config;
   QuipuServerStats   stats;
   GHashTable        *addresses;   /* char * -> AddressState * */
+  GHashTable        *users;       /* gint64 * uid -> UserState * */
+  guint              users_swept; /* the table's size after the last sweep */
+  QuipuBudget       *budget;
 };
+
+typedef struct {
+  gint64           uid;
+  QuipuUserBuckets buckets;
+} UserState;
+
+/* Rates are swept when the table has doubled since the last sweep, and at
+ * least this big: amortised O(1) a login, and the table stays within twice
+ * the users who spent some of their rates lately. */
+#define USERS_SWEEP_MIN 1024
 
 /* Adds what `per_second` gave since the last look, up to `burst`. */
 static void
@@ -61,6 +74,8 @@ quipu_limits_new (const QuipuLimitsConfig *config)
 
   limits->config = *config;
   limits->addresses = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  limits->users = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, g_free);
+  limits->budget = quipu_budget_new ();
   return limits;
 }
 
@@ -68,6 +83,8 @@ void
 quipu_limits_free (QuipuLimits *limits)
 {
   g_hash_table_unref (limits->addresses);
+  g_hash_table_unref (limits->users);
+  quipu_budget_free (limits->budget);
   g_free (limits);
 }
 
@@ -139,10 +156,68 @@ sweep_one (gpointer key,
   return is_idle (data, value);
 }
 
+static gboolean
+bucket_is_full (QuipuBucket *bucket,
+                guint        rate,
+                guint        burst)
+{
+  if (rate == 0 || bucket->last_us == 0)
+    return TRUE;
+  refill (bucket, rate, MAX (burst, 1));
+  return bucket->tokens >= MAX (burst, 1);
+}
+
+/* Full rates are the same as none: a user who comes back gets full ones. */
+static gboolean
+sweep_user (gpointer key,
+            gpointer value,
+            gpointer data)
+{
+  const QuipuLimitsConfig *c = &((QuipuLimits *) data)->config;
+  UserState *user = value;
+
+  return bucket_is_full (&user->buckets.messages, c->message_rate, c->message_burst) &&
+         bucket_is_full (&user->buckets.joins, c->join_rate, c->join_burst) &&
+         bucket_is_full (&user->buckets.errors, c->error_rate, c->error_burst);
+}
+
+static void
+sweep_users (QuipuLimits *limits)
+{
+  g_hash_table_foreach_remove (limits->users, sweep_user, limits);
+  limits->users_swept = g_hash_table_size (limits->users);
+}
+
 void
 quipu_limits_sweep (QuipuLimits *limits)
 {
   g_hash_table_foreach_remove (limits->addresses, sweep_one, limits);
+  sweep_users (limits);
+}
+
+QuipuUserBuckets *
+quipu_limits_user_buckets (QuipuLimits *limits,
+                           gint64       uid)
+{
+  UserState *user;
+
+  if (uid == 0)
+    return NULL;   /* not logged in: nobody to charge */
+  user = g_hash_table_lookup (limits->users, &uid);
+  if (user != NULL)
+    return &user->buckets;
+  if (g_hash_table_size (limits->users) >= MAX (USERS_SWEEP_MIN, 2 * limits->users_swept))
+    sweep_users (limits);
+  user = g_new0 (UserState, 1);
+  user->uid = uid;
+  g_hash_table_insert (limits->users, &user->uid, user);
+  return &user->buckets;
+}
+
+QuipuBudget *
+quipu_limits_get_budget (QuipuLimits *limits)
+{
+  return limits->budget;
 }
 
 gboolean
@@ -242,11 +317,15 @@ quipu_limits_format_stats (QuipuLimits *limits)
                           " limited-errors=%" G_GUINT64_FORMAT " log-lines-dropped=%" G_GUINT64_FORMAT
                           " store-failures=%" G_GUINT64_FORMAT " presence-sent=%" G_GUINT64_FORMAT
                           " presence-coalesced=%" G_GUINT64_FORMAT " held-bytes=%" G_GUINT64_FORMAT
-                          " slow-clients=%" G_GUINT64_FORMAT " history-paced=%" G_GUINT64_FORMAT,
+                          " slow-clients=%" G_GUINT64_FORMAT " history-paced=%" G_GUINT64_FORMAT
+                          " queued-bytes=%" G_GUINT64_FORMAT " budget-closes=%" G_GUINT64_FORMAT
+                          " rate-users=%u",
                           s->connections, s->pending, s->users_online, s->rooms,
                           g_hash_table_size (limits->addresses),
                           s->refused_rooms, s->refused_registrations, s->refused_busy, s->login_timeouts,
                           s->limited_messages, s->limited_joins, s->limited_errors, s->log_lines_dropped,
                           s->store_failures, s->presence_sent, s->presence_coalesced, s->held_bytes,
-                          s->slow_clients, s->history_paced);
+                          s->slow_clients, s->history_paced,
+                          quipu_budget_get_total (limits->budget), s->budget_closes,
+                          g_hash_table_size (limits->users));
 }

@@ -2,6 +2,7 @@
 
 #include <glib.h>
 
+#include "quipu-budget.h"
 #include "quipu-config.h"
 
 G_BEGIN_DECLS
@@ -17,7 +18,8 @@ gboolean quipu_bucket_take (QuipuBucket *bucket,
                             guint        rate,
                             guint        burst);
 
-/* A user's rates, shared by all of their connections. */
+/* A user's rates, shared by all of their connections and kept past the
+ * last of them, so that reconnecting does not refill them. */
 typedef struct {
   QuipuBucket messages;
   QuipuBucket joins;      /* JOINs and LEAVEs */
@@ -45,6 +47,7 @@ typedef struct {
   guint64 held_bytes;           /* queued behind history pages still being sent */
   guint64 slow_clients;         /* closed as "too far behind" */
   guint64 history_paced;        /* history pages that waited for the client to read */
+  guint64 budget_closes;        /* readers closed as the slowest past max-queued-kib */
 } QuipuServerStats;
 
 /* The limits in force, the counters, and what is counted per client
@@ -79,6 +82,16 @@ typedef enum {
   QUIPU_RATE_JOINS,
   QUIPU_RATE_ERRORS,
 } QuipuRate;
+
+/* The rates of user `uid`, full for one not seen lately (NULL for uid 0,
+ * not logged in). Valid until the next call: full rates are forgotten
+ * (they are what a new user starts with), which keeps the table to the
+ * users who spent some lately. */
+QuipuUserBuckets *quipu_limits_user_buckets (QuipuLimits *limits,
+                                             gint64       uid);
+
+/* What all sessions have queued for their clients. */
+QuipuBudget *quipu_limits_get_budget (QuipuLimits *limits);
 
 /* Takes one of the user's messages, joins or errors; FALSE (and counted)
  * past the rate. */

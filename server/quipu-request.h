@@ -38,7 +38,7 @@ quipu_request_reply (QuipuRequest     *request,
 static inline gboolean
 quipu_request_count_error (QuipuRequest *request)
 {
-  QuipuUserBuckets *buckets = quipu_roster_user_buckets (request->roster, request->session->uid);
+  QuipuUserBuckets *buckets = quipu_limits_user_buckets (request->limits, request->session->uid);
 
   if (buckets == NULL || quipu_limits_take (request->limits, buckets, QUIPU_RATE_ERRORS))
     return TRUE;

@@ -10,7 +10,6 @@
 typedef struct {
   gint64            uid;
   GPtrArray        *sessions;  /* QuipuSession *, not owned */
-  QuipuUserBuckets  buckets;
 } OnlineUser;
 
 /* A user's arrival in or departure from a room, held until the end of
@@ -315,15 +314,6 @@ quipu_roster_go_offline (QuipuRoster  *roster,
   g_ptr_array_remove (user->sessions, session);
   if (user->sessions->len == 0)
     g_hash_table_remove (roster->online, &session->uid);
-}
-
-QuipuUserBuckets *
-quipu_roster_user_buckets (QuipuRoster *roster,
-                           gint64       uid)
-{
-  OnlineUser *user = g_hash_table_lookup (roster->online, &uid);
-
-  return user ? &user->buckets : NULL;
 }
 
 GPtrArray *

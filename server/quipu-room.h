@@ -63,9 +63,6 @@ void       quipu_roster_go_online  (QuipuRoster  *roster,
 void       quipu_roster_go_offline (QuipuRoster  *roster,
                                     QuipuSession *session,
                                     QuipuBatch   *batch);
-/* An online user's rates; they last while one of their sessions does. */
-QuipuUserBuckets *quipu_roster_user_buckets (QuipuRoster *roster,
-                                             gint64       uid);
 /* The sessions of an online user (QuipuSession *), or NULL. */
 GPtrArray *quipu_roster_lookup_user (QuipuRoster *roster,
                                      gint64       uid);

@@ -137,7 +137,7 @@ static gboolean
 within_rate (QuipuRequest     *request,
              const QuipuFrame *frame)
 {
-  QuipuUserBuckets *buckets = quipu_roster_user_buckets (request->roster, request->session->uid);
+  QuipuUserBuckets *buckets = quipu_limits_user_buckets (request->limits, request->session->uid);
   gboolean ok;
 
   if (buckets == NULL)

@@ -65,6 +65,7 @@ session_clear (gpointer data)
 {
   QuipuSession *session = data;
 
+  quipu_budget_remove (quipu_limits_get_budget (session->limits), &session->budget);
   g_queue_clear_full (&session->held, held_free);
   g_queue_clear_full (&session->marks, g_free);
   g_ptr_array_unref (session->rooms);
@@ -81,6 +82,7 @@ quipu_session_new (QuipuConnection *conn,
   QuipuSession *session = g_rc_box_new0 (QuipuSession);
 
   session->limits = limits;
+  session->budget.owner = session;
   session->conn = quipu_connection_ref (conn);
   session->address = quipu_limits_address_of (quipu_connection_get_peer (conn));
   session->rooms = g_ptr_array_new ();
@@ -128,6 +130,43 @@ quipu_session_log (QuipuSession   *session,
                      "%s", message);
 }
 
+static guint64
+unacked (QuipuSession *session)
+{
+  guint64 queued = quipu_connection_get_queued_offset (session->conn);
+
+  return queued - MIN (queued, session->acked_offset);
+}
+
+/* max-queued-per-connection-kib, in bytes. */
+static guint64
+max_behind (QuipuSession *session)
+{
+  guint kib = quipu_limits_get_config (session->limits)->max_queued_per_connection_kib;
+
+  return kib > 0 ? MIN ((guint64) kib * 1024, QUIPU_SESSION_MAX_BEHIND) : QUIPU_SESSION_MAX_BEHIND;
+}
+
+static guint64
+feed_window (QuipuSession *session)
+{
+  return MIN (QUIPU_SESSION_FEED_WINDOW, max_behind (session) / 2);
+}
+
+/* Its share of the server's budget: what waits for the client, on the
+ * stream or held; nothing once the connection is going. */
+static void
+account (QuipuSession *session,
+         gboolean      progressed)
+{
+  QuipuBudget *budget = quipu_limits_get_budget (session->limits);
+
+  if (session->closed || quipu_connection_is_closing (session->conn))
+    quipu_budget_remove (budget, &session->budget);
+  else
+    quipu_budget_update (budget, &session->budget, unacked (session) + session->held_bytes, progressed);
+}
+
 static void
 close_slow_client (QuipuSession *session)
 {
@@ -140,6 +179,42 @@ close_slow_client (QuipuSession *session)
                      session->username ? session->username : "?",
                      quipu_connection_get_peer (session->conn));
   quipu_connection_close (session->conn, QUIPU_PROTOCOL_ERROR_RATE_LIMITED, "too far behind", 0);
+  account (session, FALSE);
+}
+
+/* The slowest reader of all, while all of them together hold more than
+ * max-queued-kib. What it held is freed with its connection, moments later;
+ * it leaves the count now, so the next slowest is the next in line. */
+static void
+close_over_budget (QuipuSession *session)
+{
+  QuipuLimits *limits = session->limits;
+  guint64 bytes = session->budget.bytes;
+
+  quipu_budget_remove (quipu_limits_get_budget (limits), &session->budget);
+  if (quipu_connection_is_closing (session->conn))
+    return;
+  quipu_limits_get_stats (limits)->budget_closes++;
+  quipu_session_log (session, G_LOG_LEVEL_WARNING, "over-budget",
+                     "closing the connection of %s from %s: the slowest reader, %" G_GUINT64_FORMAT
+                     " bytes behind, while all clients together are past max-queued-kib %u",
+                     session->username ? session->username : "?", quipu_connection_get_peer (session->conn),
+                     bytes, quipu_limits_get_config (limits)->max_queued_kib);
+  quipu_connection_close (session->conn, QUIPU_PROTOCOL_ERROR_RATE_LIMITED, "too far behind", 0);
+}
+
+/* Only ever the one holding the most goes: a reader that keeps up is never
+ * closed while a slower one is there. */
+static void
+enforce_budget (QuipuLimits *limits)
+{
+  QuipuBudget *budget = quipu_limits_get_budget (limits);
+  guint64 max = (guint64) quipu_limits_get_config (limits)->max_queued_kib * 1024;
+  QuipuBudgetEntry *largest;
+
+  while (max > 0 && quipu_budget_get_total (budget) > max &&
+         (largest = quipu_budget_peek_largest (budget)) != NULL)
+    close_over_budget (largest->owner);
 }
 
 static gboolean
@@ -147,11 +222,12 @@ queue_now (QuipuSession *session,
            GBytes       *bytes,
            guint64       inbox_seq)
 {
-  if (!quipu_connection_queue_bytes (session->conn, bytes))
+  if (unacked (session) > max_behind (session) || !quipu_connection_queue_bytes (session->conn, bytes))
     {
       close_slow_client (session);
       return FALSE;
     }
+  account (session, FALSE);
 
   if (inbox_seq > 0)
     {
@@ -161,15 +237,9 @@ queue_now (QuipuSession *session,
       mark->seq = inbox_seq;
       g_queue_push_tail (&session->marks, mark);
     }
-  return TRUE;
-}
-
-static guint64
-unacked (QuipuSession *session)
-{
-  guint64 queued = quipu_connection_get_queued_offset (session->conn);
-
-  return queued - MIN (queued, session->acked_offset);
+  /* Last: it may close this very session. */
+  enforce_budget (session->limits);
+  return !quipu_connection_is_closing (session->conn);
 }
 
 static void
@@ -180,6 +250,7 @@ set_held_bytes (QuipuSession *session,
 
   stats->held_bytes = stats->held_bytes - session->held_bytes + held_bytes;
   session->held_bytes = held_bytes;
+  account (session, FALSE);
 }
 
 static void
@@ -208,9 +279,9 @@ pump_held (QuipuSession *session)
         {
           guint64 pending = unacked (session);
 
-          if (pending >= QUIPU_SESSION_FEED_WINDOW)
+          if (pending >= feed_window (session))
             return;   /* on_acked() calls again */
-          if (!held->feed->func (session, held->feed->data, QUIPU_SESSION_FEED_WINDOW - pending))
+          if (!held->feed->func (session, held->feed->data, feed_window (session) - pending))
             continue;
         }
       else if (held->bytes != NULL)
@@ -242,17 +313,19 @@ hold (QuipuSession *session,
   gsize size = held->bytes ? g_bytes_get_size (held->bytes) : 0;
 
   /* Behind a feed is still queued for the client: the same limit. */
-  if (size > 0 && unacked (session) + session->held_bytes + size > QUIPU_SESSION_MAX_BEHIND)
+  if (size > 0 && unacked (session) + session->held_bytes + size > max_behind (session))
     {
       held_free (held);
       drop_held (session);
       close_slow_client (session);
       return;
     }
-  set_held_bytes (session, session->held_bytes + size);
   g_queue_push_tail (&session->held, held);
+  set_held_bytes (session, session->held_bytes + size);
   if (session->held.length == 1)
     pump (session);
+  else if (size > 0)
+    enforce_budget (session->limits);
 }
 
 static void
@@ -323,6 +396,7 @@ quipu_session_mark_closed (QuipuSession *session)
 {
   session->closed = TRUE;
   drop_held (session);
+  account (session, FALSE);
 }
 
 void
@@ -564,7 +638,11 @@ quipu_session_acked (QuipuSession *session,
   guint64 delivered = session->delivered;
   InboxMark *mark;
 
-  session->acked_offset = MAX (session->acked_offset, offset);
+  if (offset > session->acked_offset)
+    {
+      session->acked_offset = offset;
+      account (session, TRUE);
+    }
   pump (session);
   while ((mark = g_queue_peek_head (&session->marks)) != NULL && mark->end_offset <= offset)
     {

@@ -3,6 +3,7 @@
 #include <glib.h>
 
 #include "quipu-batch.h"
+#include "quipu-budget.h"
 #include "quipu-connection.h"
 #include "quipu-limits.h"
 #include "quipu-wire.h"
@@ -34,15 +35,19 @@ typedef struct {
   GQueue           held;       /* what waits behind a feed, see quipu_session_send_feed() */
   gsize            held_bytes;
   guint64          acked_offset; /* of the stream, as QUIC last acknowledged it */
+  QuipuBudgetEntry budget;     /* its share of max-queued-kib */
 } QuipuSession;
 
 /* Bytes of a feed on the stream, not yet acknowledged, before it waits for
  * the client to read: enough to keep a fast link busy, far below the 8 MiB
- * after which a client counts as having stopped reading. */
+ * after which a client counts as having stopped reading (and at most half
+ * of max-queued-per-connection-kib where that is set lower). */
 #define QUIPU_SESSION_FEED_WINDOW (1024 * 1024)
-/* A client with this much sent but unacknowledged, or held behind a feed,
- * has stopped reading and is closed (the transport's own limit). */
-#define QUIPU_SESSION_MAX_BEHIND  (8 * 1024 * 1024)
+/* A client with more than max-queued-per-connection-kib sent but
+ * unacknowledged, or held behind a feed, has stopped reading and is closed.
+ * That limit is at most this, the transport's own (MAX_BACKLOG in
+ * quipu-connection.c), so the transport never refuses bytes first. */
+#define QUIPU_SESSION_MAX_BEHIND  (QUIPU_CONFIG_MAX_QUEUED_PER_CONNECTION_KIB * 1024)
 
 /* Sends the next frames of a feed with quipu_session_feed_frame(): at least
  * one, so that it always moves, and about `budget` bytes. Returns TRUE when

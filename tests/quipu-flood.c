@@ -21,6 +21,7 @@
  *   quipu-flood ... flood N                             send N messages to a room at once
  *   quipu-flood ... halfopen N                          N handshakes left half-open; ends at once
  *   quipu-flood ... idle N                              N connections that never log in
+ *   --seed TEXT                                         flood as the same key each run (a reconnect)
  *
  * Every mode ends when stdin closes (or, for idle, when all are closed). */
 
@@ -43,6 +44,7 @@ static char *server_address;
 static char *trust_path;
 static char *username;
 static char *room_name;
+static char *seed_text;
 
 static void
 on_established (QuipuConnection *conn,
@@ -349,10 +351,26 @@ mode_joins (guint n)
   peer_close (peer);
 }
 
+/* Random, or derived from --seed so that another run is the same user. */
+static QuipuIdentity *
+flood_identity (void)
+{
+  guint8 seed[32];
+  gsize len = sizeof seed;
+  g_autoptr(GChecksum) checksum = NULL;
+
+  if (seed_text == NULL)
+    return quipu_identity_new_random (NULL);
+  checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_checksum_update (checksum, (const guchar *) seed_text, -1);
+  g_checksum_get_digest (checksum, seed, &len);
+  return quipu_identity_new_from_seed (seed, len, NULL);
+}
+
 static void
 mode_flood (guint n)
 {
-  g_autoptr(QuipuIdentity) identity = quipu_identity_new_random (NULL);
+  g_autoptr(QuipuIdentity) identity = flood_identity ();
   Peer *peer = logged_in_peer (identity);
   g_autoptr(QuipuFrame) join = quipu_frame_new (QUIPU_FRAME_JOIN);
   g_autofree char *codes = NULL;
@@ -560,6 +578,7 @@ main (int argc, char **argv)
     { "room", 0, 0, G_OPTION_ARG_STRING, &room_name, "Room of flood and churn; prefix of the rooms of joins", "ROOM" },
     { "no-keep-alive", 0, 0, G_OPTION_ARG_NONE, &no_keep_alive, "Send no keep-alive PINGs", NULL },
     { "wait", 0, 0, G_OPTION_ARG_INT, &wait_s, "Seconds idle waits for closes", "S" },
+    { "seed", 0, 0, G_OPTION_ARG_STRING, &seed_text, "Derive flood's key from TEXT", "TEXT" },
     { NULL }
   };
 
@@ -593,5 +612,6 @@ main (int argc, char **argv)
   g_free (trust_path);
   g_free (username);
   g_free (room_name);
+  g_free (seed_text);
   return 0;
 }

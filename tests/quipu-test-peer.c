@@ -2,7 +2,11 @@
 
 #include "config.h"
 
+#include "quipu-signing-input.h"
 #include "quipu-test-peer.h"
+
+#define EXPORTER_LABEL "EXPORTER-quipu-login"
+#define EXPORTER_LEN   32
 
 static void
 peer_established (QuipuConnection *conn,
@@ -92,6 +96,31 @@ quipu_test_peer_connect (QuipuEndpoint *endpoint,
   g_assert_nonnull (peer->conn);
   quipu_connection_set_callbacks (peer->conn, &peer_callbacks, peer);
   return peer;
+}
+
+void
+quipu_test_peer_queue_login (QuipuTestPeer *peer,
+                             QuipuIdentity *identity,
+                             const char    *username)
+{
+  g_autoptr(QuipuFrame) frame = quipu_frame_new (QUIPU_FRAME_CONNECT);
+  g_autoptr(GBytes) input = NULL;
+  g_autoptr(GError) error = NULL;
+  guint8 exporter[EXPORTER_LEN];
+  guint8 proof[QUIPU_SIGNATURE_SIZE];
+  const guint8 *key = quipu_identity_get_public_key (identity);
+
+  g_assert_true (quipu_connection_export_keying_material (peer->conn, EXPORTER_LABEL, exporter,
+                                                          sizeof exporter, &error));
+  input = quipu_login_proof_input (exporter, sizeof exporter, username, key);
+  g_assert_true (quipu_identity_sign (identity, g_bytes_get_data (input, NULL), g_bytes_get_size (input),
+                                      proof, &error));
+  quipu_frame_add_uint (frame, QUIPU_FIELD_VERSION, QUIPU_PROTOCOL_VERSION);
+  quipu_frame_set_string (frame, QUIPU_FIELD_USERNAME, username);
+  quipu_frame_set_bytes (frame, QUIPU_FIELD_KEY, key, QUIPU_KEY_SIZE);
+  quipu_frame_set_bytes (frame, QUIPU_FIELD_PROOF, proof, sizeof proof);
+  quipu_frame_set_string (frame, QUIPU_FIELD_CLIENT, "quipu-test-peer");
+  g_assert_true (quipu_connection_queue_frame (peer->conn, frame));
 }
 
 guint

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "quipu-endpoint.h"
+#include "quipu-identity.h"
 
 G_BEGIN_DECLS
 
@@ -22,6 +23,12 @@ typedef struct {
 QuipuTestPeer *quipu_test_peer_connect (QuipuEndpoint *endpoint,
                                         const char    *address,
                                         const char    *trust_path);
+/* Queues a CONNECT as an honest client sends it once the handshake is
+ * done: this protocol version, and a proof signing the connection's
+ * exporter with `identity`. Does not wait for the WELCOME. */
+void           quipu_test_peer_queue_login (QuipuTestPeer *peer,
+                                            QuipuIdentity *identity,
+                                            const char    *username);
 /* The frames received of `type`. */
 guint          quipu_test_peer_count   (QuipuTestPeer *peer,
                                         QuipuFrameType type);

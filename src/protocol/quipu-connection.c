@@ -895,7 +895,10 @@ after_read (QuipuConnection *conn, guint64 acked_before)
       return;
     }
 
-  if (conn->send.acked != acked_before && conn->callbacks != NULL && conn->callbacks->acked != NULL)
+  /* A frame above may have ended the connection, and its owner with it:
+   * an ACK that came in the same packet is nobody's news any more. */
+  if (conn->send.acked != acked_before && !conn->closed_notified &&
+      conn->callbacks != NULL && conn->callbacks->acked != NULL)
     conn->callbacks->acked (conn, conn->send.acked, conn->user_data);
 }
 
