@@ -185,6 +185,10 @@ quipu_auth_handle_connect (QuipuRequest     *request,
 
   session->uid = uid;
   quipu_session_stop_deadline (session);
+  /* Kept alive from WELCOME on, not before: a connection that never logs
+   * in times out by itself (and by the login deadline). Set here, where the
+   * session is known to live: a refused CONNECT may have freed it. */
+  quipu_connection_set_keep_alive (session->conn, TRUE);
   session->username = g_steal_pointer (&display);
   session->user_id = g_steal_pointer (&claimed_id);
   memcpy (session->key, frame->key, QUIPU_KEY_SIZE);

@@ -176,10 +176,6 @@ dispatch (QuipuRequest *request,
     {
     case QUIPU_FRAME_CONNECT:
       quipu_auth_handle_connect (request, frame);
-      /* Kept alive from WELCOME on, not before: a connection that never
-       * logs in times out by itself (and by the login deadline). */
-      if (session->uid != 0)
-        quipu_connection_set_keep_alive (session->conn, TRUE);
       break;
     case QUIPU_FRAME_MESSAGE:
       quipu_fanout_handle_message (request, frame);
@@ -234,7 +230,9 @@ on_frame (QuipuConnection *conn,
           gpointer         user_data)
 {
   QuipuServer *server = user_data;
-  QuipuSession *session = g_hash_table_lookup (server->sessions, conn);
+  /* Held for the whole dispatch: a frame that closes the connection frees
+   * the session from the table before its handler returns. */
+  g_autoptr(QuipuSession) session = quipu_session_ref (g_hash_table_lookup (server->sessions, conn));
   QuipuRequest request = request_for (server, session);
 
   quipu_batch_open (server->batch);
