@@ -6,6 +6,7 @@
 
 #include "quipu-endpoint.h"
 #include "quipu-error.h"
+#include "quipu-signing.h"
 #include "quipu-test-peer.h"
 #include "quipu-test-util.h"
 #include "quipu-transport-error.h"
@@ -172,6 +173,85 @@ test_refused_at_once (Fixture       *fx,
   quipu_test_peer_free (peer);
 }
 
+static void
+raw_accepted (QuipuEndpoint   *endpoint,
+              QuipuConnection *conn,
+              gpointer         user_data)
+{
+  QuipuConnection **accepted = user_data;
+
+  g_assert_null (*accepted);
+  *accepted = quipu_connection_ref (conn);
+}
+
+static const QuipuEndpointCallbacks raw_callbacks = {
+  .accepted = raw_accepted,
+};
+
+/* A server connection frees its TLS session once the handshake is over
+ * (issue 11: ~10 KB per idle connection) and keeps the one exporter value
+ * a login proof signs: the same as the client's, and nothing else. The
+ * client keeps its session. */
+static void
+test_server_keeps_only_login_exporter (Fixture       *fx,
+                                       gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *data_dir = g_build_filename (fx->ts.dir, "raw-server", NULL);
+  g_autoptr(QuipuServerCredentials) creds = quipu_server_credentials_ensure (data_dir, &error);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GInetSocketAddress) any = G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (loopback, 0));
+  g_autoptr(QuipuEndpoint) server = NULL;
+  g_autoptr(GInetSocketAddress) bound = NULL;
+  g_autofree char *address = NULL;
+  QuipuServerOptions options = { 0 };
+  QuipuConnection *accepted = NULL;
+  QuipuTestPeer *peer;
+  guint8 client_value[QUIPU_LOGIN_EXPORTER_LEN];
+  guint8 server_value[QUIPU_LOGIN_EXPORTER_LEN];
+  guint8 other[QUIPU_LOGIN_EXPORTER_LEN];
+
+  g_assert_no_error (error);
+  server = quipu_endpoint_new_server (any, creds, &options, &raw_callbacks, &accepted, &error);
+  g_assert_no_error (error);
+  bound = quipu_endpoint_get_local_address (server);
+  address = g_strdup_printf ("127.0.0.1:%u", g_inet_socket_address_get_port (bound));
+
+  peer = quipu_test_peer_connect (NULL, address, fx->ts.trust_path);
+  QUIPU_TEST_WAIT_FOR (peer->established && accepted != NULL);
+
+  g_assert_true (quipu_connection_export_keying_material (peer->conn, QUIPU_LOGIN_EXPORTER_LABEL,
+                                                          client_value, sizeof client_value, &error));
+  g_assert_no_error (error);
+  g_assert_true (quipu_connection_export_keying_material (accepted, QUIPU_LOGIN_EXPORTER_LABEL,
+                                                          server_value, sizeof server_value, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (client_value, sizeof client_value, server_value, sizeof server_value);
+
+  g_assert_false (quipu_connection_export_keying_material (accepted, "EXPORTER-quipu-other",
+                                                           other, sizeof other, &error));
+  g_assert_error (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_INVALID_STATE);
+  g_clear_error (&error);
+  g_assert_false (quipu_connection_export_keying_material (accepted, QUIPU_LOGIN_EXPORTER_LABEL,
+                                                           other, 16, &error));
+  g_assert_error (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_INVALID_STATE);
+  g_clear_error (&error);
+  g_assert_true (quipu_connection_export_keying_material (peer->conn, "EXPORTER-quipu-other",
+                                                          other, sizeof other, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (memcmp (other, client_value, sizeof other), !=, 0);
+
+  /* Without its session the connection still carries data both ways. */
+  peer_ping (peer, 5);
+  quipu_connection_close (peer->conn, 0, "done", 1000);
+  QUIPU_TEST_WAIT_FOR (peer->closed);
+  g_assert_no_error (peer->close_error);
+  g_assert_cmpuint (peer->acked, ==, quipu_connection_get_queued_offset (peer->conn));
+
+  quipu_test_peer_free (peer);
+  quipu_connection_unref (accepted);
+}
+
 /* A peer may close with any transport error and no reason phrase at all:
  * that must read as an error, not crash the server reading it. */
 static void
@@ -212,6 +292,8 @@ main (int argc, char *argv[])
   g_test_add ("/quipu/transport/refused-at-once", Fixture, NULL,
               fixture_setup, test_refused_at_once, fixture_teardown);
   g_test_add_func ("/quipu/transport/close-without-reason", test_close_without_reason);
+  g_test_add ("/quipu/transport/server-keeps-only-login-exporter", Fixture, NULL,
+              fixture_setup, test_server_keeps_only_login_exporter, fixture_teardown);
 
   return g_test_run ();
 }

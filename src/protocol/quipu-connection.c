@@ -11,6 +11,7 @@
 #include "quipu-connection-private.h"
 #include "quipu-error.h"
 #include "quipu-send-buffer.h"
+#include "quipu-signing.h"
 #include "quipu-transport-error.h"
 
 /* Receive windows. The server reads small frames from each client; a client
@@ -40,7 +41,8 @@ struct _QuipuConnection {
   ConnPhase           phase;
 
   ngtcp2_conn        *conn;
-  gnutls_session_t    tls;
+  gnutls_session_t    tls;            /* NULL on a server once established */
+  guint8              login_exporter[QUIPU_LOGIN_EXPORTER_LEN];  /* kept when tls goes */
   ngtcp2_crypto_conn_ref conn_ref;
   struct sockaddr_storage local_addr;
   struct sockaddr_storage remote_addr;
@@ -217,6 +219,22 @@ on_handshake_completed (ngtcp2_conn *c, void *user_data)
   return 0;
 }
 
+/* A server's session is gone once the handshake is over (release_tls):
+ * the only CRYPTO data that can still arrive is a post-handshake message,
+ * and a QUIC client has none to send (no KeyUpdate, RFC 9001 §6; no
+ * post-handshake authentication, §4.4). Refused as GnuTLS would refuse it. */
+static int
+on_recv_crypto_data (ngtcp2_conn *c, ngtcp2_encryption_level level, uint64_t offset,
+                     const uint8_t *data, size_t datalen, void *user_data)
+{
+  QuipuConnection *conn = user_data;
+
+  if (conn->tls != NULL)
+    return ngtcp2_crypto_recv_crypto_data_cb (c, level, offset, data, datalen, user_data);
+  ngtcp2_conn_set_tls_alert (c, GNUTLS_A_UNEXPECTED_MESSAGE);
+  return NGTCP2_ERR_CRYPTO;
+}
+
 static int
 on_stream_open (ngtcp2_conn *c, int64_t stream_id, void *user_data)
 {
@@ -336,7 +354,7 @@ init_callbacks (ngtcp2_callbacks *cb, gboolean is_server)
       cb->recv_retry = ngtcp2_crypto_recv_retry_cb;
       cb->dcid_status = on_dcid_status;
     }
-  cb->recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
+  cb->recv_crypto_data = on_recv_crypto_data;
   cb->encrypt = ngtcp2_crypto_encrypt_cb;
   cb->decrypt = ngtcp2_crypto_decrypt_cb;
   cb->hp_mask = ngtcp2_crypto_hp_mask_cb;
@@ -447,6 +465,33 @@ init_tls (QuipuConnection                  *conn,
   return TRUE;
 }
 
+/* Server: once the handshake is over, ngtcp2 needs nothing more from the
+ * GnuTLS session (1-RTT keys and key updates live in its own crypto
+ * context, and the server sends no session tickets), and Quipu needs only
+ * the login exporter: kept, and the session (~10 KB with its handshake
+ * buffers, massif, issue 11) freed. Called after ngtcp2_conn_read_pkt has
+ * returned, never from inside GnuTLS. A client keeps its session: a server
+ * may still send it tickets. */
+static void
+release_tls (QuipuConnection *conn)
+{
+  int rv;
+
+  if (!conn->is_server || !conn->established || conn->tls == NULL)
+    return;
+
+  rv = gnutls_prf_rfc5705 (conn->tls, strlen (QUIPU_LOGIN_EXPORTER_LABEL), QUIPU_LOGIN_EXPORTER_LABEL,
+                           0, NULL, sizeof conn->login_exporter, (char *) conn->login_exporter);
+  if (rv != 0)
+    {
+      /* Keep the session: the exporter is then asked of it again, and fails there. */
+      g_debug ("keeping the TLS session of %s: %s", conn->peer, gnutls_strerror (rv));
+      return;
+    }
+  ngtcp2_conn_set_tls_native_handle (conn->conn, NULL);
+  g_clear_pointer (&conn->tls, gnutls_deinit);
+}
+
 static void
 connection_free (QuipuConnection *conn)
 {
@@ -454,8 +499,8 @@ connection_free (QuipuConnection *conn)
   g_byte_array_unref (conn->recv_buf);
   if (conn->conn != NULL)
     ngtcp2_conn_del (conn->conn);
-  if (conn->tls != NULL)
-    gnutls_deinit (conn->tls);
+  g_clear_pointer (&conn->tls, gnutls_deinit);
+  gnutls_memset (conn->login_exporter, 0, sizeof conn->login_exporter);
   g_clear_error (&conn->error);
   g_clear_pointer (&conn->trust_store, quipu_trust_store_free);
   g_free (conn->close_reason);
@@ -763,6 +808,17 @@ quipu_connection_export_keying_material (QuipuConnection *conn,
                            "the TLS handshake has not completed");
       return FALSE;
     }
+  if (conn->tls == NULL)
+    {
+      if (strcmp (label, QUIPU_LOGIN_EXPORTER_LABEL) == 0 && out_len == sizeof conn->login_exporter)
+        {
+          memcpy (out, conn->login_exporter, out_len);
+          return TRUE;
+        }
+      g_set_error (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_INVALID_STATE,
+                   "only the login exporter is kept after the handshake, not %s", label);
+      return FALSE;
+    }
   rv = gnutls_prf_rfc5705 (conn->tls, strlen (label), label, 0, NULL, out_len, (char *) out);
   if (rv != 0)
     {
@@ -933,6 +989,7 @@ quipu_connection_read_packet (QuipuConnection       *conn,
       return;
     }
 
+  release_tls (conn);
   quipu_connection_ref (conn);
   after_read (conn, acked_before);
   mark_dirty (conn);
