@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "quipu-connection-private.h"
 #include "quipu-endpoint.h"
 #include "quipu-error.h"
 #include "quipu-signing.h"
@@ -252,6 +253,117 @@ test_server_keeps_only_login_exporter (Fixture       *fx,
   quipu_connection_unref (accepted);
 }
 
+/* Past the handshake a client has no TLS message to send (RFC 9001 §4.4,
+ * §6), and the server, its session gone, has nothing to read one with: a
+ * CRYPTO frame then closes the connection with unexpected_message, as
+ * GnuTLS would, and the server carries on. */
+static void
+test_post_handshake_crypto_refused (Fixture       *fx,
+                                   gconstpointer  data)
+{
+  static const guint8 key_update[] = { 24, 0, 0, 1, 0 };   /* TLS KeyUpdate */
+  g_autoptr(GError) error = NULL;
+  g_autofree char *data_dir = g_build_filename (fx->ts.dir, "raw-server", NULL);
+  g_autoptr(QuipuServerCredentials) creds = quipu_server_credentials_ensure (data_dir, &error);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GInetSocketAddress) any = G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (loopback, 0));
+  g_autoptr(QuipuEndpoint) server = NULL;
+  g_autoptr(GInetSocketAddress) bound = NULL;
+  g_autofree char *address = NULL;
+  QuipuServerOptions options = { 0 };
+  QuipuConnection *accepted = NULL;
+  QuipuTestPeer *peer, *other;
+
+  g_assert_no_error (error);
+  server = quipu_endpoint_new_server (any, creds, &options, &raw_callbacks, &accepted, &error);
+  g_assert_no_error (error);
+  bound = quipu_endpoint_get_local_address (server);
+  address = g_strdup_printf ("127.0.0.1:%u", g_inet_socket_address_get_port (bound));
+
+  peer = quipu_test_peer_connect (NULL, address, fx->ts.trust_path);
+  QUIPU_TEST_WAIT_FOR (peer->established && accepted != NULL);
+  g_assert_cmpint (ngtcp2_conn_submit_crypto_data (quipu_connection_get_quic (peer->conn),
+                                                   NGTCP2_ENCRYPTION_LEVEL_1RTT,
+                                                   key_update, sizeof key_update), ==, 0);
+  peer_ping (peer, 1);   /* something to send it with */
+  QUIPU_TEST_WAIT_FOR (peer->closed);
+  g_assert_error (peer->close_error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_HANDSHAKE);
+  g_assert_nonnull (strstr (peer->close_error->message, "alert 10"));
+  g_assert_true (quipu_connection_is_closing (accepted));
+  g_clear_pointer (&accepted, quipu_connection_unref);
+
+  /* The next client is served as usual. */
+  other = quipu_test_peer_connect (NULL, address, fx->ts.trust_path);
+  QUIPU_TEST_WAIT_FOR (other->established && accepted != NULL);
+  g_assert_false (other->closed);
+
+  quipu_test_peer_free (other);
+  quipu_test_peer_free (peer);
+  quipu_connection_unref (accepted);
+}
+
+/* After the handshake a client takes session tickets from a server, in
+ * pieces, and nothing else: a KeyUpdate, which QUIC forbids (RFC 9001
+ * §6), closes the connection with unexpected_message instead of reaching
+ * GnuTLS (which would hand ngtcp2 keys it has, and abort). */
+static void
+test_client_reads_only_tickets (Fixture       *fx,
+                                gconstpointer  data)
+{
+  static const guint8 ticket[] = {
+    4, 0, 0, 16,                 /* NewSessionTicket, 16 bytes */
+    0, 0, 0x0e, 0x10,            /* lifetime 3600 s */
+    1, 2, 3, 4,                  /* age_add */
+    1, 0,                        /* nonce */
+    0, 2, 0xab, 0xcd,            /* ticket */
+    0, 0,                        /* no extensions */
+  };
+  static const guint8 key_update[] = { 24, 0, 0, 1, 0 };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *data_dir = g_build_filename (fx->ts.dir, "raw-server", NULL);
+  g_autoptr(QuipuServerCredentials) creds = quipu_server_credentials_ensure (data_dir, &error);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GInetSocketAddress) any = G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (loopback, 0));
+  g_autoptr(QuipuEndpoint) server = NULL;
+  g_autoptr(GInetSocketAddress) bound = NULL;
+  g_autofree char *address = NULL;
+  QuipuServerOptions options = { 0 };
+  QuipuConnection *accepted = NULL;
+  QuipuTestPeer *peer;
+  ngtcp2_conn *quic;
+
+  g_assert_no_error (error);
+  server = quipu_endpoint_new_server (any, creds, &options, &raw_callbacks, &accepted, &error);
+  g_assert_no_error (error);
+  bound = quipu_endpoint_get_local_address (server);
+  address = g_strdup_printf ("127.0.0.1:%u", g_inet_socket_address_get_port (bound));
+
+  peer = quipu_test_peer_connect (NULL, address, fx->ts.trust_path);
+  QUIPU_TEST_WAIT_FOR (peer->established && accepted != NULL);
+  quic = quipu_connection_get_quic (accepted);
+
+  /* Two tickets, the first split inside its header, the second whole. */
+  g_assert_cmpint (ngtcp2_conn_submit_crypto_data (quic, NGTCP2_ENCRYPTION_LEVEL_1RTT, ticket, 2), ==, 0);
+  g_assert_cmpint (ngtcp2_conn_submit_crypto_data (quic, NGTCP2_ENCRYPTION_LEVEL_1RTT, ticket + 2,
+                                                   sizeof ticket - 2), ==, 0);
+  g_assert_cmpint (ngtcp2_conn_submit_crypto_data (quic, NGTCP2_ENCRYPTION_LEVEL_1RTT, ticket,
+                                                   sizeof ticket), ==, 0);
+  peer_ping (peer, 1);
+  QUIPU_TEST_WAIT_FOR (peer->acked == quipu_connection_get_queued_offset (peer->conn));
+  quipu_test_spin (100);
+  g_assert_false (peer->closed);
+
+  g_assert_cmpint (ngtcp2_conn_submit_crypto_data (quic, NGTCP2_ENCRYPTION_LEVEL_1RTT, key_update,
+                                                   sizeof key_update), ==, 0);
+  peer_ping (peer, 2);
+  QUIPU_TEST_WAIT_FOR (peer->closed);
+  g_assert_error (peer->close_error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_HANDSHAKE);
+  g_assert_nonnull (strstr (peer->close_error->message, "sent alert 10"));
+
+  quipu_test_peer_free (peer);
+  quipu_connection_unref (accepted);
+}
+
 /* A peer may close with any transport error and no reason phrase at all:
  * that must read as an error, not crash the server reading it. */
 static void
@@ -294,6 +406,10 @@ main (int argc, char *argv[])
   g_test_add_func ("/quipu/transport/close-without-reason", test_close_without_reason);
   g_test_add ("/quipu/transport/server-keeps-only-login-exporter", Fixture, NULL,
               fixture_setup, test_server_keeps_only_login_exporter, fixture_teardown);
+  g_test_add ("/quipu/transport/post-handshake-crypto-refused", Fixture, NULL,
+              fixture_setup, test_post_handshake_crypto_refused, fixture_teardown);
+  g_test_add ("/quipu/transport/client-reads-only-tickets", Fixture, NULL,
+              fixture_setup, test_client_reads_only_tickets, fixture_teardown);
 
   return g_test_run ();
 }

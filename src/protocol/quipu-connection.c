@@ -43,6 +43,10 @@ struct _QuipuConnection {
   ngtcp2_conn        *conn;
   gnutls_session_t    tls;            /* NULL on a server once established */
   guint8              login_exporter[QUIPU_LOGIN_EXPORTER_LEN];  /* kept when tls goes */
+  /* Client: the TLS message being read after the handshake. */
+  guint8              post_hs_header[4];
+  guint               post_hs_header_len;
+  guint32             post_hs_body_left;
   ngtcp2_crypto_conn_ref conn_ref;
   struct sockaddr_storage local_addr;
   struct sockaddr_storage remote_addr;
@@ -219,17 +223,61 @@ on_handshake_completed (ngtcp2_conn *c, void *user_data)
   return 0;
 }
 
-/* A server's session is gone once the handshake is over (release_tls):
- * the only CRYPTO data that can still arrive is a post-handshake message,
- * and a QUIC client has none to send (no KeyUpdate, RFC 9001 §6; no
- * post-handshake authentication, §4.4). Refused as GnuTLS would refuse it. */
+/* Client: whether the server's messages after the handshake, read so far,
+ * are all NewSessionTicket, the only kind QUIC allows there. Anything else,
+ * a KeyUpdate above all (forbidden, RFC 9001 §6), would have GnuTLS hand
+ * ngtcp2 keys it already has, which aborts the process. */
+static gboolean
+post_handshake_allowed (QuipuConnection *conn,
+                        const guint8    *data,
+                        gsize            len)
+{
+  while (len > 0)
+    {
+      gsize take;
+
+      if (conn->post_hs_body_left > 0)
+        {
+          take = MIN (conn->post_hs_body_left, len);
+          conn->post_hs_body_left -= take;
+        }
+      else
+        {
+          take = MIN (sizeof conn->post_hs_header - conn->post_hs_header_len, len);
+          memcpy (conn->post_hs_header + conn->post_hs_header_len, data, take);
+          conn->post_hs_header_len += take;
+          if (conn->post_hs_header_len == sizeof conn->post_hs_header)
+            {
+              if (conn->post_hs_header[0] != GNUTLS_HANDSHAKE_NEW_SESSION_TICKET)
+                return FALSE;
+              conn->post_hs_body_left = (guint32) conn->post_hs_header[1] << 16 |
+                                        (guint32) conn->post_hs_header[2] << 8 |
+                                        conn->post_hs_header[3];
+              conn->post_hs_header_len = 0;
+            }
+        }
+      data += take;
+      len -= take;
+    }
+  return TRUE;
+}
+
+/* CRYPTO data after the handshake (1-RTT) is a post-handshake TLS message.
+ * A QUIC client has none to send (no KeyUpdate, RFC 9001 §6; no
+ * post-handshake authentication, §4.4), and a server has released its
+ * session by then (release_tls) or is about to: refused at once, even in
+ * the packet that completed the handshake. A client reads only tickets.
+ * Refused as GnuTLS refuses a message it does not expect. */
 static int
 on_recv_crypto_data (ngtcp2_conn *c, ngtcp2_encryption_level level, uint64_t offset,
                      const uint8_t *data, size_t datalen, void *user_data)
 {
   QuipuConnection *conn = user_data;
+  gboolean allowed = TRUE;
 
-  if (conn->tls != NULL)
+  if (level == NGTCP2_ENCRYPTION_LEVEL_1RTT)
+    allowed = !conn->is_server && conn->tls != NULL && post_handshake_allowed (conn, data, datalen);
+  if (allowed)
     return ngtcp2_crypto_recv_crypto_data_cb (c, level, offset, data, datalen, user_data);
   ngtcp2_conn_set_tls_alert (c, GNUTLS_A_UNEXPECTED_MESSAGE);
   return NGTCP2_ERR_CRYPTO;
@@ -762,6 +810,12 @@ quipu_connection_detach (QuipuConnection *conn)
   conn->sink = NULL;
   conn->sink_data = NULL;
   conn->phase = CONN_DEAD;
+}
+
+ngtcp2_conn *
+quipu_connection_get_quic (QuipuConnection *conn)
+{
+  return conn->conn;
 }
 
 void
