@@ -35,10 +35,10 @@ try:
     def installed(path):
         return os.path.join(root, path.lstrip("/"))
 
-    for program in ("quipu-server", "quipu-cli"):
+    for program in ("quipu-server", "quipu-cli", "quipu-bench"):
         check(os.access(installed(os.path.join(bindir, program)), os.X_OK), "%s/%s not installed" % (bindir, program))
     check(os.path.isfile(installed(os.path.join(confdir, "server.conf"))), "%s/server.conf not installed" % confdir)
-    for page in ("man1/quipu-server.1", "man1/quipu-cli.1", "man5/quipu-server.conf.5"):
+    for page in ("man1/quipu-server.1", "man1/quipu-cli.1", "man5/quipu-server.conf.5", "man1/quipu-bench.1"):
         check(os.path.isfile(installed(os.path.join(mandir, page))), "%s/%s not installed" % (mandir, page))
 
     unit = installed(os.path.join(unitdir, "quipu-server.service"))

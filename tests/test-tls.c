@@ -495,9 +495,9 @@ test_ensure_certificate (void)
   g_assert_cmpuint (serial[0] & 0x80, ==, 0);
   g_assert_cmpuint (serial[0], !=, 0);
 
-  g_assert_cmpint (gnutls_x509_crt_get_pk_algorithm (crt, &bits), ==, GNUTLS_PK_ECDSA);
+  g_assert_cmpint (gnutls_x509_crt_get_pk_algorithm (crt, &bits), ==, GNUTLS_PK_EDDSA_ED25519);
   g_assert_cmpuint (bits, ==, 256);
-  g_assert_cmpint (gnutls_x509_crt_get_signature_algorithm (crt), ==, GNUTLS_SIGN_ECDSA_SHA256);
+  g_assert_cmpint (gnutls_x509_crt_get_signature_algorithm (crt), ==, GNUTLS_SIGN_EDDSA_ED25519);
 
   g_assert_cmpint (gnutls_x509_crt_get_activation_time (crt), <=, now - 3600 + 60);
   g_assert_cmpint (gnutls_x509_crt_get_activation_time (crt), >=, now - 3600 - 60);
@@ -1102,6 +1102,63 @@ test_handshake_ca (void)
   verification_clear (&v);
 }
 
+/* A server whose pair was made before new ones became Ed25519 keeps its
+ * P-256 certificate: the file is not rewritten, the fingerprint clients
+ * pinned stays, and it still completes a handshake. */
+static void
+test_ensure_keeps_p256 (void)
+{
+  g_auto(TestCert) old = { NULL, NULL };
+  g_autoptr(QuipuServerCredentials) server = NULL;
+  g_autoptr(QuipuTrustStore) store = store_in ("p256-client");
+  g_autofree char *dir = test_dir ("p256-server");
+  g_autofree char *old_cert = NULL;
+  g_autofree char *old_key = NULL;
+  g_autofree char *cert_path = NULL;
+  g_autofree char *key_path = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *old_fp = NULL;
+  gnutls_datum_t der = { NULL, 0 };
+  unsigned int bits = 0;
+  Verification v = {
+    .policy = { .hostname = "localhost", .host_port = "localhost:7447", .store = store },
+  };
+
+  make_test_cert (&old, "quipu-server", FALSE, "localhost", NULL);
+  g_assert_cmpint (gnutls_x509_crt_get_pk_algorithm (old.crt, &bits), ==, GNUTLS_PK_ECDSA);
+  g_assert_cmpint (gnutls_x509_crt_export2 (old.crt, GNUTLS_X509_FMT_DER, &der), ==, 0);
+  old_fp = quipu_tls_fingerprint (der.data, der.size);
+  gnutls_free (der.data);
+  old_cert = cert_pem (old.crt);
+  old_key = key_pem (old.key);
+  key_path = write_test_file (dir, "server.key", old_key, -1);
+  cert_path = write_test_file (dir, "server.crt", old_cert, -1);
+
+  server = ensure_in ("p256-server");
+  g_assert_cmpstr (quipu_server_credentials_get_fingerprint (server), ==, old_fp);
+  after = read_test_file (cert_path);
+  g_assert_cmpstr (after, ==, old_cert);
+  g_clear_pointer (&after, g_free);
+  after = read_test_file (key_path);
+  g_assert_cmpstr (after, ==, old_key);
+
+  g_assert_cmpint (handshake (server, system_client_credentials (), &v), ==, 0);
+  g_assert_no_error (v.error);
+  g_assert_cmpstr (v.fingerprint, ==, old_fp);
+  verification_clear (&v);
+
+  /* Nor does a new Ed25519 key pass for the old certificate's. */
+  {
+    G_GNUC_UNUSED g_autoptr(QuipuServerCredentials) other = ensure_in ("p256-other");
+    g_autofree char *other_dir = test_dir ("p256-other");
+    g_autofree char *other_key = g_build_filename (other_dir, "server.key", NULL);
+    g_autofree char *msg = g_strdup_printf ("private key %s does not match certificate %s",
+                                            other_key, cert_path);
+
+    assert_load_fails (cert_path, other_key, msg);
+  }
+}
+
 static void
 test_client_credentials_shared (void)
 {
@@ -1153,6 +1210,7 @@ main (int   argc,
   g_test_add_func ("/quipu/tls/handshake/untrusted", test_handshake_untrusted);
   g_test_add_func ("/quipu/tls/handshake/broken-store", test_handshake_broken_store);
   g_test_add_func ("/quipu/tls/handshake/ca", test_handshake_ca);
+  g_test_add_func ("/quipu/tls/server/ensure-keeps-p256", test_ensure_keeps_p256);
   g_test_add_func ("/quipu/tls/client-credentials/shared", test_client_credentials_shared);
 
   ret = g_test_run ();

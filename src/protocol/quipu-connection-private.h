@@ -98,5 +98,7 @@ void     quipu_connection_die           (QuipuConnection *conn, GError *error);
 /* The endpoint is going away: forget the sink and stay a dead husk for
  * whoever still holds a ref. No callback is called. */
 void     quipu_connection_detach        (QuipuConnection *conn);
+/* Its ngtcp2 connection, for tests that make a peer misbehave. */
+ngtcp2_conn *quipu_connection_get_quic  (QuipuConnection *conn);
 
 G_END_DECLS

@@ -11,6 +11,7 @@
 #include "quipu-connection-private.h"
 #include "quipu-error.h"
 #include "quipu-send-buffer.h"
+#include "quipu-signing.h"
 #include "quipu-transport-error.h"
 
 /* Receive windows. The server reads small frames from each client; a client
@@ -41,7 +42,12 @@ struct _QuipuConnection {
   guint               idle_timeout_ms;
 
   ngtcp2_conn        *conn;
-  gnutls_session_t    tls;
+  gnutls_session_t    tls;            /* NULL on a server once established */
+  guint8              login_exporter[QUIPU_LOGIN_EXPORTER_LEN];  /* kept when tls goes */
+  /* Client: the TLS message being read after the handshake. */
+  guint8              post_hs_header[4];
+  guint               post_hs_header_len;
+  guint32             post_hs_body_left;
   ngtcp2_crypto_conn_ref conn_ref;
   struct sockaddr_storage local_addr;
   struct sockaddr_storage remote_addr;
@@ -218,6 +224,66 @@ on_handshake_completed (ngtcp2_conn *c, void *user_data)
   return 0;
 }
 
+/* Client: whether the server's messages after the handshake, read so far,
+ * are all NewSessionTicket, the only kind QUIC allows there. Anything else,
+ * a KeyUpdate above all (forbidden, RFC 9001 §6), would have GnuTLS hand
+ * ngtcp2 keys it already has, which aborts the process. */
+static gboolean
+post_handshake_allowed (QuipuConnection *conn,
+                        const guint8    *data,
+                        gsize            len)
+{
+  while (len > 0)
+    {
+      gsize take;
+
+      if (conn->post_hs_body_left > 0)
+        {
+          take = MIN (conn->post_hs_body_left, len);
+          conn->post_hs_body_left -= take;
+        }
+      else
+        {
+          take = MIN (sizeof conn->post_hs_header - conn->post_hs_header_len, len);
+          memcpy (conn->post_hs_header + conn->post_hs_header_len, data, take);
+          conn->post_hs_header_len += take;
+          if (conn->post_hs_header_len == sizeof conn->post_hs_header)
+            {
+              if (conn->post_hs_header[0] != GNUTLS_HANDSHAKE_NEW_SESSION_TICKET)
+                return FALSE;
+              conn->post_hs_body_left = (guint32) conn->post_hs_header[1] << 16 |
+                                        (guint32) conn->post_hs_header[2] << 8 |
+                                        conn->post_hs_header[3];
+              conn->post_hs_header_len = 0;
+            }
+        }
+      data += take;
+      len -= take;
+    }
+  return TRUE;
+}
+
+/* CRYPTO data after the handshake (1-RTT) is a post-handshake TLS message.
+ * A QUIC client has none to send (no KeyUpdate, RFC 9001 §6; no
+ * post-handshake authentication, §4.4), and a server has released its
+ * session by then (release_tls) or is about to: refused at once, even in
+ * the packet that completed the handshake. A client reads only tickets.
+ * Refused as GnuTLS refuses a message it does not expect. */
+static int
+on_recv_crypto_data (ngtcp2_conn *c, ngtcp2_encryption_level level, uint64_t offset,
+                     const uint8_t *data, size_t datalen, void *user_data)
+{
+  QuipuConnection *conn = user_data;
+  gboolean allowed = TRUE;
+
+  if (level == NGTCP2_ENCRYPTION_LEVEL_1RTT)
+    allowed = !conn->is_server && conn->tls != NULL && post_handshake_allowed (conn, data, datalen);
+  if (allowed)
+    return ngtcp2_crypto_recv_crypto_data_cb (c, level, offset, data, datalen, user_data);
+  ngtcp2_conn_set_tls_alert (c, GNUTLS_A_UNEXPECTED_MESSAGE);
+  return NGTCP2_ERR_CRYPTO;
+}
+
 static int
 on_stream_open (ngtcp2_conn *c, int64_t stream_id, void *user_data)
 {
@@ -337,7 +403,7 @@ init_callbacks (ngtcp2_callbacks *cb, gboolean is_server)
       cb->recv_retry = ngtcp2_crypto_recv_retry_cb;
       cb->dcid_status = on_dcid_status;
     }
-  cb->recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
+  cb->recv_crypto_data = on_recv_crypto_data;
   cb->encrypt = ngtcp2_crypto_encrypt_cb;
   cb->decrypt = ngtcp2_crypto_decrypt_cb;
   cb->hp_mask = ngtcp2_crypto_hp_mask_cb;
@@ -448,6 +514,33 @@ init_tls (QuipuConnection                  *conn,
   return TRUE;
 }
 
+/* Server: once the handshake is over, ngtcp2 needs nothing more from the
+ * GnuTLS session (1-RTT keys and key updates live in its own crypto
+ * context, and the server sends no session tickets), and Quipu needs only
+ * the login exporter: kept, and the session (~10 KB with its handshake
+ * buffers, massif, issue 11) freed. Called after ngtcp2_conn_read_pkt has
+ * returned, never from inside GnuTLS. A client keeps its session: a server
+ * may still send it tickets. */
+static void
+release_tls (QuipuConnection *conn)
+{
+  int rv;
+
+  if (!conn->is_server || !conn->established || conn->tls == NULL)
+    return;
+
+  rv = gnutls_prf_rfc5705 (conn->tls, strlen (QUIPU_LOGIN_EXPORTER_LABEL), QUIPU_LOGIN_EXPORTER_LABEL,
+                           0, NULL, sizeof conn->login_exporter, (char *) conn->login_exporter);
+  if (rv != 0)
+    {
+      /* Keep the session: the exporter is then asked of it again, and fails there. */
+      g_debug ("keeping the TLS session of %s: %s", conn->peer, gnutls_strerror (rv));
+      return;
+    }
+  ngtcp2_conn_set_tls_native_handle (conn->conn, NULL);
+  g_clear_pointer (&conn->tls, gnutls_deinit);
+}
+
 static void
 connection_free (QuipuConnection *conn)
 {
@@ -455,8 +548,8 @@ connection_free (QuipuConnection *conn)
   g_byte_array_unref (conn->recv_buf);
   if (conn->conn != NULL)
     ngtcp2_conn_del (conn->conn);
-  if (conn->tls != NULL)
-    gnutls_deinit (conn->tls);
+  g_clear_pointer (&conn->tls, gnutls_deinit);
+  gnutls_memset (conn->login_exporter, 0, sizeof conn->login_exporter);
   g_clear_error (&conn->error);
   g_clear_pointer (&conn->trust_store, quipu_trust_store_free);
   g_free (conn->close_reason);
@@ -747,6 +840,12 @@ quipu_connection_detach (QuipuConnection *conn)
   conn->phase = CONN_DEAD;
 }
 
+ngtcp2_conn *
+quipu_connection_get_quic (QuipuConnection *conn)
+{
+  return conn->conn;
+}
+
 void
 quipu_connection_abort (QuipuConnection *conn)
 {
@@ -789,6 +888,17 @@ quipu_connection_export_keying_material (QuipuConnection *conn,
     {
       g_set_error_literal (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_INVALID_STATE,
                            "the TLS handshake has not completed");
+      return FALSE;
+    }
+  if (conn->tls == NULL)
+    {
+      if (strcmp (label, QUIPU_LOGIN_EXPORTER_LABEL) == 0 && out_len == sizeof conn->login_exporter)
+        {
+          memcpy (out, conn->login_exporter, out_len);
+          return TRUE;
+        }
+      g_set_error (error, QUIPU_PROTOCOL_ERROR, QUIPU_PROTOCOL_ERROR_INVALID_STATE,
+                   "only the login exporter is kept after the handshake, not %s", label);
       return FALSE;
     }
   rv = gnutls_prf_rfc5705 (conn->tls, strlen (label), label, 0, NULL, out_len, (char *) out);
@@ -964,6 +1074,7 @@ quipu_connection_read_packet (QuipuConnection       *conn,
       return;
     }
 
+  release_tls (conn);
   quipu_connection_ref (conn);
   after_read (conn, acked_before);
   mark_dirty (conn);

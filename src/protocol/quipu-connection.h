@@ -69,7 +69,9 @@ void        quipu_connection_set_keep_alive (QuipuConnection *conn,
                                              gboolean         enabled);
 
 /* 32 bytes of TLS exporter output (RFC 8446 §7.5) for `label`, empty
- * context; only after `established`. */
+ * context; only after `established`. A server connection frees its TLS
+ * session after the handshake and keeps only QUIPU_LOGIN_EXPORTER_LABEL's
+ * value: any other label then fails with INVALID_STATE. */
 gboolean    quipu_connection_export_keying_material (QuipuConnection *conn,
                                                      const char      *label,
                                                      guint8          *out,

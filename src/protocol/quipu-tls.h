@@ -11,7 +11,16 @@ G_BEGIN_DECLS
  * store and peer verification, in GnuTLS terms. Applications see only
  * quipu-trust.h. */
 
-#define QUIPU_TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:%DISABLE_TLS13_COMPAT_MODE"
+/* GnuTLS's NORMAL, TLS 1.3 only, with the same groups and suites in a
+ * cheaper order (issue 11, callgrind per login): X25519 first, whose key
+ * share costs a quarter of P-256's here, and AES-128-GCM first, whose
+ * SHA-256 key schedule is cheaper than AES-256-GCM's SHA-384 one. A peer
+ * that prefers otherwise still gets what it asks for. */
+#define QUIPU_TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:" \
+  "-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:+GROUP-SECP521R1:+GROUP-X448:" \
+  "+GROUP-FFDHE2048:+GROUP-FFDHE3072:+GROUP-FFDHE4096:+GROUP-FFDHE6144:+GROUP-FFDHE8192:" \
+  "-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-CCM:" \
+  "%DISABLE_TLS13_COMPAT_MODE"
 
 /* "SHA256:" + unpadded base64 of SHA-256 over the DER certificate, as ssh
  * prints host key fingerprints. */
@@ -26,8 +35,9 @@ QuipuServerCredentials *quipu_server_credentials_load   (const char *cert_path,
                                                          const char *key_path,
                                                          GError    **error);
 /* Loads DIR/server.crt and DIR/server.key, creating a self-signed certificate
- * (ECDSA P-256, subject CN=quipu-server, SAN localhost + the host name, 10
- * years) with a 0600 key first if they do not exist. */
+ * (Ed25519, subject CN=quipu-server, SAN localhost + the host name, 10
+ * years) with a 0600 key first if they do not exist. Pairs made before
+ * (ECDSA P-256) load as they are: their fingerprints stay. */
 QuipuServerCredentials *quipu_server_credentials_ensure (const char *data_dir,
                                                          GError    **error);
 void        quipu_server_credentials_free         (QuipuServerCredentials *creds);
