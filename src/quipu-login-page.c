@@ -367,22 +367,27 @@ quipu_login_page_map (GtkWidget *widget)
 }
 
 static void
+on_identity_imported (GtkWidget  *widget,
+                      const char *username)
+{
+  QuipuLoginPage *self = QUIPU_LOGIN_PAGE (widget);
+
+  gtk_editable_set_text (GTK_EDITABLE (self->username_row), username);
+  gtk_widget_set_visible (GTK_WIDGET (self->error_label), FALSE);
+  if (gtk_widget_get_sensitive (GTK_WIDGET (self->log_in_button)))
+    gtk_widget_grab_focus (GTK_WIDGET (self->log_in_button));
+}
+
+/* The import dialog asks for the name itself: it starts with what is typed. */
+static void
 import_identity_action (GtkWidget  *widget,
                         const char *action_name,
                         GVariant   *parameter)
 {
   QuipuLoginPage *self = QUIPU_LOGIN_PAGE (widget);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *name = NULL;
 
-  name = quipu_name_normalize (gtk_editable_get_text (GTK_EDITABLE (self->username_row)), &error);
-  if (name == NULL)
-    {
-      show_error (self, _("Type the name to import the identity for first"));
-      gtk_widget_grab_focus (GTK_WIDGET (self->username_row));
-      return;
-    }
-  quipu_identity_transfer_import (widget, name);
+  quipu_identity_transfer_import (widget, gtk_editable_get_text (GTK_EDITABLE (self->username_row)),
+                                  on_identity_imported);
 }
 
 static void

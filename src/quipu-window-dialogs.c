@@ -430,7 +430,8 @@ on_export_activated (AdwButtonRow *row,
   if (client == NULL)
     return;
   g_object_get (client, "identity", &identity, NULL);
-  quipu_identity_transfer_export (GTK_WIDGET (self), identity, quipu_client_get_username (client));
+  /* From the row: the outcome is told over the identity dialog, still open. */
+  quipu_identity_transfer_export (GTK_WIDGET (row), identity, quipu_client_get_username (client));
 }
 
 void
