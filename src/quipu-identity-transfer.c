@@ -246,7 +246,7 @@ transfer_new (GtkWidget            *parent,
               AdwPreferencesGroup **group_out)
 {
   Transfer *transfer = g_new0 (Transfer, 1);
-  GtkWidget *view, *header, *cancel, *page, *group, *error;
+  GtkWidget *view, *header, *cancel, *clamp, *group, *error;
 
   transfer->parent = g_object_ref (parent);
   transfer->cancellable = g_cancellable_new ();
@@ -280,11 +280,18 @@ transfer_new (GtkWidget            *parent,
   gtk_widget_set_visible (error, FALSE);
   transfer->error_label = GTK_LABEL (error);
 
-  page = adw_preferences_page_new ();
-  adw_preferences_page_add (ADW_PREFERENCES_PAGE (page), ADW_PREFERENCES_GROUP (group));
+  /* Not an AdwPreferencesPage, nor any scroller: the dialog keeps the
+   * height a scroller had when shown, and an error appearing below the
+   * rows would be cut off. A handful of rows fit on any screen. */
+  clamp = adw_clamp_new ();
+  adw_clamp_set_child (ADW_CLAMP (clamp), group);
+  gtk_widget_set_margin_top (clamp, 24);
+  gtk_widget_set_margin_bottom (clamp, 24);
+  gtk_widget_set_margin_start (clamp, 12);
+  gtk_widget_set_margin_end (clamp, 12);
   view = adw_toolbar_view_new ();
   adw_toolbar_view_add_top_bar (ADW_TOOLBAR_VIEW (view), header);
-  adw_toolbar_view_set_content (ADW_TOOLBAR_VIEW (view), page);
+  adw_toolbar_view_set_content (ADW_TOOLBAR_VIEW (view), clamp);
   adw_dialog_set_child (transfer->dialog, view);
 
   *group_out = ADW_PREFERENCES_GROUP (group);
