@@ -183,10 +183,14 @@ static void
 on_choose_file (Transfer *transfer)
 {
   g_autoptr(GtkFileDialog) chooser = gtk_file_dialog_new ();
-  g_autoptr(GFile) file = get_file (transfer);
   GtkWindow *window = GTK_WINDOW (gtk_widget_get_root (transfer->parent));
 
-  gtk_file_dialog_set_initial_file (chooser, file);
+  if (is_filled (transfer->path))
+    {
+      g_autoptr(GFile) file = get_file (transfer);
+
+      gtk_file_dialog_set_initial_file (chooser, file);
+    }
   if (transfer->saving)
     {
       gtk_file_dialog_set_title (chooser, _("Export Identity"));
