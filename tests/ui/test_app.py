@@ -7,7 +7,8 @@ only what a person or a screen reader has: the accessible tree, the
 keyboard and the mouse (xdotool). Runs under `xvfb-run -a` and
 tests/keyring-wrapper.sh (a private session bus with an unlocked keyring).
 
-Screenshots (light, dark, narrow) go to QUIPU_SCREENSHOT_DIR.
+Screenshots (login, trust, light, dark, narrow, and the identity, export
+and import dialogs) go to QUIPU_SCREENSHOT_DIR.
 """
 
 import json
