@@ -78,6 +78,27 @@ show_error (QuipuLoginPage *self,
                            GTK_ACCESSIBLE_ANNOUNCEMENT_PRIORITY_HIGH);
 }
 
+/* @body as markup, with the fingerprints in it in monospace: easier to
+ * compare character by character with the copy a friend or operator gave. */
+static char *
+fingerprints_in_monospace (const char *body,
+                           const char *first,
+                           const char *second)
+{
+  GString *markup = g_string_new_take (g_markup_escape_text (body, -1));
+  const char *fingerprints[] = { first, second };
+
+  for (guint i = 0; i < G_N_ELEMENTS (fingerprints); i++)
+    if (fingerprints[i] != NULL && *fingerprints[i] != '\0')
+      {
+        g_autofree char *plain = g_markup_escape_text (fingerprints[i], -1);
+        g_autofree char *tt = g_strdup_printf ("<tt>%s</tt>", plain);
+
+        g_string_replace (markup, plain, tt, 1);
+      }
+  return g_string_free (markup, FALSE);
+}
+
 static void
 show_hosted_server (QuipuLoginPage *self)
 {
@@ -85,14 +106,16 @@ show_hosted_server (QuipuLoginPage *self)
   g_autofree char *address = g_strdup_printf ("%s:%u", g_get_host_name (),
                                               quipu_hosted_server_get_port (hosted));
   g_autofree char *body = NULL;
+  g_autofree char *markup = NULL;
   AdwDialog *dialog;
 
   body = g_strdup_printf (_("Your friends can log in at\n\n%s\n\nThe server’s certificate fingerprint, "
                             "for them to compare when Quipu asks:\n\n%s\n\n"
                             "It serves for as long as Quipu runs."),
                           address, quipu_hosted_server_get_fingerprint (hosted));
-  dialog = adw_alert_dialog_new (_("Your Server Is Running"), body);
-  adw_alert_dialog_set_body_use_markup (ADW_ALERT_DIALOG (dialog), FALSE);
+  markup = fingerprints_in_monospace (body, quipu_hosted_server_get_fingerprint (hosted), NULL);
+  dialog = adw_alert_dialog_new (_("Your Server Is Running"), markup);
+  adw_alert_dialog_set_body_use_markup (ADW_ALERT_DIALOG (dialog), TRUE);
   adw_alert_dialog_add_response (ADW_ALERT_DIALOG (dialog), "close", _("_Close"));
   adw_dialog_present (dialog, GTK_WIDGET (self));
 }
@@ -186,6 +209,12 @@ ask_about_certificate (QuipuLoginPage *self,
       dialog = quipu_alert_new (_("Trust This Server?"), body, _("_Cancel"),
                                 "trust", _("_Trust and Connect"), ADW_RESPONSE_SUGGESTED);
     }
+  {
+    g_autofree char *markup = fingerprints_in_monospace (body, presented, known);
+
+    adw_alert_dialog_set_body (ADW_ALERT_DIALOG (dialog), markup);
+    adw_alert_dialog_set_body_use_markup (ADW_ALERT_DIALOG (dialog), TRUE);
+  }
   /* Trust is given on purpose, never by pressing Enter. */
   adw_alert_dialog_set_default_response (ADW_ALERT_DIALOG (dialog), "cancel");
 
@@ -367,22 +396,27 @@ quipu_login_page_map (GtkWidget *widget)
 }
 
 static void
+on_identity_imported (GtkWidget  *widget,
+                      const char *username)
+{
+  QuipuLoginPage *self = QUIPU_LOGIN_PAGE (widget);
+
+  gtk_editable_set_text (GTK_EDITABLE (self->username_row), username);
+  gtk_widget_set_visible (GTK_WIDGET (self->error_label), FALSE);
+  if (gtk_widget_get_sensitive (GTK_WIDGET (self->log_in_button)))
+    gtk_widget_grab_focus (GTK_WIDGET (self->log_in_button));
+}
+
+/* The import dialog asks for the name itself: it starts with what is typed. */
+static void
 import_identity_action (GtkWidget  *widget,
                         const char *action_name,
                         GVariant   *parameter)
 {
   QuipuLoginPage *self = QUIPU_LOGIN_PAGE (widget);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *name = NULL;
 
-  name = quipu_name_normalize (gtk_editable_get_text (GTK_EDITABLE (self->username_row)), &error);
-  if (name == NULL)
-    {
-      show_error (self, _("Type the name to import the identity for first"));
-      gtk_widget_grab_focus (GTK_WIDGET (self->username_row));
-      return;
-    }
-  quipu_identity_transfer_import (widget, name);
+  quipu_identity_transfer_import (widget, gtk_editable_get_text (GTK_EDITABLE (self->username_row)),
+                                  on_identity_imported);
 }
 
 static void

@@ -95,6 +95,9 @@ quipu_window_show_join_room (QuipuWindow *self)
       GtkWidget *scroller = gtk_scrolled_window_new ();
 
       gtk_widget_add_css_class (list, "boxed-list");
+      /* Not stretched to the dialog's height: that showed as an empty,
+       * taller row under the last room. */
+      gtk_widget_set_valign (list, GTK_ALIGN_START);
       gtk_list_box_set_selection_mode (GTK_LIST_BOX (list), GTK_SELECTION_NONE);
       gtk_accessible_update_property (GTK_ACCESSIBLE (list), GTK_ACCESSIBLE_PROPERTY_LABEL,
                                       _("Rooms on This Server"), -1);
@@ -160,6 +163,20 @@ on_direct_response (AdwAlertDialog *dialog,
   quipu_window_open_conversation (self, quipu_conversation_get_key (conversation));
 }
 
+/* Start only once someone is named or picked. */
+static void
+update_direct_response (AdwAlertDialog *dialog)
+{
+  GtkEditable *entry = g_object_get_data (G_OBJECT (dialog), "quipu-entry");
+  GPtrArray *checks = g_object_get_data (G_OBJECT (dialog), "quipu-checks");
+  g_autofree char *typed = g_strdup (gtk_editable_get_text (entry));
+  gboolean chosen = *g_strstrip (g_strdelimit (typed, ",", ' ')) != '\0';
+
+  for (guint i = 0; checks != NULL && i < checks->len && !chosen; i++)
+    chosen = gtk_check_button_get_active (g_ptr_array_index (checks, i));
+  adw_alert_dialog_set_response_enabled (dialog, "start", chosen);
+}
+
 void
 quipu_window_show_new_direct (QuipuWindow *self)
 {
@@ -178,7 +195,7 @@ quipu_window_show_new_direct (QuipuWindow *self)
                             _("_Cancel"), "start", _("_Start"), ADW_RESPONSE_SUGGESTED);
 
   box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 12);
-  entry = new_entry (_("Names, Separated by Commas"));
+  entry = new_entry (_("Names, separated by commas"));
   gtk_box_append (GTK_BOX (box), entry);
   g_object_set_data (G_OBJECT (dialog), "quipu-entry", entry);
 
@@ -194,6 +211,7 @@ quipu_window_show_new_direct (QuipuWindow *self)
       guint n = g_list_model_get_n_items (members);
 
       gtk_widget_add_css_class (list, "boxed-list");
+      gtk_widget_set_valign (list, GTK_ALIGN_START);
       gtk_list_box_set_selection_mode (GTK_LIST_BOX (list), GTK_SELECTION_NONE);
       gtk_accessible_update_property (GTK_ACCESSIBLE (list), GTK_ACCESSIBLE_PROPERTY_LABEL,
                                       _("Members"), -1);
@@ -213,6 +231,7 @@ quipu_window_show_new_direct (QuipuWindow *self)
           adw_action_row_set_activatable_widget (ADW_ACTION_ROW (row), check);
           gtk_accessible_update_property (GTK_ACCESSIBLE (check), GTK_ACCESSIBLE_PROPERTY_LABEL, name, -1);
           g_object_set_data_full (G_OBJECT (check), "quipu-name", g_strdup (name), g_free);
+          g_signal_connect_swapped (check, "toggled", G_CALLBACK (update_direct_response), dialog);
           g_ptr_array_add (checks, check);
           gtk_list_box_append (GTK_LIST_BOX (list), row);
         }
@@ -225,6 +244,8 @@ quipu_window_show_new_direct (QuipuWindow *self)
     }
 
   g_object_set_data_full (G_OBJECT (dialog), "quipu-checks", checks, (GDestroyNotify) g_ptr_array_unref);
+  g_signal_connect_swapped (entry, "changed", G_CALLBACK (update_direct_response), dialog);
+  update_direct_response (ADW_ALERT_DIALOG (dialog));
   adw_alert_dialog_set_extra_child (ADW_ALERT_DIALOG (dialog), box);
   g_signal_connect_object (dialog, "response", G_CALLBACK (on_direct_response), self, 0);
   adw_dialog_present (dialog, GTK_WIDGET (self));
@@ -302,6 +323,14 @@ quipu_window_show_jump_to (QuipuWindow *self)
 
   list = gtk_list_box_new ();
   gtk_widget_add_css_class (list, "navigation-sidebar");
+  {
+    GtkWidget *empty = adw_status_page_new ();
+
+    adw_status_page_set_icon_name (ADW_STATUS_PAGE (empty), "edit-find-symbolic");
+    adw_status_page_set_title (ADW_STATUS_PAGE (empty), _("No Conversations Found"));
+    gtk_widget_add_css_class (empty, "compact");
+    gtk_list_box_set_placeholder (GTK_LIST_BOX (list), empty);
+  }
   gtk_list_box_bind_model (GTK_LIST_BOX (list), G_LIST_MODEL (filtered), create_jump_row, NULL, NULL);
   gtk_accessible_update_property (GTK_ACCESSIBLE (list), GTK_ACCESSIBLE_PROPERTY_LABEL,
                                   _("Conversations"), -1);
@@ -430,7 +459,8 @@ on_export_activated (AdwButtonRow *row,
   if (client == NULL)
     return;
   g_object_get (client, "identity", &identity, NULL);
-  quipu_identity_transfer_export (GTK_WIDGET (self), identity, quipu_client_get_username (client));
+  /* From the row: the outcome is told over the identity dialog, still open. */
+  quipu_identity_transfer_export (GTK_WIDGET (row), identity, quipu_client_get_username (client));
 }
 
 void

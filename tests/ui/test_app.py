@@ -7,7 +7,8 @@ only what a person or a screen reader has: the accessible tree, the
 keyboard and the mouse (xdotool). Runs under `xvfb-run -a` and
 tests/keyring-wrapper.sh (a private session bus with an unlocked keyring).
 
-Screenshots (light, dark, narrow) go to QUIPU_SCREENSHOT_DIR.
+Screenshots (login, trust, light, dark, narrow, and the identity, export
+and import dialogs) go to QUIPU_SCREENSHOT_DIR.
 """
 
 import json
@@ -43,10 +44,12 @@ ROLES = {
     "article": (pyatspi.ROLE_ARTICLE,),
     "alert": (pyatspi.ROLE_ALERT,),
     "dialog": (pyatspi.ROLE_DIALOG,),
+    "menu item": (pyatspi.ROLE_MENU_ITEM,),
 }
 # AdwAlertDialog is an "alert", AdwDialog a "dialog".
 DIALOG = ("alert", "dialog")
 WAIT = float(os.environ.get("QUIPU_UI_TIMEOUT", "30"))
+APP_ID = "io.github.quipuchat.Quipu"
 
 
 def free_port():
@@ -242,6 +245,67 @@ class App:
         ext = node.queryComponent().getExtents(pyatspi.DESKTOP_COORDS)
         subprocess.run(["xdotool", "mousemove", str(ext.x + ext.width // 2),
                         str(ext.y + ext.height // 2)], check=True)
+
+    def press(self, node):
+        """Activate a control through AT-SPI: its own action, or that of the
+        part that has one (a menu button's toggle); else, as for list rows
+        that offer none, Tab to it and Enter."""
+        for candidate in [node] + list(self.walk(node)):
+            try:
+                action = candidate.queryAction()
+            except NotImplementedError:
+                continue
+            for i in range(action.nActions):
+                if action.getName(i) in ("click", "activate", "press"):
+                    action.doAction(i)
+                    return
+        self.focus(node)
+        self.keys("Return")
+
+    def focused(self, node):
+        return any(n.getState().contains(pyatspi.STATE_FOCUSED) for n in [node] + list(self.walk(node)))
+
+    def focus(self, node):
+        """Keyboard focus on @node: asked for through AT-SPI, which GTK may
+        refuse, else by Tab as a person does."""
+        try:
+            node.queryComponent().grabFocus()
+            time.sleep(0.3)
+        except Exception:
+            pass
+        for _ in range(25):
+            if self.focused(node):
+                return
+            self.keys("Tab")
+            time.sleep(0.2)
+        raise AssertionError("Tab never reached %r" % node.name)
+
+    def type_into(self, node, text):
+        """Focus a field and type into it on the keyboard, replacing its text."""
+        self.focus(node)
+        self.keys("ctrl+a", "BackSpace")
+        self.type(text)
+
+    def menu(self, item):
+        """The main menu's item, picked as a person does. GTK 4.18 gives the
+        items of a menu model no accessible name here (only "keyshortcuts",
+        with the mnemonic): @item is the label with its "_", and the item is
+        the one whose mnemonic that is."""
+        key = "Alt+" + item[item.index("_") + 1].lower()
+        self.press(self.wait("main menu button", name="Main Menu", role="button"))
+
+        def entry():
+            for node in self.walk():
+                try:
+                    if (node.getRole() == pyatspi.ROLE_MENU_ITEM
+                            and node.getState().contains(pyatspi.STATE_SHOWING)
+                            and key in dict(a.split(":", 1) for a in node.getAttributes())
+                            .get("keyshortcuts", "").split()):
+                        return node
+                except Exception:
+                    continue
+            return None
+        self.press(wait_for("menu item " + item, entry))
 
     def screenshot(self, name):
         os.makedirs(SHOTS, exist_ok=True)
@@ -574,6 +638,179 @@ class AppTest(unittest.TestCase):
             daemon.terminate()
             daemon.wait()
 
+
+    # Identity export and import: the same passphrase-protected files as
+    # `quipu-cli identity export|import`, through the app's own dialogs.
+
+    PASSPHRASE = "four quiet llamas 42"
+
+    def logged_in_as_alice(self):
+        app = self.app
+        if app is None or app.proc.poll() is not None or app.find(contains="#general") is None:
+            if app is not None:
+                app.quit()
+            app = App(self.env, ["--server", self.server.address, "--user", "alice"])
+            self.__class__.app = app
+            app.wait("logged in", contains="#general")
+        return app
+
+    def transfer_dir(self):
+        """Where the exported files go: a folder the app sees as it is,
+        natively and inside the Flatpak (its own ~/.var/app/ID)."""
+        path = os.path.join(os.path.expanduser("~"), ".var", "app", APP_ID, "transfer")
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def cli_identity(self, user, key, action, path, passphrase):
+        env = dict(os.environ, QUIPU_PASSPHRASE=passphrase)
+        out = subprocess.run([CLI, "--user", user, "--identity", key, "identity", action, path],
+                             env=env, capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        return out.stdout.strip()
+
+    def keyring_has(self, user):
+        out = subprocess.run(["secret-tool", "search", "--all", "username", user],
+                             capture_output=True, text=True, timeout=WAIT)
+        return "attribute.username = %s" % user in out.stdout + out.stderr
+
+    def text_of(self, node):
+        text = node.queryText()
+        return text.getText(0, text.characterCount)
+
+    def open_identity(self):
+        """Your Identity, from the main menu: the dialog and the user id its
+        fingerprint shows (in groups of four, to read out)."""
+        app = self.app
+        app.menu("Your _Identity")
+        identity = app.wait("the identity dialog", name="Your Identity", role=DIALOG)
+        grouped = wait_for("the full fingerprint", lambda: [
+            n.name for n in app.walk(identity)
+            if n.getRole() == pyatspi.ROLE_LABEL and re.fullmatch(r"(\S{4} )+\S{1,4}", n.name or "")])
+        return identity, grouped[0].replace(" ", "")
+
+    def close_identity(self, identity):
+        self.app.press(self.app.wait("the identity dialog's close button", name="Close", role="button",
+                                     root=identity))
+        self.app.gone("the identity dialog", name="Your Identity", role=DIALOG)
+
+    def row_labels(self, row):
+        return [n.name for n in self.app.walk(row)
+                if n.getRole() == pyatspi.ROLE_LABEL and n.getState().contains(pyatspi.STATE_SHOWING)]
+
+    def test_20_identity_export_to_cli(self):
+        """The app's identity exported through its dialogs, imported by
+        quipu-cli, which then writes as the same person."""
+        app = self.logged_in_as_alice()
+        path = os.path.join(self.transfer_dir(), "alice.quipu-identity")
+        if os.path.exists(path):
+            os.unlink(path)
+
+        identity, user_id = self.open_identity()
+        time.sleep(0.5)
+        app.screenshot("identity")
+        app.press(app.wait("the export button", contains="Export Identity", role="button", root=identity))
+
+        dialog = app.wait("the export dialog", name="Export Identity", role=DIALOG)
+        export = app.wait("export action", name="Export", role="button", root=dialog)
+        self.assertFalse(export.getState().contains(pyatspi.STATE_SENSITIVE), "nothing typed yet")
+        app.type_into(app.wait("passphrase", name="Passphrase", role="text", root=dialog), self.PASSPHRASE)
+        app.type_into(app.wait("passphrase again", name="Confirm Passphrase", role="text", root=dialog),
+                      self.PASSPHRASE + "x")
+        # The file: typed into the dialog's own field. Its button opens the
+        # file chooser, but inside the Flatpak that is the FileChooser
+        # portal, which these sessions do not run: GTK gets "not provided by
+        # any .service files" and never answers. A folder the sandbox sees.
+        app.type_into(app.wait("the file field", name="File", role="text", root=dialog), path)
+        app.wait("the file chooser's button", name="Choose File", role="button", root=dialog)
+        app.screenshot("identity-export")
+        app.press(export)
+        # Two different passphrases: said in the dialog, and no file is made.
+        app.wait("the mismatch, in the dialog", role="label", root=dialog,
+                 name="The passphrases differ: type the same one twice")
+        time.sleep(1)
+        self.assertIsNotNone(app.find(name="Export Identity", role=DIALOG), "the dialog stays open")
+        self.assertFalse(os.path.exists(path))
+        app.screenshot("identity-export-mismatch")
+        app.type_into(app.wait("passphrase again", name="Confirm Passphrase", role="text", root=dialog),
+                      self.PASSPHRASE)
+        app.gone("the mismatch cleared once corrected", name="The passphrases differ: type the same one twice")
+        app.press(export)
+        app.gone("the export dialog", name="Export Identity", role=DIALOG)
+        app.wait("the toast, over the identity dialog", name="Identity exported to alice.quipu-identity",
+                 root=identity)
+        self.assertEqual(os.stat(path).st_mode & 0o077, 0, "the file is private")
+        with open(path) as exported:
+            self.assertIn("-----BEGIN ENCRYPTED PRIVATE KEY-----", exported.read())
+        self.close_identity(identity)
+
+        # quipu-cli takes it into its own key file, and is then alice.
+        key = os.path.join(self.dir, "alice-cli.key")
+        self.assertEqual(self.cli_identity("alice", key, "import", path, self.PASSPHRASE), user_id)
+        alice_cli = Peer(self.dir, "alice", self.server)
+        alice_cli.key = key
+        alice_cli.say("alice writing from quipu-cli")
+        app.jump_to("general")
+        row = app.wait("the cli's message", role="article", contains="alice writing from quipu-cli")
+        labels = self.row_labels(row)
+        short = "%s-%s" % (user_id[:4], user_id[4:8])
+        self.assertIn("alice", labels)
+        self.assertIn(short, labels, "the same short id as the app's own key")
+        self.assertFalse({"Forged", "Key Changed"} & set(labels), labels)
+
+    def test_21_identity_import_from_cli(self):
+        """quipu-cli's export imported into the app, which then logs in with
+        that name: the server takes only the key it knows for it."""
+        bob_id = self.cli_identity("bob", self.bob.key, "export",
+                                   os.path.join(self.transfer_dir(), "bob.quipu-identity"), self.PASSPHRASE)
+        path = os.path.join(self.transfer_dir(), "bob.quipu-identity")
+        self.assertFalse(self.keyring_has("bob"), "the app has no key for bob yet")
+        self.app.quit()
+        app = App(self.env)
+        self.__class__.app = app
+        app.set_text(app.wait("server field", name="Server", role="text"), self.server.address)
+        app.menu("_Import Identity…")
+        dialog = app.wait("the import dialog", name="Import Identity", role=DIALOG)
+        time.sleep(0.5)
+        app.screenshot("identity-import")
+        app.type_into(app.wait("the file field", name="File", role="text", root=dialog), path)
+        name = app.wait("the name field", name="Name", role="text", root=dialog)
+        wait_for("the name taken from the file's", lambda: self.text_of(name) == "bob")
+
+        # A wrong passphrase: a precise reason in the dialog, nothing stored.
+        app.type_into(app.wait("passphrase", name="Passphrase", role="text", root=dialog), "not the one")
+        app.press(app.wait("import action", name="Import", role="button", root=dialog))
+        wrong = "Wrong passphrase: it does not open this file. Nothing was imported."
+        app.wait("the wrong passphrase, in the dialog", name=wrong, role="label", root=dialog)
+        app.screenshot("identity-import-wrong-passphrase")
+        self.assertIsNotNone(app.find(name="Import Identity", role=DIALOG), "the dialog stays open")
+        self.assertFalse(self.keyring_has("bob"), "a wrong passphrase stores nothing")
+
+        app.type_into(app.wait("passphrase", name="Passphrase", role="text", root=dialog), self.PASSPHRASE)
+        app.gone("the error cleared once retyped", name=wrong)
+        app.press(app.wait("import action", name="Import", role="button", root=dialog))
+        app.wait("the toast", name="Identity imported: log in as bob")
+        app.gone("the import dialog", name="Import Identity", role=DIALOG)
+        self.assertTrue(self.keyring_has("bob"))
+        self.assertEqual(self.text_of(app.wait("name field", name="Your Name", role="text")), "bob",
+                         "the login page took the name")
+
+        app.screenshot("identity-imported")
+        app.press(app.wait("log in button", name="Log In", role="button"))
+        trust = wait_for("logged in or asked about the server", lambda: app.find(contains="#general")
+                         or app.find(name="Trust and Connect", role="button"))
+        if trust.name == "Trust and Connect":
+            app.press(trust)
+        app.wait("logged in as bob", contains="#general")
+        compose = app.wait("compose box", name="Message", role="text")
+        app.set_text(compose, "bob, now in the app")
+        app.click(app.wait("send button", name="Send", role="button"))
+        row = app.wait("own message row", role="article", contains="bob, now in the app")
+        wait_for("stored: the server took bob's moved key",
+                 lambda: any(n.name == "Stored on the server" for n in app.walk(row)))
+        self.assertFalse({"Forged", "Key Changed"} & set(self.row_labels(row)))
+        identity, user_id = self.open_identity()
+        self.assertEqual(user_id, bob_id, "the app is bob with the key quipu-cli exported")
+        self.close_identity(identity)
 
 if __name__ == "__main__":
     runner = unittest.TextTestRunner(verbosity=2, failfast=False)
