@@ -50,6 +50,100 @@ typedef struct {
 
 static guint n_messages = 100000;
 
+/* Diagnostics (QUIPU_BENCH_COUNT=1): real (uncached) measures of labels
+ * per frame, and how many distinct labels they touched. */
+static void (*label_measure) (GtkWidget *, GtkOrientation, int, int *, int *, int *, int *);
+static guint label_measures;
+static GHashTable *labels_measured;
+static GHashTable *label_widths;
+static gint64 label_measure_us;
+static gint64 wrap_measure_us;
+static guint wrap_measures;
+static guint rows_created;
+static guint binds;
+static guint css_changes;
+static GHashTable *css_rows;
+static void (*widget_css_changed) (GtkWidget *, GtkCssStyleChange *);
+
+static void
+counting_css_changed (GtkWidget         *widget,
+                      GtkCssStyleChange *change)
+{
+  if (css_rows != NULL)
+    {
+      css_changes++;
+      g_hash_table_add (css_rows, gtk_widget_get_ancestor (widget, QUIPU_TYPE_MESSAGE_ROW));
+    }
+  widget_css_changed (widget, change);
+}
+static gint64 bind_us;
+static gint64 bind_start;
+
+static gboolean
+on_bind_hook (GSignalInvocationHint *hint,
+              guint                  n_params,
+              const GValue          *params,
+              gpointer               user_data)
+{
+  bind_start = g_get_monotonic_time ();
+  return TRUE;
+}
+
+static void
+on_bind_after (void)
+{
+  binds++;
+  bind_us += g_get_monotonic_time () - bind_start;
+}
+
+static GtkWidget *
+find_list_view (GtkWidget *widget)
+{
+  if (GTK_IS_LIST_VIEW (widget))
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_list_view (child);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+static void (*row_constructed) (GObject *);
+
+static void
+counting_row_constructed (GObject *object)
+{
+  rows_created++;
+  if (row_constructed != NULL)
+    row_constructed (object);
+}
+
+static void
+counting_label_measure (GtkWidget      *widget,
+                        GtkOrientation  orientation,
+                        int             for_size,
+                        int            *minimum,
+                        int            *natural,
+                        int            *minimum_baseline,
+                        int            *natural_baseline)
+{
+  gint64 start = g_get_monotonic_time ();
+
+  label_measures++;
+  g_hash_table_add (labels_measured, widget);
+  g_hash_table_add (label_widths, GINT_TO_POINTER (for_size * 2 + orientation));
+  label_measure (widget, orientation, for_size, minimum, natural, minimum_baseline, natural_baseline);
+  label_measure_us += g_get_monotonic_time () - start;
+  if (gtk_label_get_wrap (GTK_LABEL (widget)))
+    {
+      wrap_measures++;
+      wrap_measure_us += g_get_monotonic_time () - start;
+    }
+}
+
 static const char * const senders[] = { "alice", "bob", "carol", "dave", "erin" };
 static const char * const sender_ids[] = {
   "a1b2c3d4e5f60718", "b2c3d4e5f6071829", "c3d4e5f60718293a",
@@ -184,6 +278,26 @@ on_after_paint (GdkFrameClock *clock,
       g_array_append_val (bench->intervals, interval);
       g_array_append_val (bench->work, work);
       g_array_append_val (bench->layout, layout);
+      if (labels_measured != NULL)
+        printf ("frame %u: work %.1f ms, layout %.1f ms, label measures %u (%.1f ms), labels %u, "
+                "sizes %u, rows created %u, binds %u (%.1f ms), css changes %u in %u rows, value %.0f upper %.0f\n",
+                bench->work->len, work, layout, label_measures, label_measure_us / 1000.0,
+                g_hash_table_size (labels_measured), g_hash_table_size (label_widths), rows_created,
+                binds, bind_us / 1000.0, css_changes, g_hash_table_size (css_rows), gtk_adjustment_get_value (bench->vadjustment),
+                gtk_adjustment_get_upper (bench->vadjustment));
+    }
+  label_measures = 0;
+  label_measure_us = 0;
+  rows_created = 0;
+  binds = 0;
+  bind_us = 0;
+  css_changes = 0;
+  if (css_rows != NULL)
+    g_hash_table_remove_all (css_rows);
+  if (labels_measured != NULL)
+    {
+      g_hash_table_remove_all (labels_measured);
+      g_hash_table_remove_all (label_widths);
     }
   bench->last_frame = frame_time;
 }
@@ -200,6 +314,25 @@ print_times (const char *what,
   printf ("%-19s p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", what,
           percentile (sorted, 0.50), percentile (sorted, 0.99),
           g_array_index (sorted, double, sorted->len - 1));
+}
+
+/* QUIPU_BENCH_SHOT=FILE.png: what the timeline shows at the end, to look
+ * at the rows (the bench's own renderer draws it). */
+static void
+save_shot (GtkWidget  *widget,
+           const char *path)
+{
+  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
+  g_autoptr(GskRenderNode) node = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+
+  gdk_paintable_snapshot (paintable, snapshot, gtk_widget_get_width (widget),
+                          gtk_widget_get_height (widget));
+  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+  texture = gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)),
+                                         node, NULL);
+  gdk_texture_save_to_png (texture, path);
 }
 
 /* One step down per frame; stops a few frames after the bottom. */
@@ -247,7 +380,7 @@ bench_row (QuipuConversation *conv)
   GtkWidget *row = quipu_message_row_new ();
   GListModel *model = G_LIST_MODEL (conv);
   guint n = MIN (2000, g_list_model_get_n_items (model));
-  double total = 0, worst = 0;
+  double total = 0, worst = 0, bind_total = 0;
 
   gtk_window_set_default_size (GTK_WINDOW (window), 800, 640);
   gtk_window_set_child (GTK_WINDOW (window), row);
@@ -255,6 +388,8 @@ bench_row (QuipuConversation *conv)
   while (!gtk_widget_get_mapped (window))
     g_main_context_iteration (NULL, TRUE);
 
+  label_measures = 0;
+  label_measure_us = 0;
   for (guint i = 1; i < n; i++)
     {
       g_autoptr(QuipuMessage) message = g_list_model_get_item (model, i);
@@ -265,13 +400,18 @@ bench_row (QuipuConversation *conv)
 
       quipu_message_row_unbind (QUIPU_MESSAGE_ROW (row));
       quipu_message_row_bind (QUIPU_MESSAGE_ROW (row), message, previous, FALSE);
+      bind_total += (g_get_monotonic_time () - start) / 1000.0;
       gtk_widget_measure (row, GTK_ORIENTATION_VERTICAL, 800, &height, NULL, NULL, NULL);
       ms = (g_get_monotonic_time () - start) / 1000.0;
       total += ms;
       worst = MAX (worst, ms);
     }
-  printf ("row bind+measure    mean %.3f ms, max %.2f ms (%u rows, outside the list)\n",
-          total / (n - 1), worst, n - 1);
+  if (labels_measured != NULL)
+    printf ("label measures      %.1f per row (%.3f ms), of them wrapping %.1f (%.3f ms)\n",
+            (double) label_measures / (n - 1), label_measure_us / 1000.0 / (n - 1),
+            (double) wrap_measures / (n - 1), wrap_measure_us / 1000.0 / (n - 1));
+  printf ("row bind+measure    mean %.3f ms, max %.2f ms (%u rows, outside the list), "
+          "bind alone mean %.3f ms\n", total / (n - 1), worst, n - 1, bind_total / (n - 1));
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
@@ -309,7 +449,27 @@ main (int   argc,
     n_messages = (guint) g_ascii_strtoull (argv[3], NULL, 10) / PAGE * PAGE;
   /* Figures as they come, also into a pipe. */
   setvbuf (stdout, NULL, _IOLBF, 0);
+  if (g_getenv ("QUIPU_BENCH_COUNT") != NULL)
+    {
+      /* Before any widget class copies the pointer. */
+      GtkWidgetClass *klass = g_type_class_ref (GTK_TYPE_WIDGET);
+
+      widget_css_changed = klass->css_changed;
+      klass->css_changed = counting_css_changed;
+      css_rows = g_hash_table_new (NULL, NULL);
+    }
   adw_init ();
+  if (g_getenv ("QUIPU_BENCH_COUNT") != NULL)
+    {
+      GtkWidgetClass *klass = g_type_class_ref (GTK_TYPE_LABEL);
+
+      label_measure = klass->measure;
+      klass->measure = counting_label_measure;
+      labels_measured = g_hash_table_new (NULL, NULL);
+      label_widths = g_hash_table_new (NULL, NULL);
+      row_constructed = G_OBJECT_CLASS (g_type_class_ref (QUIPU_TYPE_MESSAGE_ROW))->constructed;
+      G_OBJECT_CLASS (g_type_class_ref (QUIPU_TYPE_MESSAGE_ROW))->constructed = counting_row_constructed;
+    }
   /* The app's own style sheet, as its AdwApplication loads it. */
   {
     g_autoptr(GtkCssProvider) css = gtk_css_provider_new ();
@@ -328,6 +488,19 @@ main (int   argc,
   conv = quipu_conversation_new_room (NULL, "bench");
   fill (conv);
   filled = g_get_monotonic_time ();
+  if (g_getenv ("QUIPU_BENCH_SHOT") != NULL)
+    {
+      /* The last rows in every state a row can show. */
+      GListModel *model = G_LIST_MODEL (conv);
+      guint n = g_list_model_get_n_items (model);
+      g_autoptr(QuipuMessage) forged = g_list_model_get_item (model, n - 5);
+      g_autoptr(QuipuMessage) changed = g_list_model_get_item (model, n - 3);
+      g_autoptr(QuipuMessage) pending = g_list_model_get_item (model, n - 1);
+
+      quipu_message_set_verification (forged, QUIPU_VERIFICATION_INVALID);
+      quipu_message_set_verification (changed, QUIPU_VERIFICATION_KEY_CHANGED);
+      quipu_message_set_status (pending, QUIPU_MESSAGE_PENDING);
+    }
   heap_after = heap_in_use ();
   rss_after = status_kb ("VmRSS");
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (conv)), ==, n_messages);
@@ -356,6 +529,15 @@ main (int   argc,
   gtk_window_present (GTK_WINDOW (bench.window));
   bench.vadjustment = find_vadjustment (GTK_WIDGET (bench.timeline));
   g_assert_nonnull (bench.vadjustment);
+  if (labels_measured != NULL)
+    {
+      GtkListItemFactory *factory =
+        gtk_list_view_get_factory (GTK_LIST_VIEW (find_list_view (GTK_WIDGET (bench.timeline))));
+
+      g_signal_add_emission_hook (g_signal_lookup ("bind", GTK_TYPE_SIGNAL_LIST_ITEM_FACTORY), 0,
+                                  on_bind_hook, NULL, NULL);
+      g_signal_connect_after (factory, "bind", G_CALLBACK (on_bind_after), NULL);
+    }
 
   /* The first frames realize the window and lay out the visible rows. */
   while (!gtk_widget_get_mapped (bench.window))
@@ -387,6 +569,8 @@ main (int   argc,
   printf ("app RSS             VmRSS %" G_GUINT64_FORMAT " kB, VmHWM %" G_GUINT64_FORMAT " kB\n",
           status_kb ("VmRSS"), status_kb ("VmHWM"));
 
+  if (g_getenv ("QUIPU_BENCH_SHOT") != NULL)
+    save_shot (GTK_WIDGET (bench.timeline), g_getenv ("QUIPU_BENCH_SHOT"));
   gtk_window_destroy (GTK_WINDOW (bench.window));
   g_array_unref (bench.intervals);
   g_array_unref (bench.work);

@@ -6,6 +6,7 @@
 #include <adwaita.h>
 #include <glib/gi18n.h>
 
+#include "quipu-body-layout.h"
 #include "quipu-message-row.h"
 
 /* Messages of one sender closer together than this share one header. */
@@ -24,11 +25,17 @@ struct _QuipuMessageRow
   GtkLabel     *short_id_label;
   GtkLabel     *verification_label;
   GtkLabel     *time_label;
+  GtkWidget    *body_box;
   GtkLabel     *body_label;
   GtkImage     *status_icon;
 
   QuipuMessage *message;
   gulong        status_handler;
+  /* What the row shows now, so that a rebind only touches what differs:
+   * every setter queues a resize or restyle, and a tooltip set makes GTK
+   * ask the display where the pointer is (a round trip on X11). */
+  int           shown_status;
+  int           shown_verification;
 };
 
 G_DEFINE_FINAL_TYPE (QuipuMessageRow, quipu_message_row, GTK_TYPE_WIDGET)
@@ -65,6 +72,34 @@ quipu_message_row_linkify (const char *text)
   g_autofree char *rest = g_markup_escape_text (text + done, -1);
   g_string_append (markup, rest);
   return g_string_free (markup, FALSE);
+}
+
+static void
+set_text (GtkLabel   *label,
+          const char *text)
+{
+  if (g_strcmp0 (gtk_label_get_label (label), text) != 0)
+    gtk_label_set_text (label, text);
+}
+
+/* The full date and time on hover, made when asked rather than on every
+ * bind. */
+static gboolean
+on_time_query_tooltip (QuipuMessageRow *self,
+                       int              x,
+                       int              y,
+                       gboolean         keyboard,
+                       GtkTooltip      *tooltip)
+{
+  g_autoptr(GDateTime) when = NULL;
+  g_autofree char *full_time = NULL;
+
+  if (self->message == NULL)
+    return FALSE;
+  when = g_date_time_new_from_unix_local_usec (quipu_message_get_timestamp (self->message) * 1000);
+  full_time = g_date_time_format (when, "%c");
+  gtk_tooltip_set_text (tooltip, full_time);
+  return TRUE;
 }
 
 static char *
@@ -105,10 +140,16 @@ is_trustworthy (QuipuMessage *message)
 static void
 update_status (QuipuMessageRow *self)
 {
+  QuipuMessageStatus status = quipu_message_get_status (self->message);
   const char *icon = NULL;
   g_autofree char *tooltip = NULL;
 
-  switch (quipu_message_get_status (self->message))
+  /* A failure's reason is per message: always redo that one. */
+  if ((int) status == self->shown_status && status != QUIPU_MESSAGE_FAILED)
+    return;
+  self->shown_status = status;
+
+  switch (status)
     {
     case QUIPU_MESSAGE_PENDING:
       icon = "document-open-recent-symbolic";
@@ -138,7 +179,7 @@ update_status (QuipuMessageRow *self)
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->status_icon), tooltip);
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->status_icon),
                                   GTK_ACCESSIBLE_PROPERTY_LABEL, tooltip, -1);
-  if (quipu_message_get_status (self->message) == QUIPU_MESSAGE_FAILED)
+  if (status == QUIPU_MESSAGE_FAILED)
     gtk_widget_add_css_class (GTK_WIDGET (self->status_icon), "error");
   else
     gtk_widget_remove_css_class (GTK_WIDGET (self->status_icon), "error");
@@ -153,10 +194,15 @@ on_status_changed (QuipuMessageRow *self)
 static void
 update_verification (QuipuMessageRow *self)
 {
+  QuipuVerification verification = quipu_message_get_verification (self->message);
   const char *label = NULL;
   const char *explanation = NULL;
 
-  switch (quipu_message_get_verification (self->message))
+  if ((int) verification == self->shown_verification)
+    return;
+  self->shown_verification = verification;
+
+  switch (verification)
     {
     case QUIPU_VERIFICATION_INVALID:
       label = _("Forged");
@@ -197,6 +243,9 @@ quipu_message_row_unbind (QuipuMessageRow *self)
 
   if (self->message != NULL)
     g_clear_signal_handler (&self->status_handler, self->message);
+  if (self->body_box != NULL)
+    quipu_body_layout_set_owner (QUIPU_BODY_LAYOUT (gtk_widget_get_layout_manager (self->body_box)),
+                                 NULL);
   g_clear_object (&self->message);
 }
 
@@ -218,6 +267,8 @@ quipu_message_row_bind (QuipuMessageRow *self,
 
   quipu_message_row_unbind (self);
   self->message = g_object_ref (message);
+  quipu_body_layout_set_owner (QUIPU_BODY_LAYOUT (gtk_widget_get_layout_manager (self->body_box)),
+                               G_OBJECT (message));
 
   when = g_date_time_new_from_unix_local_usec (quipu_message_get_timestamp (message) * 1000);
   if (previous != NULL)
@@ -232,7 +283,7 @@ quipu_message_row_bind (QuipuMessageRow *self,
   if (new_day)
     {
       g_autofree char *day = format_day (when);
-      gtk_label_set_text (self->day_label, day);
+      set_text (self->day_label, day);
     }
   gtk_widget_set_visible (GTK_WIDGET (self->day_label), new_day);
   gtk_widget_set_visible (self->divider, first_unread);
@@ -245,20 +296,16 @@ quipu_message_row_bind (QuipuMessageRow *self,
   else
     gtk_widget_remove_css_class (self->message_box, "grouped");
 
-  adw_avatar_set_text (self->avatar, quipu_message_get_sender (message));
-  gtk_label_set_text (self->sender_label, quipu_message_get_sender (message));
-  gtk_label_set_text (self->short_id_label, quipu_message_get_sender_short_id (message));
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->short_id_label),
-                               _("The first characters of this person’s key fingerprint"));
+  if (g_strcmp0 (adw_avatar_get_text (self->avatar), quipu_message_get_sender (message)) != 0)
+    adw_avatar_set_text (self->avatar, quipu_message_get_sender (message));
+  set_text (self->sender_label, quipu_message_get_sender (message));
+  set_text (self->short_id_label, quipu_message_get_sender_short_id (message));
   time = g_date_time_format (when, "%H:%M");
-  gtk_label_set_text (self->time_label, time);
-  {
-    g_autofree char *full_time = g_date_time_format (when, "%c");
-    gtk_widget_set_tooltip_text (GTK_WIDGET (self->time_label), full_time);
-  }
+  set_text (self->time_label, time);
 
   markup = quipu_message_row_linkify (quipu_message_get_body (message));
-  gtk_label_set_markup (self->body_label, markup);
+  if (g_strcmp0 (gtk_label_get_label (self->body_label), markup) != 0)
+    gtk_label_set_markup (self->body_label, markup);
 
   update_verification (self);
   update_status (self);
@@ -292,6 +339,7 @@ quipu_message_row_class_init (QuipuMessageRowClass *klass)
 
   object_class->dispose = quipu_message_row_dispose;
 
+  g_type_ensure (QUIPU_TYPE_BODY_LAYOUT);
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/quipuchat/Quipu/quipu-message-row.ui");
   gtk_widget_class_set_css_name (widget_class, "messagerow");
@@ -305,14 +353,18 @@ quipu_message_row_class_init (QuipuMessageRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, short_id_label);
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, verification_label);
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, time_label);
+  gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, body_box);
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, body_label);
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, status_icon);
+  gtk_widget_class_bind_template_callback (widget_class, on_time_query_tooltip);
 }
 
 static void
 quipu_message_row_init (QuipuMessageRow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->shown_status = -1;
+  self->shown_verification = -1;
 }
 
 GtkWidget *
