@@ -62,6 +62,37 @@ static guint wrap_measures;
 static guint rows_created;
 static guint binds;
 static guint css_changes;
+static gint64 list_allocate_us;
+static gint64 list_measure_us;
+static void (*list_allocate) (GtkWidget *, int, int, int);
+static void (*list_measure) (GtkWidget *, GtkOrientation, int, int *, int *, int *, int *);
+
+static void
+timed_list_allocate (GtkWidget *widget,
+                     int        width,
+                     int        height,
+                     int        baseline)
+{
+  gint64 start = g_get_monotonic_time ();
+
+  list_allocate (widget, width, height, baseline);
+  list_allocate_us += g_get_monotonic_time () - start;
+}
+
+static void
+timed_list_measure (GtkWidget      *widget,
+                    GtkOrientation  orientation,
+                    int             for_size,
+                    int            *minimum,
+                    int            *natural,
+                    int            *minimum_baseline,
+                    int            *natural_baseline)
+{
+  gint64 start = g_get_monotonic_time ();
+
+  list_measure (widget, orientation, for_size, minimum, natural, minimum_baseline, natural_baseline);
+  list_measure_us += g_get_monotonic_time () - start;
+}
 static GHashTable *css_rows;
 static void (*widget_css_changed) (GtkWidget *, GtkCssStyleChange *);
 
@@ -280,10 +311,11 @@ on_after_paint (GdkFrameClock *clock,
       g_array_append_val (bench->layout, layout);
       if (labels_measured != NULL)
         printf ("frame %u: work %.1f ms, layout %.1f ms, label measures %u (%.1f ms), labels %u, "
-                "sizes %u, rows created %u, binds %u (%.1f ms), css changes %u in %u rows, value %.0f upper %.0f\n",
+                "sizes %u, rows created %u, binds %u (%.1f ms), css changes %u in %u rows, list measure %.1f allocate %.1f ms, value %.0f upper %.0f\n",
                 bench->work->len, work, layout, label_measures, label_measure_us / 1000.0,
                 g_hash_table_size (labels_measured), g_hash_table_size (label_widths), rows_created,
-                binds, bind_us / 1000.0, css_changes, g_hash_table_size (css_rows), gtk_adjustment_get_value (bench->vadjustment),
+                binds, bind_us / 1000.0, css_changes, g_hash_table_size (css_rows),
+                list_measure_us / 1000.0, list_allocate_us / 1000.0, gtk_adjustment_get_value (bench->vadjustment),
                 gtk_adjustment_get_upper (bench->vadjustment));
     }
   label_measures = 0;
@@ -292,6 +324,7 @@ on_after_paint (GdkFrameClock *clock,
   binds = 0;
   bind_us = 0;
   css_changes = 0;
+  list_measure_us = list_allocate_us = 0;
   if (css_rows != NULL)
     g_hash_table_remove_all (css_rows);
   if (labels_measured != NULL)
@@ -333,6 +366,35 @@ save_shot (GtkWidget  *widget,
   texture = gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)),
                                          node, NULL);
   gdk_texture_save_to_png (texture, path);
+}
+
+/* A row that mentions its reader ("carol" here), alone in a window. */
+static void
+shot_mention (const char *path)
+{
+  g_autoptr(QuipuFrame) frame = quipu_frame_new (QUIPU_FRAME_MESSAGE);
+  g_autoptr(QuipuMessage) message = NULL;
+  GtkWidget *window = gtk_window_new ();
+  GtkWidget *row = quipu_message_row_new ();
+
+  quipu_frame_set_string (frame, QUIPU_FIELD_SENDER, "alice");
+  quipu_frame_set_string (frame, QUIPU_FIELD_ROOM, "bench");
+  quipu_frame_set_string (frame, QUIPU_FIELD_BODY,
+                          "@Carol, <b>not bold</b> see https://example.invalid/carol and ask carol-bot, "
+                          "or CAROL herself");
+  frame->seq = 1;
+  frame->timestamp = G_GUINT64_CONSTANT (1700000000000);
+  message = quipu_message_new_from_frame (frame, sender_ids[0], "carol", FALSE);
+  quipu_message_row_bind (QUIPU_MESSAGE_ROW (row), message, NULL, FALSE, "carol");
+  gtk_window_set_default_size (GTK_WINDOW (window), 800, 120);
+  gtk_window_set_child (GTK_WINDOW (window), row);
+  gtk_window_present (GTK_WINDOW (window));
+  for (int i = 0; i < 20; i++)
+    g_main_context_iteration (NULL, FALSE);
+  while (!gtk_widget_get_mapped (window) || gtk_widget_get_height (row) == 0)
+    g_main_context_iteration (NULL, TRUE);
+  save_shot (row, path);
+  gtk_window_destroy (GTK_WINDOW (window));
 }
 
 /* One step down per frame; stops a few frames after the bottom. */
@@ -399,7 +461,7 @@ bench_row (QuipuConversation *conv)
       int height;
 
       quipu_message_row_unbind (QUIPU_MESSAGE_ROW (row));
-      quipu_message_row_bind (QUIPU_MESSAGE_ROW (row), message, previous, FALSE);
+      quipu_message_row_bind (QUIPU_MESSAGE_ROW (row), message, previous, FALSE, NULL);
       bind_total += (g_get_monotonic_time () - start) / 1000.0;
       gtk_widget_measure (row, GTK_ORIENTATION_VERTICAL, 800, &height, NULL, NULL, NULL);
       ms = (g_get_monotonic_time () - start) / 1000.0;
@@ -467,6 +529,11 @@ main (int   argc,
       klass->measure = counting_label_measure;
       labels_measured = g_hash_table_new (NULL, NULL);
       label_widths = g_hash_table_new (NULL, NULL);
+      klass = g_type_class_ref (GTK_TYPE_LIST_VIEW);
+      list_allocate = klass->size_allocate;
+      klass->size_allocate = timed_list_allocate;
+      list_measure = klass->measure;
+      klass->measure = timed_list_measure;
       row_constructed = G_OBJECT_CLASS (g_type_class_ref (QUIPU_TYPE_MESSAGE_ROW))->constructed;
       G_OBJECT_CLASS (g_type_class_ref (QUIPU_TYPE_MESSAGE_ROW))->constructed = counting_row_constructed;
     }
@@ -570,7 +637,12 @@ main (int   argc,
           status_kb ("VmRSS"), status_kb ("VmHWM"));
 
   if (g_getenv ("QUIPU_BENCH_SHOT") != NULL)
-    save_shot (GTK_WIDGET (bench.timeline), g_getenv ("QUIPU_BENCH_SHOT"));
+    {
+      g_autofree char *row_shot = g_strconcat (g_getenv ("QUIPU_BENCH_SHOT"), "-mention.png", NULL);
+
+      save_shot (GTK_WIDGET (bench.timeline), g_getenv ("QUIPU_BENCH_SHOT"));
+      shot_mention (row_shot);
+    }
   gtk_window_destroy (GTK_WINDOW (bench.window));
   g_array_unref (bench.intervals);
   g_array_unref (bench.work);

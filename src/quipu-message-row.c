@@ -7,6 +7,7 @@
 #include <glib/gi18n.h>
 
 #include "quipu-body-layout.h"
+#include "quipu-message-markup.h"
 #include "quipu-message-row.h"
 
 /* Messages of one sender closer together than this share one header. */
@@ -30,6 +31,7 @@ struct _QuipuMessageRow
   GtkImage     *status_icon;
 
   QuipuMessage *message;
+  char         *self_name;   /* whose mentions to highlight, or NULL */
   gulong        status_handler;
   /* What the row shows now, so that a rebind only touches what differs:
    * every setter queues a resize or restyle, and a tooltip set makes GTK
@@ -40,38 +42,37 @@ struct _QuipuMessageRow
 
 G_DEFINE_FINAL_TYPE (QuipuMessageRow, quipu_message_row, GTK_TYPE_WIDGET)
 
-char *
-quipu_message_row_linkify (const char *text)
+/* The accent colour as text on the view, for the mention spans: markup
+ * cannot name a CSS colour, so it is looked up, for light or dark. */
+static char *
+mention_color (void)
 {
-  static GRegex *link_regex;
-  g_autoptr(GMatchInfo) match = NULL;
-  GString *markup = g_string_new (NULL);
-  gsize done = 0;
+  AdwStyleManager *style = adw_style_manager_get_default ();
+  GdkRGBA rgba;
 
-  if (g_once_init_enter_pointer (&link_regex))
-    g_once_init_leave_pointer (&link_regex,
-                               g_regex_new ("\\bhttps?://[^\\s<>\"]+[^\\s<>\".,;:!?)\\]'’]",
-                                            G_REGEX_OPTIMIZE | G_REGEX_CASELESS, 0, NULL));
+  adw_accent_color_to_standalone_rgba (adw_style_manager_get_accent_color (style),
+                                       adw_style_manager_get_dark (style), &rgba);
+  return g_strdup_printf ("#%02x%02x%02x", (guint) (rgba.red * 255 + 0.5),
+                          (guint) (rgba.green * 255 + 0.5), (guint) (rgba.blue * 255 + 0.5));
+}
 
-  g_regex_match (link_regex, text, 0, &match);
-  while (g_match_info_matches (match))
-    {
-      g_autofree char *url = g_match_info_fetch (match, 0);
-      g_autofree char *before = NULL;
-      g_autofree char *escaped = NULL;
-      int start, end;
+static void
+update_body (QuipuMessageRow *self)
+{
+  g_autofree char *color = mention_color ();
+  g_autofree char *markup = NULL;
+  gboolean mentioned;
 
-      g_match_info_fetch_pos (match, 0, &start, &end);
-      before = g_markup_escape_text (text + done, start - done);
-      escaped = g_markup_escape_text (url, -1);
-      g_string_append (markup, before);
-      g_string_append_printf (markup, "<a href=\"%s\">%s</a>", escaped, escaped);
-      done = end;
-      g_match_info_next (match, NULL);
-    }
-  g_autofree char *rest = g_markup_escape_text (text + done, -1);
-  g_string_append (markup, rest);
-  return g_string_free (markup, FALSE);
+  if (self->message == NULL)
+    return;
+  markup = quipu_message_markup (quipu_message_get_body (self->message), self->self_name, color,
+                                 &mentioned);
+  if (g_strcmp0 (gtk_label_get_label (self->body_label), markup) != 0)
+    gtk_label_set_markup (self->body_label, markup);
+  if (mentioned)
+    gtk_widget_add_css_class (self->message_box, "mention");
+  else
+    gtk_widget_remove_css_class (self->message_box, "mention");
 }
 
 static void
@@ -253,12 +254,12 @@ void
 quipu_message_row_bind (QuipuMessageRow *self,
                         QuipuMessage    *message,
                         QuipuMessage    *previous,
-                        gboolean         first_unread)
+                        gboolean         first_unread,
+                        const char      *self_name)
 {
   g_autoptr(GDateTime) when = NULL;
   g_autoptr(GDateTime) previous_when = NULL;
   g_autofree char *time = NULL;
-  g_autofree char *markup = NULL;
   g_autofree char *description = NULL;
   gboolean new_day, grouped;
 
@@ -303,9 +304,12 @@ quipu_message_row_bind (QuipuMessageRow *self,
   time = g_date_time_format (when, "%H:%M");
   set_text (self->time_label, time);
 
-  markup = quipu_message_row_linkify (quipu_message_get_body (message));
-  if (g_strcmp0 (gtk_label_get_label (self->body_label), markup) != 0)
-    gtk_label_set_markup (self->body_label, markup);
+  if (g_strcmp0 (self->self_name, self_name) != 0)
+    {
+      g_free (self->self_name);
+      self->self_name = g_strdup (self_name);
+    }
+  update_body (self);
 
   update_verification (self);
   update_status (self);
@@ -326,6 +330,7 @@ quipu_message_row_dispose (GObject *object)
   QuipuMessageRow *self = QUIPU_MESSAGE_ROW (object);
 
   quipu_message_row_unbind (self);
+  g_clear_pointer (&self->self_name, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), QUIPU_TYPE_MESSAGE_ROW);
 
   G_OBJECT_CLASS (quipu_message_row_parent_class)->dispose (object);
@@ -362,9 +367,15 @@ quipu_message_row_class_init (QuipuMessageRowClass *klass)
 static void
 quipu_message_row_init (QuipuMessageRow *self)
 {
+  AdwStyleManager *style = adw_style_manager_get_default ();
+
   gtk_widget_init_template (GTK_WIDGET (self));
   self->shown_status = -1;
   self->shown_verification = -1;
+  /* The mention colour follows the light or dark style and the accent. */
+  g_signal_connect_object (style, "notify::dark", G_CALLBACK (update_body), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (style, "notify::accent-color", G_CALLBACK (update_body), self,
+                           G_CONNECT_SWAPPED);
 }
 
 GtkWidget *
