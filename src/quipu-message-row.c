@@ -12,6 +12,10 @@
 
 /* Messages of one sender closer together than this share one header. */
 #define GROUP_SPAN_MS (5 * 60 * 1000)
+/* Pixels above a message with its sender's header, and above one grouped
+ * under the previous one's. */
+#define MESSAGE_GAP 8
+#define GROUPED_GAP 1
 
 struct _QuipuMessageRow
 {
@@ -292,10 +296,9 @@ quipu_message_row_bind (QuipuMessageRow *self,
   /* A grouped message keeps the avatar's column, so bodies line up. */
   gtk_widget_set_visible (GTK_WIDGET (self->avatar), !grouped);
   gtk_widget_set_visible (self->header, !grouped);
-  if (grouped)
-    gtk_widget_add_css_class (self->message_box, "grouped");
-  else
-    gtk_widget_remove_css_class (self->message_box, "grouped");
+  /* Set here, not by a style class: a class changed on a bind restyles
+   * the whole message, and GtkListView rebinds many rows per frame. */
+  gtk_widget_set_margin_top (self->message_box, grouped ? GROUPED_GAP : MESSAGE_GAP);
 
   if (g_strcmp0 (adw_avatar_get_text (self->avatar), quipu_message_get_sender (message)) != 0)
     adw_avatar_set_text (self->avatar, quipu_message_get_sender (message));
