@@ -66,6 +66,7 @@ static guint rows_created;
 static guint binds;
 static guint css_changes;
 static gint64 list_allocate_us;
+static gint64 scroll_us;
 static gint64 list_measure_us;
 static void (*list_allocate) (GtkWidget *, int, int, int);
 static void (*list_measure) (GtkWidget *, GtkOrientation, int, int *, int *, int *, int *);
@@ -330,11 +331,11 @@ on_after_paint (GdkFrameClock *clock,
       g_array_append_val (bench->layout, layout);
       if (labels_measured != NULL)
         printf ("frame %u: work %.1f ms, layout %.1f ms, label measures %u (%.1f ms), labels %u, "
-                "sizes %u, rows created %u, binds %u (%.1f ms), css changes %u in %u rows, list measure %.1f allocate %.1f ms, value %.0f upper %.0f\n",
+                "sizes %u, rows created %u, binds %u (%.1f ms), css changes %u in %u rows, list measure %.1f allocate %.1f ms, scroll (binds) %.1f ms, value %.0f upper %.0f\n",
                 bench->work->len, work, layout, label_measures, label_measure_us / 1000.0,
                 g_hash_table_size (labels_measured), g_hash_table_size (label_widths), rows_created,
                 binds, bind_us / 1000.0, css_changes, g_hash_table_size (css_rows),
-                list_measure_us / 1000.0, list_allocate_us / 1000.0, gtk_adjustment_get_value (bench->vadjustment),
+                list_measure_us / 1000.0, list_allocate_us / 1000.0, scroll_us / 1000.0, gtk_adjustment_get_value (bench->vadjustment),
                 gtk_adjustment_get_upper (bench->vadjustment));
     }
   label_measures = 0;
@@ -343,7 +344,7 @@ on_after_paint (GdkFrameClock *clock,
   binds = 0;
   bind_us = 0;
   css_changes = 0;
-  list_measure_us = list_allocate_us = 0;
+  list_measure_us = list_allocate_us = scroll_us = 0;
   if (css_rows != NULL)
     g_hash_table_remove_all (css_rows);
   if (labels_measured != NULL)
@@ -447,7 +448,12 @@ on_tick (GtkWidget     *widget,
       bench->done = TRUE;
       return G_SOURCE_REMOVE;
     }
-  gtk_adjustment_set_value (bench->vadjustment, MIN (value + bench->step, upper - page));
+  {
+    gint64 start = g_get_monotonic_time ();
+
+    gtk_adjustment_set_value (bench->vadjustment, MIN (value + bench->step, upper - page));
+    scroll_us = g_get_monotonic_time () - start;
+  }
   return G_SOURCE_CONTINUE;
 }
 
