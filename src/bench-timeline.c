@@ -53,8 +53,9 @@ typedef struct {
 
 static guint n_messages = 100000;
 
-/* Diagnostics (QUIPU_BENCH_COUNT=1): real (uncached) measures of labels
- * per frame, and how many distinct labels they touched. */
+/* Diagnostics (QUIPU_BENCH_COUNT=1), per frame: real (uncached) measures
+ * of labels and how many labels they touched, rows created and bound, CSS
+ * changes and the rows they were in, the list's measure and allocate. */
 static void (*label_measure) (GtkWidget *, GtkOrientation, int, int *, int *, int *, int *);
 static guint label_measures;
 static GHashTable *labels_measured;
@@ -70,6 +71,11 @@ static gint64 scroll_us;
 static gint64 list_measure_us;
 static void (*list_allocate) (GtkWidget *, int, int, int);
 static void (*list_measure) (GtkWidget *, GtkOrientation, int, int *, int *, int *, int *);
+static GHashTable *css_rows;
+static void (*widget_css_changed) (GtkWidget *, GtkCssStyleChange *);
+static gint64 bind_us;
+static gint64 bind_start;
+static void (*row_constructed) (GObject *);
 
 static void
 timed_list_allocate (GtkWidget *widget,
@@ -84,23 +90,6 @@ timed_list_allocate (GtkWidget *widget,
 }
 
 static void
-timed_list_measure (GtkWidget      *widget,
-                    GtkOrientation  orientation,
-                    int             for_size,
-                    int            *minimum,
-                    int            *natural,
-                    int            *minimum_baseline,
-                    int            *natural_baseline)
-{
-  gint64 start = g_get_monotonic_time ();
-
-  list_measure (widget, orientation, for_size, minimum, natural, minimum_baseline, natural_baseline);
-  list_measure_us += g_get_monotonic_time () - start;
-}
-static GHashTable *css_rows;
-static void (*widget_css_changed) (GtkWidget *, GtkCssStyleChange *);
-
-static void
 counting_css_changed (GtkWidget         *widget,
                       GtkCssStyleChange *change)
 {
@@ -111,8 +100,6 @@ counting_css_changed (GtkWidget         *widget,
     }
   widget_css_changed (widget, change);
 }
-static gint64 bind_us;
-static gint64 bind_start;
 
 static gboolean
 on_bind_hook (GSignalInvocationHint *hint,
@@ -131,22 +118,23 @@ on_bind_after (void)
   bind_us += g_get_monotonic_time () - bind_start;
 }
 
+/* The first widget of `type` in `widget`'s tree, depth first. */
 static GtkWidget *
-find_list_view (GtkWidget *widget)
+find_descendant (GtkWidget *widget,
+                 GType      type)
 {
-  if (GTK_IS_LIST_VIEW (widget))
+  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
     return widget;
   for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
        child = gtk_widget_get_next_sibling (child))
     {
-      GtkWidget *found = find_list_view (child);
+      GtkWidget *found = find_descendant (child, type);
 
       if (found != NULL)
         return found;
     }
   return NULL;
 }
-static void (*row_constructed) (GObject *);
 
 static void
 counting_row_constructed (GObject *object)
@@ -156,26 +144,37 @@ counting_row_constructed (GObject *object)
     row_constructed (object);
 }
 
+/* Installed as both GtkLabel's and GtkListView's measure: counts the
+ * labels' real (uncached) measures, times the list's. */
 static void
-counting_label_measure (GtkWidget      *widget,
-                        GtkOrientation  orientation,
-                        int             for_size,
-                        int            *minimum,
-                        int            *natural,
-                        int            *minimum_baseline,
-                        int            *natural_baseline)
+diagnostic_measure (GtkWidget      *widget,
+                    GtkOrientation  orientation,
+                    int             for_size,
+                    int            *minimum,
+                    int            *natural,
+                    int            *minimum_baseline,
+                    int            *natural_baseline)
 {
   gint64 start = g_get_monotonic_time ();
+  gint64 took;
 
+  if (GTK_IS_LIST_VIEW (widget))
+    {
+      list_measure (widget, orientation, for_size, minimum, natural, minimum_baseline, natural_baseline);
+      list_measure_us += g_get_monotonic_time () - start;
+      return;
+    }
+
+  label_measure (widget, orientation, for_size, minimum, natural, minimum_baseline, natural_baseline);
+  took = g_get_monotonic_time () - start;
   label_measures++;
+  label_measure_us += took;
   g_hash_table_add (labels_measured, widget);
   g_hash_table_add (label_widths, GINT_TO_POINTER (for_size * 2 + orientation));
-  label_measure (widget, orientation, for_size, minimum, natural, minimum_baseline, natural_baseline);
-  label_measure_us += g_get_monotonic_time () - start;
   if (gtk_label_get_wrap (GTK_LABEL (widget)))
     {
       wrap_measures++;
-      wrap_measure_us += g_get_monotonic_time () - start;
+      wrap_measure_us += took;
     }
 }
 
@@ -502,22 +501,6 @@ bench_row (QuipuConversation *conv)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
-static GtkAdjustment *
-find_vadjustment (GtkWidget *widget)
-{
-  if (GTK_IS_SCROLLED_WINDOW (widget))
-    return gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (widget));
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkAdjustment *found = find_vadjustment (child);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
-
 int
 main (int   argc,
       char *argv[])
@@ -551,14 +534,14 @@ main (int   argc,
       GtkWidgetClass *klass = g_type_class_ref (GTK_TYPE_LABEL);
 
       label_measure = klass->measure;
-      klass->measure = counting_label_measure;
+      klass->measure = diagnostic_measure;
       labels_measured = g_hash_table_new (NULL, NULL);
       label_widths = g_hash_table_new (NULL, NULL);
       klass = g_type_class_ref (GTK_TYPE_LIST_VIEW);
       list_allocate = klass->size_allocate;
       klass->size_allocate = timed_list_allocate;
       list_measure = klass->measure;
-      klass->measure = timed_list_measure;
+      klass->measure = diagnostic_measure;
       row_constructed = G_OBJECT_CLASS (g_type_class_ref (QUIPU_TYPE_MESSAGE_ROW))->constructed;
       G_OBJECT_CLASS (g_type_class_ref (QUIPU_TYPE_MESSAGE_ROW))->constructed = counting_row_constructed;
     }
@@ -620,12 +603,14 @@ main (int   argc,
   bench.timeline = g_object_new (QUIPU_TYPE_TIMELINE, "conversation", conv, NULL);
   gtk_window_set_child (GTK_WINDOW (bench.window), GTK_WIDGET (bench.timeline));
   gtk_window_present (GTK_WINDOW (bench.window));
-  bench.vadjustment = find_vadjustment (GTK_WIDGET (bench.timeline));
+  bench.vadjustment = gtk_scrolled_window_get_vadjustment (
+    GTK_SCROLLED_WINDOW (find_descendant (GTK_WIDGET (bench.timeline), GTK_TYPE_SCROLLED_WINDOW)));
   g_assert_nonnull (bench.vadjustment);
   if (labels_measured != NULL)
     {
       GtkListItemFactory *factory =
-        gtk_list_view_get_factory (GTK_LIST_VIEW (find_list_view (GTK_WIDGET (bench.timeline))));
+        gtk_list_view_get_factory (GTK_LIST_VIEW (find_descendant (GTK_WIDGET (bench.timeline),
+                                                                    GTK_TYPE_LIST_VIEW)));
 
       g_signal_add_emission_hook (g_signal_lookup ("bind", GTK_TYPE_SIGNAL_LIST_ITEM_FACTORY), 0,
                                   on_bind_hook, NULL, NULL);
