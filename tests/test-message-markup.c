@@ -89,6 +89,10 @@ test_find_mention (void)
   g_assert_false (quipu_name_find_mention ("alice_", "alice", 0, NULL, NULL));
   g_assert_false (quipu_name_find_mention ("bo", "bob", 0, NULL, NULL));
   g_assert_true (quipu_name_find_mention ("STRASSE", "straße", 0, NULL, NULL));
+  /* An ASCII letter and a combining ring make the name's "å". */
+  g_assert_true (quipu_name_find_mention ("hi A\xcc\x8asa", "åsa", 0, &start, &end));
+  g_assert_cmpuint (start, ==, 3);
+  g_assert_cmpuint (end, ==, 8);
 }
 
 int

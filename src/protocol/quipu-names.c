@@ -178,6 +178,11 @@ quipu_name_find_mention (const char *text,
 
       if (p != text && is_word_char (g_utf8_find_prev_char (text, p)))
         continue;
+      /* An ASCII character folds to itself, lower-cased (unless a combining
+       * mark follows): most words are ruled out without folding anything. */
+      if ((guchar) *p < 0x80 && g_ascii_tolower (*p) != word[0]
+          && !g_unichar_ismark (g_utf8_get_char (p + 1)))
+        continue;
       q = mention_end (p, word, word_len);
       if (q == NULL)
         continue;
