@@ -6,7 +6,7 @@
 #include <adwaita.h>
 #include <glib/gi18n.h>
 
-#include "quipu-body-layout.h"
+#include "quipu-message-body.h"
 #include "quipu-message-markup.h"
 #include "quipu-message-row.h"
 
@@ -30,7 +30,7 @@ struct _QuipuMessageRow
   GtkLabel     *short_id_label;
   GtkLabel     *verification_label;
   GtkLabel     *time_label;
-  GtkWidget    *body_box;
+  QuipuMessageBody *body_box;
   GtkLabel     *body_label;
   GtkImage     *status_icon;
 
@@ -249,8 +249,7 @@ quipu_message_row_unbind (QuipuMessageRow *self)
   if (self->message != NULL)
     g_clear_signal_handler (&self->status_handler, self->message);
   if (self->body_box != NULL)
-    quipu_body_layout_set_owner (QUIPU_BODY_LAYOUT (gtk_widget_get_layout_manager (self->body_box)),
-                                 NULL);
+    quipu_message_body_set_owner (self->body_box, NULL);
   g_clear_object (&self->message);
 }
 
@@ -272,8 +271,7 @@ quipu_message_row_bind (QuipuMessageRow *self,
 
   quipu_message_row_unbind (self);
   self->message = g_object_ref (message);
-  quipu_body_layout_set_owner (QUIPU_BODY_LAYOUT (gtk_widget_get_layout_manager (self->body_box)),
-                               G_OBJECT (message));
+  quipu_message_body_set_owner (self->body_box, G_OBJECT (message));
 
   when = g_date_time_new_from_unix_local_usec (quipu_message_get_timestamp (message) * 1000);
   if (previous != NULL)
@@ -347,7 +345,7 @@ quipu_message_row_class_init (QuipuMessageRowClass *klass)
 
   object_class->dispose = quipu_message_row_dispose;
 
-  g_type_ensure (QUIPU_TYPE_BODY_LAYOUT);
+  g_type_ensure (QUIPU_TYPE_MESSAGE_BODY);
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/quipuchat/Quipu/quipu-message-row.ui");
   gtk_widget_class_set_css_name (widget_class, "messagerow");

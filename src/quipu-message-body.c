@@ -1,29 +1,31 @@
-/* quipu-body-layout.c: a message's text and status icon, heights remembered */
-#define G_LOG_DOMAIN "quipu-body-layout"
+/* quipu-message-body.c: a message's text and status icon, heights remembered */
+#define G_LOG_DOMAIN "quipu-message-body"
 
 #include "config.h"
 
-#include "quipu-body-layout.h"
+#include <pango/pangocairo.h>
 
-/* Between the text and the status icon, as the box it replaces had. */
+#include "quipu-message-body.h"
+
+/* Between the text and the status icon. */
 #define SPACING 6
 
 typedef struct {
   guint text;   /* g_str_hash of the label's text (or markup) */
-  guint font;   /* pango_font_description_hash of the text's font */
+  guint font;   /* the text's font, resolution and scale (font_of) */
   int   width;
   int   minimum;
   int   natural;
 } TextHeight;
 
-struct _QuipuBodyLayout
+struct _QuipuMessageBody
 {
-  GtkLayoutManager parent_instance;
+  GtkWidget  parent_instance;
 
-  GObject         *owner;   /* weak: the row holds the message */
+  GObject   *owner;   /* weak: the row holds the message */
 };
 
-G_DEFINE_FINAL_TYPE (QuipuBodyLayout, quipu_body_layout, GTK_TYPE_LAYOUT_MANAGER)
+G_DEFINE_FINAL_TYPE (QuipuMessageBody, quipu_message_body, GTK_TYPE_WIDGET)
 
 static GQuark
 text_height_quark (void)
@@ -31,16 +33,20 @@ text_height_quark (void)
   static GQuark quark;
 
   if (quark == 0)
-    quark = g_quark_from_static_string ("quipu-body-layout-text-height");
+    quark = g_quark_from_static_string ("quipu-message-body-text-height");
   return quark;
 }
 
+/* What else the height depends on: the font, the screen's resolution
+ * (text scaling) and the scale factor (hinting). */
 static guint
 font_of (GtkWidget *text)
 {
   PangoContext *context = gtk_widget_get_pango_context (text);
+  guint hash = pango_font_description_hash (pango_context_get_font_description (context));
 
-  return pango_font_description_hash (pango_context_get_font_description (context));
+  hash = hash * 31 + (guint) (pango_cairo_context_get_resolution (context) * 64);
+  return hash * 31 + (guint) gtk_widget_get_scale_factor (text);
 }
 
 /* The width left to the text when the whole is `width` wide. */
@@ -61,11 +67,11 @@ text_width (GtkWidget *widget,
 }
 
 static void
-measure_text (QuipuBodyLayout *self,
-              GtkWidget       *text,
-              int              width,
-              int             *minimum,
-              int             *natural)
+measure_text (QuipuMessageBody *self,
+              GtkWidget        *text,
+              int               width,
+              int              *minimum,
+              int              *natural)
 {
   TextHeight *known = self->owner ? g_object_get_qdata (self->owner, text_height_quark ()) : NULL;
   guint font = font_of (text);
@@ -90,16 +96,15 @@ measure_text (QuipuBodyLayout *self,
 }
 
 static void
-quipu_body_layout_measure (GtkLayoutManager *manager,
-                           GtkWidget        *widget,
-                           GtkOrientation    orientation,
-                           int               for_size,
-                           int              *minimum,
-                           int              *natural,
-                           int              *minimum_baseline,
-                           int              *natural_baseline)
+quipu_message_body_measure (GtkWidget      *widget,
+                            GtkOrientation  orientation,
+                            int             for_size,
+                            int            *minimum,
+                            int            *natural,
+                            int            *minimum_baseline,
+                            int            *natural_baseline)
 {
-  QuipuBodyLayout *self = QUIPU_BODY_LAYOUT (manager);
+  QuipuMessageBody *self = QUIPU_MESSAGE_BODY (widget);
   GtkWidget *text = gtk_widget_get_first_child (widget);
   GtkWidget *icon = gtk_widget_get_last_child (widget);
   int icon_min = 0, icon_nat = 0;
@@ -129,11 +134,10 @@ quipu_body_layout_measure (GtkLayoutManager *manager,
 }
 
 static void
-quipu_body_layout_allocate (GtkLayoutManager *manager,
-                            GtkWidget        *widget,
-                            int               width,
-                            int               height,
-                            int               baseline)
+quipu_message_body_size_allocate (GtkWidget *widget,
+                                  int        width,
+                                  int        height,
+                                  int        baseline)
 {
   GtkWidget *text = gtk_widget_get_first_child (widget);
   GtkWidget *icon = gtk_widget_get_last_child (widget);
@@ -158,36 +162,48 @@ quipu_body_layout_allocate (GtkLayoutManager *manager,
 }
 
 static GtkSizeRequestMode
-quipu_body_layout_get_request_mode (GtkLayoutManager *manager,
-                                    GtkWidget        *widget)
+quipu_message_body_get_request_mode (GtkWidget *widget)
 {
   return GTK_SIZE_REQUEST_HEIGHT_FOR_WIDTH;
 }
 
 static void
-quipu_body_layout_class_init (QuipuBodyLayoutClass *klass)
+quipu_message_body_dispose (GObject *object)
 {
-  GtkLayoutManagerClass *manager_class = GTK_LAYOUT_MANAGER_CLASS (klass);
+  GtkWidget *child;
 
-  manager_class->measure = quipu_body_layout_measure;
-  manager_class->allocate = quipu_body_layout_allocate;
-  manager_class->get_request_mode = quipu_body_layout_get_request_mode;
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (object))) != NULL)
+    gtk_widget_unparent (child);
+
+  G_OBJECT_CLASS (quipu_message_body_parent_class)->dispose (object);
 }
 
 static void
-quipu_body_layout_init (QuipuBodyLayout *self)
+quipu_message_body_class_init (QuipuMessageBodyClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = quipu_message_body_dispose;
+  widget_class->measure = quipu_message_body_measure;
+  widget_class->size_allocate = quipu_message_body_size_allocate;
+  widget_class->get_request_mode = quipu_message_body_get_request_mode;
+}
+
+static void
+quipu_message_body_init (QuipuMessageBody *self)
 {
 }
 
 void
-quipu_body_layout_set_owner (QuipuBodyLayout *self,
-                             GObject         *owner)
+quipu_message_body_set_owner (QuipuMessageBody *self,
+                              GObject          *owner)
 {
-  g_return_if_fail (QUIPU_IS_BODY_LAYOUT (self));
+  g_return_if_fail (QUIPU_IS_MESSAGE_BODY (self));
   g_return_if_fail (owner == NULL || G_IS_OBJECT (owner));
 
   if (self->owner == owner)
     return;
   self->owner = owner;
-  gtk_layout_manager_layout_changed (GTK_LAYOUT_MANAGER (self));
+  gtk_widget_queue_resize (GTK_WIDGET (self));
 }
