@@ -6,10 +6,16 @@
 #include <adwaita.h>
 #include <glib/gi18n.h>
 
+#include "quipu-message-body.h"
+#include "quipu-message-markup.h"
 #include "quipu-message-row.h"
 
 /* Messages of one sender closer together than this share one header. */
 #define GROUP_SPAN_MS (5 * 60 * 1000)
+/* Pixels above a message with its sender's header, and above one grouped
+ * under the previous one's. */
+#define MESSAGE_GAP 8
+#define GROUPED_GAP 1
 
 struct _QuipuMessageRow
 {
@@ -24,47 +30,81 @@ struct _QuipuMessageRow
   GtkLabel     *short_id_label;
   GtkLabel     *verification_label;
   GtkLabel     *time_label;
+  QuipuMessageBody *body_box;
   GtkLabel     *body_label;
   GtkImage     *status_icon;
 
   QuipuMessage *message;
+  char         *self_name;   /* whose mentions to highlight, or NULL */
   gulong        status_handler;
+  /* What the row shows now, so that a rebind only touches what differs:
+   * every setter queues a resize or restyle, and a tooltip set makes GTK
+   * ask the display where the pointer is (a round trip on X11). */
+  int           shown_status;
+  int           shown_verification;
 };
 
 G_DEFINE_FINAL_TYPE (QuipuMessageRow, quipu_message_row, GTK_TYPE_WIDGET)
 
-char *
-quipu_message_row_linkify (const char *text)
+/* The accent colour as text on the view, for the mention spans: markup
+ * cannot name a CSS colour, so it is looked up, for light or dark. */
+static char *
+mention_color (void)
 {
-  static GRegex *link_regex;
-  g_autoptr(GMatchInfo) match = NULL;
-  GString *markup = g_string_new (NULL);
-  gsize done = 0;
+  AdwStyleManager *style = adw_style_manager_get_default ();
+  GdkRGBA rgba;
 
-  if (g_once_init_enter_pointer (&link_regex))
-    g_once_init_leave_pointer (&link_regex,
-                               g_regex_new ("\\bhttps?://[^\\s<>\"]+[^\\s<>\".,;:!?)\\]'’]",
-                                            G_REGEX_OPTIMIZE | G_REGEX_CASELESS, 0, NULL));
+  adw_accent_color_to_standalone_rgba (adw_style_manager_get_accent_color (style),
+                                       adw_style_manager_get_dark (style), &rgba);
+  return g_strdup_printf ("#%02x%02x%02x", (guint) (rgba.red * 255 + 0.5),
+                          (guint) (rgba.green * 255 + 0.5), (guint) (rgba.blue * 255 + 0.5));
+}
 
-  g_regex_match (link_regex, text, 0, &match);
-  while (g_match_info_matches (match))
-    {
-      g_autofree char *url = g_match_info_fetch (match, 0);
-      g_autofree char *before = NULL;
-      g_autofree char *escaped = NULL;
-      int start, end;
+static void
+update_body (QuipuMessageRow *self)
+{
+  g_autofree char *color = mention_color ();
+  g_autofree char *markup = NULL;
+  gboolean mentioned;
 
-      g_match_info_fetch_pos (match, 0, &start, &end);
-      before = g_markup_escape_text (text + done, start - done);
-      escaped = g_markup_escape_text (url, -1);
-      g_string_append (markup, before);
-      g_string_append_printf (markup, "<a href=\"%s\">%s</a>", escaped, escaped);
-      done = end;
-      g_match_info_next (match, NULL);
-    }
-  g_autofree char *rest = g_markup_escape_text (text + done, -1);
-  g_string_append (markup, rest);
-  return g_string_free (markup, FALSE);
+  if (self->message == NULL)
+    return;
+  markup = quipu_message_markup (quipu_message_get_body (self->message), self->self_name, color,
+                                 &mentioned);
+  if (g_strcmp0 (gtk_label_get_label (self->body_label), markup) != 0)
+    gtk_label_set_markup (self->body_label, markup);
+  if (mentioned)
+    gtk_widget_add_css_class (self->message_box, "mention");
+  else
+    gtk_widget_remove_css_class (self->message_box, "mention");
+}
+
+static void
+set_text (GtkLabel   *label,
+          const char *text)
+{
+  if (g_strcmp0 (gtk_label_get_label (label), text) != 0)
+    gtk_label_set_text (label, text);
+}
+
+/* The full date and time on hover, made when asked rather than on every
+ * bind. */
+static gboolean
+on_time_query_tooltip (QuipuMessageRow *self,
+                       int              x,
+                       int              y,
+                       gboolean         keyboard,
+                       GtkTooltip      *tooltip)
+{
+  g_autoptr(GDateTime) when = NULL;
+  g_autofree char *full_time = NULL;
+
+  if (self->message == NULL)
+    return FALSE;
+  when = g_date_time_new_from_unix_local_usec (quipu_message_get_timestamp (self->message) * 1000);
+  full_time = g_date_time_format (when, "%c");
+  gtk_tooltip_set_text (tooltip, full_time);
+  return TRUE;
 }
 
 static char *
@@ -105,10 +145,16 @@ is_trustworthy (QuipuMessage *message)
 static void
 update_status (QuipuMessageRow *self)
 {
+  QuipuMessageStatus status = quipu_message_get_status (self->message);
   const char *icon = NULL;
   g_autofree char *tooltip = NULL;
 
-  switch (quipu_message_get_status (self->message))
+  /* A failure's reason is per message: always redo that one. */
+  if ((int) status == self->shown_status && status != QUIPU_MESSAGE_FAILED)
+    return;
+  self->shown_status = status;
+
+  switch (status)
     {
     case QUIPU_MESSAGE_PENDING:
       icon = "document-open-recent-symbolic";
@@ -138,7 +184,7 @@ update_status (QuipuMessageRow *self)
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->status_icon), tooltip);
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->status_icon),
                                   GTK_ACCESSIBLE_PROPERTY_LABEL, tooltip, -1);
-  if (quipu_message_get_status (self->message) == QUIPU_MESSAGE_FAILED)
+  if (status == QUIPU_MESSAGE_FAILED)
     gtk_widget_add_css_class (GTK_WIDGET (self->status_icon), "error");
   else
     gtk_widget_remove_css_class (GTK_WIDGET (self->status_icon), "error");
@@ -153,10 +199,15 @@ on_status_changed (QuipuMessageRow *self)
 static void
 update_verification (QuipuMessageRow *self)
 {
+  QuipuVerification verification = quipu_message_get_verification (self->message);
   const char *label = NULL;
   const char *explanation = NULL;
 
-  switch (quipu_message_get_verification (self->message))
+  if ((int) verification == self->shown_verification)
+    return;
+  self->shown_verification = verification;
+
+  switch (verification)
     {
     case QUIPU_VERIFICATION_INVALID:
       label = _("Forged");
@@ -197,6 +248,8 @@ quipu_message_row_unbind (QuipuMessageRow *self)
 
   if (self->message != NULL)
     g_clear_signal_handler (&self->status_handler, self->message);
+  if (self->body_box != NULL)
+    quipu_message_body_set_owner (self->body_box, NULL);
   g_clear_object (&self->message);
 }
 
@@ -204,12 +257,12 @@ void
 quipu_message_row_bind (QuipuMessageRow *self,
                         QuipuMessage    *message,
                         QuipuMessage    *previous,
-                        gboolean         first_unread)
+                        gboolean         first_unread,
+                        const char      *self_name)
 {
   g_autoptr(GDateTime) when = NULL;
   g_autoptr(GDateTime) previous_when = NULL;
   g_autofree char *time = NULL;
-  g_autofree char *markup = NULL;
   g_autofree char *description = NULL;
   gboolean new_day, grouped;
 
@@ -218,6 +271,7 @@ quipu_message_row_bind (QuipuMessageRow *self,
 
   quipu_message_row_unbind (self);
   self->message = g_object_ref (message);
+  quipu_message_body_set_owner (self->body_box, G_OBJECT (message));
 
   when = g_date_time_new_from_unix_local_usec (quipu_message_get_timestamp (message) * 1000);
   if (previous != NULL)
@@ -232,7 +286,7 @@ quipu_message_row_bind (QuipuMessageRow *self,
   if (new_day)
     {
       g_autofree char *day = format_day (when);
-      gtk_label_set_text (self->day_label, day);
+      set_text (self->day_label, day);
     }
   gtk_widget_set_visible (GTK_WIDGET (self->day_label), new_day);
   gtk_widget_set_visible (self->divider, first_unread);
@@ -240,25 +294,23 @@ quipu_message_row_bind (QuipuMessageRow *self,
   /* A grouped message keeps the avatar's column, so bodies line up. */
   gtk_widget_set_visible (GTK_WIDGET (self->avatar), !grouped);
   gtk_widget_set_visible (self->header, !grouped);
-  if (grouped)
-    gtk_widget_add_css_class (self->message_box, "grouped");
-  else
-    gtk_widget_remove_css_class (self->message_box, "grouped");
+  /* Set here, not by a style class: a class changed on a bind restyles
+   * the whole message, and GtkListView rebinds many rows per frame. */
+  gtk_widget_set_margin_top (self->message_box, grouped ? GROUPED_GAP : MESSAGE_GAP);
 
-  adw_avatar_set_text (self->avatar, quipu_message_get_sender (message));
-  gtk_label_set_text (self->sender_label, quipu_message_get_sender (message));
-  gtk_label_set_text (self->short_id_label, quipu_message_get_sender_short_id (message));
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->short_id_label),
-                               _("The first characters of this person’s key fingerprint"));
+  if (g_strcmp0 (adw_avatar_get_text (self->avatar), quipu_message_get_sender (message)) != 0)
+    adw_avatar_set_text (self->avatar, quipu_message_get_sender (message));
+  set_text (self->sender_label, quipu_message_get_sender (message));
+  set_text (self->short_id_label, quipu_message_get_sender_short_id (message));
   time = g_date_time_format (when, "%H:%M");
-  gtk_label_set_text (self->time_label, time);
-  {
-    g_autofree char *full_time = g_date_time_format (when, "%c");
-    gtk_widget_set_tooltip_text (GTK_WIDGET (self->time_label), full_time);
-  }
+  set_text (self->time_label, time);
 
-  markup = quipu_message_row_linkify (quipu_message_get_body (message));
-  gtk_label_set_markup (self->body_label, markup);
+  if (g_strcmp0 (self->self_name, self_name) != 0)
+    {
+      g_free (self->self_name);
+      self->self_name = g_strdup (self_name);
+    }
+  update_body (self);
 
   update_verification (self);
   update_status (self);
@@ -279,6 +331,7 @@ quipu_message_row_dispose (GObject *object)
   QuipuMessageRow *self = QUIPU_MESSAGE_ROW (object);
 
   quipu_message_row_unbind (self);
+  g_clear_pointer (&self->self_name, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), QUIPU_TYPE_MESSAGE_ROW);
 
   G_OBJECT_CLASS (quipu_message_row_parent_class)->dispose (object);
@@ -292,6 +345,7 @@ quipu_message_row_class_init (QuipuMessageRowClass *klass)
 
   object_class->dispose = quipu_message_row_dispose;
 
+  g_type_ensure (QUIPU_TYPE_MESSAGE_BODY);
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/quipuchat/Quipu/quipu-message-row.ui");
   gtk_widget_class_set_css_name (widget_class, "messagerow");
@@ -305,14 +359,24 @@ quipu_message_row_class_init (QuipuMessageRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, short_id_label);
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, verification_label);
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, time_label);
+  gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, body_box);
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, body_label);
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, status_icon);
+  gtk_widget_class_bind_template_callback (widget_class, on_time_query_tooltip);
 }
 
 static void
 quipu_message_row_init (QuipuMessageRow *self)
 {
+  AdwStyleManager *style = adw_style_manager_get_default ();
+
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->shown_status = -1;
+  self->shown_verification = -1;
+  /* The mention colour follows the light or dark style and the accent. */
+  g_signal_connect_object (style, "notify::dark", G_CALLBACK (update_body), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (style, "notify::accent-color", G_CALLBACK (update_body), self,
+                           G_CONNECT_SWAPPED);
 }
 
 GtkWidget *

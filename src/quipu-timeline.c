@@ -282,7 +282,8 @@ bind_message (QuipuTimeline   *self,
 
   if (position > 0)
     previous = g_list_model_get_item (G_LIST_MODEL (self->selection), position - 1);
-  quipu_message_row_bind (row, message, previous, message == self->first_unread);
+  quipu_message_row_bind (row, message, previous, message == self->first_unread,
+                          quipu_conversation_get_self_name (self->conversation));
   g_hash_table_replace (self->bound, message, row);
 }
 

@@ -292,33 +292,12 @@ update_synced_seq (QuipuConversation *self)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SYNCED_SEQ]);
 }
 
-static gboolean
-is_word_char (const char *p)
-{
-  gunichar c = g_utf8_get_char (p);
-
-  return g_unichar_isalnum (c) || c == '_' || c == '-';
-}
-
-/* Whether `body` names `name` as a word ("hi Bob!", "@bob"), ignoring case. */
+/* Whether `body` names `name` (quipu_name_find_mention: the one rule). */
 static gboolean
 mentions (const char *body,
           const char *name)
 {
-  g_autofree char *normal = g_utf8_normalize (body, -1, G_NORMALIZE_NFKC);
-  g_autofree char *text = normal ? g_utf8_casefold (normal, -1) : NULL;
-  g_autofree char *word = quipu_name_fold (name);
-  gsize len = strlen (word);
-
-  for (const char *p = text ? strstr (text, word) : NULL; p != NULL; p = strstr (p + 1, word))
-    {
-      gboolean starts = p == text || !is_word_char (g_utf8_find_prev_char (text, p));
-      gboolean ends = p[len] == '\0' || !is_word_char (p + len);
-
-      if (starts && ends)
-        return TRUE;
-    }
-  return FALSE;
+  return quipu_name_find_mention (body, name, 0, NULL, NULL);
 }
 
 static void
@@ -534,6 +513,14 @@ quipu_conversation_get_unread_count (QuipuConversation *self)
   g_return_val_if_fail (QUIPU_IS_CONVERSATION (self), 0);
 
   return self->unread_count;
+}
+
+const char *
+quipu_conversation_get_self_name (QuipuConversation *self)
+{
+  g_return_val_if_fail (QUIPU_IS_CONVERSATION (self), NULL);
+
+  return self->client != NULL ? quipu_client_get_username (self->client) : NULL;
 }
 
 gboolean

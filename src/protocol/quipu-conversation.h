@@ -54,6 +54,9 @@ guint64                quipu_conversation_get_synced_seq    (QuipuConversation *
 gboolean               quipu_conversation_get_has_older     (QuipuConversation *self);
 gboolean               quipu_conversation_get_loading_older (QuipuConversation *self);
 gint64                 quipu_conversation_get_last_activity (QuipuConversation *self);
+/* Whose conversation it is: the client's username, the name its mentions
+ * are of (quipu_name_find_mention); NULL without a client. */
+const char            *quipu_conversation_get_self_name     (QuipuConversation *self);
 /* QuipuMember items; (transfer none). */
 GListModel            *quipu_conversation_get_members       (QuipuConversation *self);
 

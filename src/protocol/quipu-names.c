@@ -115,3 +115,82 @@ quipu_name_fold (const char *name)
 
   return g_utf8_casefold (nfkc, -1);
 }
+
+static gboolean
+is_word_char (const char *p)
+{
+  gunichar c = g_utf8_get_char (p);
+
+  return g_unichar_isalnum (c) || c == '_' || c == '-';
+}
+
+static char *
+fold_span (const char *p,
+           gsize       len)
+{
+  g_autofree char *nfkc = g_utf8_normalize (p, len, G_NORMALIZE_NFKC);
+
+  return nfkc != NULL ? g_utf8_casefold (nfkc, -1) : g_strdup ("");
+}
+
+/* The end of the mention of `word` (folded) that starts at `p`, or NULL:
+ * characters are taken while their folded form stays a prefix of the word
+ * (or a combining mark follows, which may still compose into it). */
+static const char *
+mention_end (const char *p,
+             const char *word,
+             gsize       word_len)
+{
+  for (const char *q = g_utf8_next_char (p); ; q = g_utf8_next_char (q))
+    {
+      g_autofree char *folded = fold_span (p, q - p);
+      gsize len = strlen (folded);
+      gboolean mark_follows = *q != '\0' && g_unichar_ismark (g_utf8_get_char (q));
+
+      if (len == word_len && strcmp (folded, word) == 0 && !mark_follows)
+        return *q == '\0' || !is_word_char (q) ? q : NULL;
+      if (*q == '\0' || (!mark_follows && (len >= word_len || strncmp (folded, word, len) != 0)))
+        return NULL;
+    }
+}
+
+gboolean
+quipu_name_find_mention (const char *text,
+                         const char *name,
+                         gsize       from,
+                         gsize      *start,
+                         gsize      *end)
+{
+  g_autofree char *word = NULL;
+  gsize word_len;
+
+  g_return_val_if_fail (text != NULL, FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+
+  word = quipu_name_fold (name);
+  word_len = strlen (word);
+  if (word_len == 0 || from > strlen (text))
+    return FALSE;
+
+  for (const char *p = text + from; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      const char *q;
+
+      if (p != text && is_word_char (g_utf8_find_prev_char (text, p)))
+        continue;
+      /* An ASCII character folds to itself, lower-cased (unless a combining
+       * mark follows): most words are ruled out without folding anything. */
+      if ((guchar) *p < 0x80 && g_ascii_tolower (*p) != word[0]
+          && !g_unichar_ismark (g_utf8_get_char (p + 1)))
+        continue;
+      q = mention_end (p, word, word_len);
+      if (q == NULL)
+        continue;
+      if (start != NULL)
+        *start = p - text;
+      if (end != NULL)
+        *end = q - text;
+      return TRUE;
+    }
+  return FALSE;
+}

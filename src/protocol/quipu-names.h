@@ -25,4 +25,16 @@ char    *quipu_name_normalize (const char *input, GError **error);
  * registered. `name` must be valid. */
 char    *quipu_name_fold      (const char *name);
 
+/* The one rule for mentions, which a conversation's has-mention and the
+ * app's highlighting both use: `text` mentions `name` where the name stands
+ * as a word of its own (alone or after "@": "hi Bob!", "@bob", not
+ * "malice"), compared folded (quipu_name_fold). Looks from byte `from` on;
+ * on a match returns TRUE with the mention's byte range in `text` (the
+ * name, without the "@"). A word character is a letter, digit, "_" or "-". */
+gboolean quipu_name_find_mention (const char *text,
+                                  const char *name,
+                                  gsize       from,
+                                  gsize      *start,
+                                  gsize      *end);
+
 G_END_DECLS

@@ -638,6 +638,28 @@ class AppTest(unittest.TestCase):
             daemon.terminate()
             daemon.wait()
 
+    def test_30_mention_stands_out(self):
+        """A mention of your name is bold in the message text, the rest not
+        (the text a screen reader gets is the message as written)."""
+        self.app.quit()
+        app = App(self.env, ["--server", self.server.address, "--user", "alice"])
+        self.__class__.app = app
+        app.wait("logged in", name="hi alice, bob here", role="label")
+        self.bob.say("hey @Alice, look here")
+        label = app.wait("the mention", name="hey @Alice, look here", role="label")
+        text = label.queryText()
+
+        def weight(offset):
+            attributes = text.getAttributeRun(offset, True)[0]
+            if isinstance(attributes, str):
+                attributes = attributes.split(";")
+            pairs = dict(a.strip().split(":", 1) for a in attributes if ":" in a)
+            return int(pairs.get("weight", "400"))
+
+        self.assertGreaterEqual(weight(len("hey @")), 700, "the name is bold")
+        self.assertLess(weight(0), 700, "the words around it are not")
+        self.assertLess(weight(len("hey @Alice, l")), 700, "the words around it are not")
+
 
     # Identity export and import: the same passphrase-protected files as
     # `quipu-cli identity export|import`, through the app's own dialogs.
