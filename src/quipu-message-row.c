@@ -16,15 +16,19 @@
  * under the previous one's. */
 #define MESSAGE_GAP 8
 #define GROUPED_GAP 1
+/* The avatar's size (as in the .ui): a grouped message, without one,
+ * keeps its column by a margin as wide as the avatar and the spacing. */
+#define AVATAR_SIZE 36
 
 struct _QuipuMessageRow
 {
   GtkWidget     parent_instance;
 
-  GtkLabel     *day_label;
+  GtkLabel     *day_label;   /* made on first use, like the divider */
   GtkWidget    *divider;
   GtkWidget    *message_box;
   AdwAvatar    *avatar;
+  GtkWidget    *content;
   GtkWidget    *header;
   GtkLabel     *sender_label;
   GtkLabel     *short_id_label;
@@ -132,6 +136,69 @@ same_day (GDateTime *a,
 {
   return g_date_time_get_year (a) == g_date_time_get_year (b)
          && g_date_time_get_day_of_year (a) == g_date_time_get_day_of_year (b);
+}
+
+/* The day separator and the new-messages divider are rare, so they are
+ * made when first needed rather than hidden in every row: each widget is
+ * a CSS node, and GTK restyles every row after the place where
+ * GtkListView puts a row it rebinds, which it does many times a frame
+ * while scrolling. */
+static void
+show_day (QuipuMessageRow *self,
+          const char      *day)
+{
+  if (day == NULL)
+    {
+      if (self->day_label != NULL)
+        gtk_widget_set_visible (GTK_WIDGET (self->day_label), FALSE);
+      return;
+    }
+  if (self->day_label == NULL)
+    {
+      GtkWidget *label = gtk_label_new (NULL);
+
+      gtk_widget_set_margin_top (label, 12);
+      gtk_widget_set_margin_bottom (label, 6);
+      gtk_widget_add_css_class (label, "day-separator");
+      gtk_widget_add_css_class (label, "dim-label");
+      gtk_widget_add_css_class (label, "caption-heading");
+      gtk_widget_insert_after (label, GTK_WIDGET (self), NULL);
+      self->day_label = GTK_LABEL (label);
+    }
+  set_text (self->day_label, day);
+  gtk_widget_set_visible (GTK_WIDGET (self->day_label), TRUE);
+}
+
+static void
+show_divider (QuipuMessageRow *self,
+              gboolean         show)
+{
+  GtkWidget *label;
+
+  if (self->divider == NULL && !show)
+    return;
+  if (self->divider == NULL)
+    {
+      self->divider = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
+      gtk_widget_set_margin_top (self->divider, 6);
+      gtk_widget_set_margin_bottom (self->divider, 6);
+      gtk_widget_add_css_class (self->divider, "new-messages-divider");
+      label = gtk_label_new (_("New Messages"));
+      gtk_widget_add_css_class (label, "caption-heading");
+      gtk_widget_add_css_class (label, "accent");
+      for (guint i = 0; i < 2; i++)
+        {
+          GtkWidget *line = gtk_separator_new (GTK_ORIENTATION_HORIZONTAL);
+
+          gtk_widget_set_hexpand (line, TRUE);
+          gtk_widget_set_valign (line, GTK_ALIGN_CENTER);
+          gtk_box_append (GTK_BOX (self->divider), line);
+          if (i == 0)
+            gtk_box_append (GTK_BOX (self->divider), label);
+        }
+      gtk_widget_insert_before (self->divider, GTK_WIDGET (self), self->message_box);
+    }
+  gtk_widget_set_visible (self->divider, show);
 }
 
 static gboolean
@@ -286,13 +353,16 @@ quipu_message_row_bind (QuipuMessageRow *self,
   if (new_day)
     {
       g_autofree char *day = format_day (when);
-      set_text (self->day_label, day);
+      show_day (self, day);
     }
-  gtk_widget_set_visible (GTK_WIDGET (self->day_label), new_day);
-  gtk_widget_set_visible (self->divider, first_unread);
+  else
+    show_day (self, NULL);
+  show_divider (self, first_unread);
 
   /* A grouped message keeps the avatar's column, so bodies line up. */
   gtk_widget_set_visible (GTK_WIDGET (self->avatar), !grouped);
+  gtk_widget_set_margin_start (self->content,
+                               grouped ? AVATAR_SIZE + gtk_box_get_spacing (GTK_BOX (self->message_box)) : 0);
   gtk_widget_set_visible (self->header, !grouped);
   /* Set here, not by a style class: a class changed on a bind restyles
    * the whole message, and GtkListView rebinds many rows per frame. */
@@ -332,6 +402,9 @@ quipu_message_row_dispose (GObject *object)
 
   quipu_message_row_unbind (self);
   g_clear_pointer (&self->self_name, g_free);
+  if (self->day_label != NULL)
+    gtk_widget_unparent (GTK_WIDGET (g_steal_pointer (&self->day_label)));
+  g_clear_pointer (&self->divider, gtk_widget_unparent);
   gtk_widget_dispose_template (GTK_WIDGET (self), QUIPU_TYPE_MESSAGE_ROW);
 
   G_OBJECT_CLASS (quipu_message_row_parent_class)->dispose (object);
@@ -350,10 +423,9 @@ quipu_message_row_class_init (QuipuMessageRowClass *klass)
                                                "/io/github/quipuchat/Quipu/quipu-message-row.ui");
   gtk_widget_class_set_css_name (widget_class, "messagerow");
   gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_ARTICLE);
-  gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, day_label);
-  gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, divider);
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, message_box);
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, avatar);
+  gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, content);
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, header);
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, sender_label);
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, short_id_label);
