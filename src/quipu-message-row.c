@@ -395,6 +395,34 @@ quipu_message_row_bind (QuipuMessageRow *self,
                                   description, -1);
 }
 
+int
+quipu_message_row_get_body_width (QuipuMessageRow *self)
+{
+  g_return_val_if_fail (QUIPU_IS_MESSAGE_ROW (self), 0);
+
+  return gtk_widget_get_width (GTK_WIDGET (self->body_box));
+}
+
+gboolean
+quipu_message_row_measure_ahead (QuipuMessageRow *self,
+                                 QuipuMessage    *message,
+                                 const char      *self_name,
+                                 int              body_width)
+{
+  g_return_val_if_fail (QUIPU_IS_MESSAGE_ROW (self), FALSE);
+  g_return_val_if_fail (QUIPU_IS_MESSAGE (message), FALSE);
+
+  if (body_width <= 0 || quipu_message_body_is_measured (G_OBJECT (message)))
+    return FALSE;
+  /* Bound as the row the list would show (the same markup, status icon
+   * and font); the header and separators do not touch the text's width. */
+  quipu_message_row_bind (self, message, NULL, FALSE, self_name);
+  gtk_widget_measure (GTK_WIDGET (self->body_box), GTK_ORIENTATION_VERTICAL, body_width,
+                      NULL, NULL, NULL, NULL);
+  quipu_message_row_unbind (self);
+  return TRUE;
+}
+
 static void
 quipu_message_row_dispose (GObject *object)
 {
