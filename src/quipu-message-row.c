@@ -32,7 +32,7 @@ struct _QuipuMessageRow
   GtkWidget    *header;
   GtkLabel     *sender_label;
   GtkLabel     *short_id_label;
-  GtkLabel     *verification_label;
+  GtkLabel     *verification_label;   /* made on first use */
   GtkLabel     *time_label;
   QuipuMessageBody *body_box;
   GtkLabel     *body_label;
@@ -292,8 +292,21 @@ update_verification (QuipuMessageRow *self)
       break;
     }
 
-  gtk_widget_set_visible (GTK_WIDGET (self->verification_label), label != NULL);
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->verification_label), explanation);
+  /* Rare, like the day separator: made when first needed. */
+  if (self->verification_label == NULL && label != NULL)
+    {
+      GtkWidget *warning = gtk_label_new (NULL);
+
+      gtk_widget_add_css_class (warning, "verification-warning");
+      gtk_widget_add_css_class (warning, "caption-heading");
+      gtk_widget_insert_after (warning, self->header, GTK_WIDGET (self->short_id_label));
+      self->verification_label = GTK_LABEL (warning);
+    }
+  if (self->verification_label != NULL)
+    {
+      gtk_widget_set_visible (GTK_WIDGET (self->verification_label), label != NULL);
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->verification_label), explanation);
+    }
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->body_label), explanation);
   if (label != NULL)
     {
@@ -434,6 +447,7 @@ quipu_message_row_dispose (GObject *object)
     gtk_widget_unparent (GTK_WIDGET (g_steal_pointer (&self->day_label)));
   g_clear_pointer (&self->divider, gtk_widget_unparent);
   gtk_widget_dispose_template (GTK_WIDGET (self), QUIPU_TYPE_MESSAGE_ROW);
+  self->verification_label = NULL;   /* went with the header */
 
   G_OBJECT_CLASS (quipu_message_row_parent_class)->dispose (object);
 }
@@ -457,7 +471,6 @@ quipu_message_row_class_init (QuipuMessageRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, header);
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, sender_label);
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, short_id_label);
-  gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, verification_label);
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, time_label);
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, body_box);
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, body_label);
