@@ -64,6 +64,7 @@ static GHashTable *label_widths;
 static gint64 label_measure_us;
 static gint64 wrap_measure_us;
 static guint wrap_measures;
+static guint wrap_measures_in_frame;
 static guint rows_created;
 static guint binds;
 static guint css_changes;
@@ -137,6 +138,45 @@ find_descendant (GtkWidget *widget,
   return NULL;
 }
 
+/* Widgets (each a CSS node) under @widget and itself: all, and those
+ * shown. GTK walks the shown ones when a row moves among its siblings. */
+static void
+count_nodes (GtkWidget *widget,
+             guint     *all,
+             guint     *shown)
+{
+  (*all)++;
+  if (gtk_widget_get_visible (widget))
+    (*shown)++;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      guint child_shown = 0;
+
+      count_nodes (child, all, &child_shown);
+      if (gtk_widget_get_visible (widget))
+        *shown += child_shown;
+    }
+}
+
+static void
+print_nodes_per_row (GtkWidget *list)
+{
+  guint rows = 0, all = 0, shown = 0;
+
+  for (GtkWidget *row = gtk_widget_get_first_child (list); row != NULL;
+       row = gtk_widget_get_next_sibling (row))
+    {
+      if (find_descendant (row, QUIPU_TYPE_MESSAGE_ROW) == NULL)
+        continue;
+      rows++;
+      count_nodes (row, &all, &shown);
+    }
+  if (rows > 0)
+    printf ("CSS nodes per row   %.1f, shown %.1f (%u rows kept by the list)\n",
+            (double) all / rows, (double) shown / rows, rows);
+}
+
 static void
 counting_row_constructed (GObject *object)
 {
@@ -175,6 +215,7 @@ diagnostic_measure (GtkWidget      *widget,
   if (gtk_label_get_wrap (GTK_LABEL (widget)))
     {
       wrap_measures++;
+      wrap_measures_in_frame++;
       wrap_measure_us += took;
     }
 }
@@ -289,10 +330,33 @@ cpu_time (void)
 
 /* A frame's work starts before the tick callbacks (update), layout and
  * paint, and ends after painting. */
+/* The diagnostics count what happens inside a frame, not the idle work
+ * between frames (the timeline measures texts ahead there). */
+static void
+reset_counts (void)
+{
+  label_measures = 0;
+  label_measure_us = 0;
+  wrap_measures_in_frame = 0;
+  rows_created = 0;
+  binds = 0;
+  bind_us = 0;
+  css_changes = 0;
+  list_measure_us = list_allocate_us = scroll_us = 0;
+  if (css_rows != NULL)
+    g_hash_table_remove_all (css_rows);
+  if (labels_measured != NULL)
+    {
+      g_hash_table_remove_all (labels_measured);
+      g_hash_table_remove_all (label_widths);
+    }
+}
+
 static void
 on_before_paint (GdkFrameClock *clock,
                  Bench         *bench)
 {
+  reset_counts ();
   bench->frame_start = g_get_monotonic_time ();
   bench->cpu_start = cpu_time ();
 }
@@ -331,28 +395,14 @@ on_after_paint (GdkFrameClock *clock,
       g_array_append_val (bench->work, work);
       g_array_append_val (bench->layout, layout);
       if (labels_measured != NULL)
-        printf ("frame %u: work %.1f ms, layout %.1f ms, CPU %.1f ms of it to layout %.1f ms, label measures %u (%.1f ms), labels %u, "
+        printf ("frame %u: work %.1f ms, layout %.1f ms, CPU %.1f ms of it to layout %.1f ms, label measures %u (%.1f ms, wrapping %u), labels %u, "
                 "sizes %u, rows created %u, binds %u (%.1f ms), css changes %u in %u rows, list measure %.1f allocate %.1f ms, scroll (binds) %.1f ms, value %.0f upper %.0f\n",
                 bench->work->len, work, layout, cpu,
-                (bench->cpu_layout_end - bench->cpu_start) / 1000.0, label_measures, label_measure_us / 1000.0,
+                (bench->cpu_layout_end - bench->cpu_start) / 1000.0, label_measures, label_measure_us / 1000.0, wrap_measures_in_frame,
                 g_hash_table_size (labels_measured), g_hash_table_size (label_widths), rows_created,
                 binds, bind_us / 1000.0, css_changes, g_hash_table_size (css_rows),
                 list_measure_us / 1000.0, list_allocate_us / 1000.0, scroll_us / 1000.0, gtk_adjustment_get_value (bench->vadjustment),
                 gtk_adjustment_get_upper (bench->vadjustment));
-    }
-  label_measures = 0;
-  label_measure_us = 0;
-  rows_created = 0;
-  binds = 0;
-  bind_us = 0;
-  css_changes = 0;
-  list_measure_us = list_allocate_us = scroll_us = 0;
-  if (css_rows != NULL)
-    g_hash_table_remove_all (css_rows);
-  if (labels_measured != NULL)
-    {
-      g_hash_table_remove_all (labels_measured);
-      g_hash_table_remove_all (label_widths);
     }
   bench->last_frame = frame_time;
 }
@@ -642,6 +692,7 @@ main (int   argc,
   while (!bench.done)
     g_main_context_iteration (NULL, TRUE);
 
+  print_nodes_per_row (find_descendant (GTK_WIDGET (bench.timeline), GTK_TYPE_LIST_VIEW));
   printf ("renderer            %s\n", G_OBJECT_TYPE_NAME (gtk_native_get_renderer (GTK_NATIVE (bench.window))));
   printf ("scroll              %.0f px per frame, %.0f px (upper at start), %u frames\n",
           bench.step, pixels, bench.intervals->len);

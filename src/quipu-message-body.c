@@ -195,6 +195,14 @@ quipu_message_body_init (QuipuMessageBody *self)
 {
 }
 
+gboolean
+quipu_message_body_is_measured (GObject *owner)
+{
+  g_return_val_if_fail (G_IS_OBJECT (owner), FALSE);
+
+  return g_object_get_qdata (owner, text_height_quark ()) != NULL;
+}
+
 void
 quipu_message_body_set_owner (QuipuMessageBody *self,
                               GObject          *owner)

@@ -16,7 +16,9 @@ G_DECLARE_FINAL_TYPE (QuipuMessageBody, quipu_message_body, QUIPU, MESSAGE_BODY,
  * row costs: with the height remembered, a message already seen costs no
  * text layout at all until it is drawn. The text takes the width it is
  * given; it never widens the list. Children are added in the .ui. */
-void quipu_message_body_set_owner (QuipuMessageBody *self,
-                                   GObject          *owner);
+void     quipu_message_body_set_owner   (QuipuMessageBody *self,
+                                         GObject          *owner);
+/* Whether a text height is remembered on @owner (at any width). */
+gboolean quipu_message_body_is_measured (GObject          *owner);
 
 G_END_DECLS

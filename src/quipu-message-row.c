@@ -16,19 +16,23 @@
  * under the previous one's. */
 #define MESSAGE_GAP 8
 #define GROUPED_GAP 1
+/* The avatar's size (as in the .ui): a grouped message, without one,
+ * keeps its column by a margin as wide as the avatar and the spacing. */
+#define AVATAR_SIZE 36
 
 struct _QuipuMessageRow
 {
   GtkWidget     parent_instance;
 
-  GtkLabel     *day_label;
+  GtkLabel     *day_label;   /* made on first use, like the divider */
   GtkWidget    *divider;
   GtkWidget    *message_box;
   AdwAvatar    *avatar;
+  GtkWidget    *content;
   GtkWidget    *header;
   GtkLabel     *sender_label;
   GtkLabel     *short_id_label;
-  GtkLabel     *verification_label;
+  GtkLabel     *verification_label;   /* made on first use */
   GtkLabel     *time_label;
   QuipuMessageBody *body_box;
   GtkLabel     *body_label;
@@ -134,6 +138,69 @@ same_day (GDateTime *a,
          && g_date_time_get_day_of_year (a) == g_date_time_get_day_of_year (b);
 }
 
+/* The day separator and the new-messages divider are rare, so they are
+ * made when first needed rather than hidden in every row: each widget is
+ * a CSS node, and GTK restyles every row after the place where
+ * GtkListView puts a row it rebinds, which it does many times a frame
+ * while scrolling. */
+static void
+show_day (QuipuMessageRow *self,
+          const char      *day)
+{
+  if (day == NULL)
+    {
+      if (self->day_label != NULL)
+        gtk_widget_set_visible (GTK_WIDGET (self->day_label), FALSE);
+      return;
+    }
+  if (self->day_label == NULL)
+    {
+      GtkWidget *label = gtk_label_new (NULL);
+
+      gtk_widget_set_margin_top (label, 12);
+      gtk_widget_set_margin_bottom (label, 6);
+      gtk_widget_add_css_class (label, "day-separator");
+      gtk_widget_add_css_class (label, "dim-label");
+      gtk_widget_add_css_class (label, "caption-heading");
+      gtk_widget_insert_after (label, GTK_WIDGET (self), NULL);
+      self->day_label = GTK_LABEL (label);
+    }
+  set_text (self->day_label, day);
+  gtk_widget_set_visible (GTK_WIDGET (self->day_label), TRUE);
+}
+
+static void
+show_divider (QuipuMessageRow *self,
+              gboolean         show)
+{
+  GtkWidget *label;
+
+  if (self->divider == NULL && !show)
+    return;
+  if (self->divider == NULL)
+    {
+      self->divider = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
+      gtk_widget_set_margin_top (self->divider, 6);
+      gtk_widget_set_margin_bottom (self->divider, 6);
+      gtk_widget_add_css_class (self->divider, "new-messages-divider");
+      label = gtk_label_new (_("New Messages"));
+      gtk_widget_add_css_class (label, "caption-heading");
+      gtk_widget_add_css_class (label, "accent");
+      for (guint i = 0; i < 2; i++)
+        {
+          GtkWidget *line = gtk_separator_new (GTK_ORIENTATION_HORIZONTAL);
+
+          gtk_widget_set_hexpand (line, TRUE);
+          gtk_widget_set_valign (line, GTK_ALIGN_CENTER);
+          gtk_box_append (GTK_BOX (self->divider), line);
+          if (i == 0)
+            gtk_box_append (GTK_BOX (self->divider), label);
+        }
+      gtk_widget_insert_before (self->divider, GTK_WIDGET (self), self->message_box);
+    }
+  gtk_widget_set_visible (self->divider, show);
+}
+
 static gboolean
 is_trustworthy (QuipuMessage *message)
 {
@@ -225,8 +292,21 @@ update_verification (QuipuMessageRow *self)
       break;
     }
 
-  gtk_widget_set_visible (GTK_WIDGET (self->verification_label), label != NULL);
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->verification_label), explanation);
+  /* Rare, like the day separator: made when first needed. */
+  if (self->verification_label == NULL && label != NULL)
+    {
+      GtkWidget *warning = gtk_label_new (NULL);
+
+      gtk_widget_add_css_class (warning, "verification-warning");
+      gtk_widget_add_css_class (warning, "caption-heading");
+      gtk_widget_insert_after (warning, self->header, GTK_WIDGET (self->short_id_label));
+      self->verification_label = GTK_LABEL (warning);
+    }
+  if (self->verification_label != NULL)
+    {
+      gtk_widget_set_visible (GTK_WIDGET (self->verification_label), label != NULL);
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->verification_label), explanation);
+    }
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->body_label), explanation);
   if (label != NULL)
     {
@@ -286,13 +366,16 @@ quipu_message_row_bind (QuipuMessageRow *self,
   if (new_day)
     {
       g_autofree char *day = format_day (when);
-      set_text (self->day_label, day);
+      show_day (self, day);
     }
-  gtk_widget_set_visible (GTK_WIDGET (self->day_label), new_day);
-  gtk_widget_set_visible (self->divider, first_unread);
+  else
+    show_day (self, NULL);
+  show_divider (self, first_unread);
 
   /* A grouped message keeps the avatar's column, so bodies line up. */
   gtk_widget_set_visible (GTK_WIDGET (self->avatar), !grouped);
+  gtk_widget_set_margin_start (self->content,
+                               grouped ? AVATAR_SIZE + gtk_box_get_spacing (GTK_BOX (self->message_box)) : 0);
   gtk_widget_set_visible (self->header, !grouped);
   /* Set here, not by a style class: a class changed on a bind restyles
    * the whole message, and GtkListView rebinds many rows per frame. */
@@ -325,6 +408,34 @@ quipu_message_row_bind (QuipuMessageRow *self,
                                   description, -1);
 }
 
+int
+quipu_message_row_get_body_width (QuipuMessageRow *self)
+{
+  g_return_val_if_fail (QUIPU_IS_MESSAGE_ROW (self), 0);
+
+  return gtk_widget_get_width (GTK_WIDGET (self->body_box));
+}
+
+gboolean
+quipu_message_row_measure_ahead (QuipuMessageRow *self,
+                                 QuipuMessage    *message,
+                                 const char      *self_name,
+                                 int              body_width)
+{
+  g_return_val_if_fail (QUIPU_IS_MESSAGE_ROW (self), FALSE);
+  g_return_val_if_fail (QUIPU_IS_MESSAGE (message), FALSE);
+
+  if (body_width <= 0 || quipu_message_body_is_measured (G_OBJECT (message)))
+    return FALSE;
+  /* Bound as the row the list would show (the same markup, status icon
+   * and font); the header and separators do not touch the text's width. */
+  quipu_message_row_bind (self, message, NULL, FALSE, self_name);
+  gtk_widget_measure (GTK_WIDGET (self->body_box), GTK_ORIENTATION_VERTICAL, body_width,
+                      NULL, NULL, NULL, NULL);
+  quipu_message_row_unbind (self);
+  return TRUE;
+}
+
 static void
 quipu_message_row_dispose (GObject *object)
 {
@@ -332,7 +443,11 @@ quipu_message_row_dispose (GObject *object)
 
   quipu_message_row_unbind (self);
   g_clear_pointer (&self->self_name, g_free);
+  if (self->day_label != NULL)
+    gtk_widget_unparent (GTK_WIDGET (g_steal_pointer (&self->day_label)));
+  g_clear_pointer (&self->divider, gtk_widget_unparent);
   gtk_widget_dispose_template (GTK_WIDGET (self), QUIPU_TYPE_MESSAGE_ROW);
+  self->verification_label = NULL;   /* went with the header */
 
   G_OBJECT_CLASS (quipu_message_row_parent_class)->dispose (object);
 }
@@ -350,14 +465,12 @@ quipu_message_row_class_init (QuipuMessageRowClass *klass)
                                                "/io/github/quipuchat/Quipu/quipu-message-row.ui");
   gtk_widget_class_set_css_name (widget_class, "messagerow");
   gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_ARTICLE);
-  gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, day_label);
-  gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, divider);
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, message_box);
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, avatar);
+  gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, content);
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, header);
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, sender_label);
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, short_id_label);
-  gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, verification_label);
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, time_label);
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, body_box);
   gtk_widget_class_bind_template_child (widget_class, QuipuMessageRow, body_label);

@@ -22,4 +22,15 @@ void       quipu_message_row_bind (QuipuMessageRow *self,
                                    const char      *self_name);
 void       quipu_message_row_unbind (QuipuMessageRow *self);
 
+/* The width the row's text column has now (0 before it is laid out). */
+int        quipu_message_row_get_body_width (QuipuMessageRow *self);
+/* Measures @message's text for a text column @body_width wide, ahead of
+ * showing it, with @self as a spare row that is in no list: the height is
+ * remembered on the message, so a row later bound to it lays out no text.
+ * Does nothing and returns FALSE if a height is remembered already. */
+gboolean   quipu_message_row_measure_ahead  (QuipuMessageRow *self,
+                                             QuipuMessage    *message,
+                                             const char      *self_name,
+                                             int              body_width);
+
 G_END_DECLS

@@ -13,6 +13,13 @@
 #define PAGE_SIZE 50
 /* "At the bottom" tolerates this much, so rounding never unsticks. */
 #define BOTTOM_SLACK 8.0
+/* Texts measured ahead of the scroll, past the last row the list bound in
+ * its direction, and how long one go between frames may take. */
+#define AHEAD_ROWS 200
+#define AHEAD_BUDGET_US 2000
+#define NO_FRONTIER G_MAXUINT
+/* A row bound this far behind the frontier: the scroll turned. */
+#define TURN_ROWS 100
 
 struct _QuipuTimeline
 {
@@ -32,6 +39,16 @@ struct _QuipuTimeline
   /* QuipuMessage → its QuipuMessageRow while bound, to redo the one whose
    * neighbour above changed (a page prepended above it). */
   GHashTable        *bound;
+
+  /* Measuring ahead: the first measure of a text (shaping it) is most of
+   * what a row costs, and a fast scroll brings a dozen new ones into the
+   * list's kept rows in one frame. Between frames, at low priority, a
+   * spare row in no list measures the texts the list will bind next. */
+  QuipuMessageRow   *measurer;
+  guint              ahead_id;
+  guint              frontier;     /* furthest position bound, scrolling on */
+  guint              ahead_done;   /* positions past it looked at */
+  int                direction;    /* 1 down, -1 up */
 
   guint              repin_id;
   guint              fill_id;
@@ -189,9 +206,64 @@ maybe_load_older (QuipuTimeline *self)
                                        on_older_loaded, g_object_ref (self));
 }
 
+/* The text column's width in the rows shown (an unverified message's is
+ * narrower, hence the widest of a few). */
+static int
+body_width (QuipuTimeline *self)
+{
+  GHashTableIter iter;
+  gpointer row;
+  int width = 0;
+  guint looked = 0;
+
+  g_hash_table_iter_init (&iter, self->bound);
+  while (looked++ < 8 && g_hash_table_iter_next (&iter, NULL, &row))
+    width = MAX (width, quipu_message_row_get_body_width (row));
+  return width;
+}
+
+static gboolean
+on_ahead_idle (gpointer user_data)
+{
+  QuipuTimeline *self = user_data;
+  gint64 deadline = g_get_monotonic_time () + AHEAD_BUDGET_US;
+  const char *self_name;
+  GListModel *model;
+  int width;
+  guint n;
+
+  width = body_width (self);
+  if (self->selection == NULL || self->frontier == NO_FRONTIER || width <= 0)
+    {
+      self->ahead_id = 0;
+      return G_SOURCE_REMOVE;
+    }
+  model = G_LIST_MODEL (self->selection);
+  n = g_list_model_get_n_items (model);
+  self_name = quipu_conversation_get_self_name (self->conversation);
+  while (self->ahead_done < AHEAD_ROWS)
+    {
+      gint64 position = (gint64) self->frontier + self->direction * (gint64) (self->ahead_done + 1);
+      g_autoptr(QuipuMessage) message = NULL;
+
+      if (position < 0 || position >= n)
+        break;
+      message = g_list_model_get_item (model, position);
+      self->ahead_done++;
+      if (quipu_message_row_measure_ahead (self->measurer, message, self_name, width)
+          && g_get_monotonic_time () >= deadline)
+        return G_SOURCE_CONTINUE;
+    }
+  self->ahead_id = 0;
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_value_changed (QuipuTimeline *self)
 {
+  if (self->ahead_id == 0 && self->selection != NULL)
+    self->ahead_id = g_idle_add_full (G_PRIORITY_LOW, on_ahead_idle, self, NULL);
+
   if (self->own_scroll)
     return;
 
@@ -285,6 +357,19 @@ bind_message (QuipuTimeline   *self,
   quipu_message_row_bind (row, message, previous, message == self->first_unread,
                           quipu_conversation_get_self_name (self->conversation));
   g_hash_table_replace (self->bound, message, row);
+
+  /* The list binds rows at the end of its kept ones that the scroll goes
+   * towards (the adjustment's value is no guide: the list itself moves it
+   * back and forth as its estimates change). */
+  if (self->frontier != NO_FRONTIER
+      && ABS ((gint64) position - (gint64) self->frontier) > TURN_ROWS)
+    self->direction = (gint64) position > (gint64) self->frontier ? 1 : -1;
+  if (self->frontier == NO_FRONTIER
+      || (self->direction > 0 ? position > self->frontier : position < self->frontier))
+    {
+      self->frontier = position;
+      self->ahead_done = 0;
+    }
 }
 
 static void
@@ -335,6 +420,8 @@ quipu_timeline_set_conversation (QuipuTimeline     *self,
     g_signal_handlers_disconnect_by_data (self->conversation, self);
   g_clear_object (&self->first_unread);
   g_clear_handle_id (&self->fill_id, g_source_remove);
+  g_clear_handle_id (&self->ahead_id, g_source_remove);
+  self->frontier = NO_FRONTIER;
   self->loading = FALSE;
   gtk_revealer_set_reveal_child (self->loading_revealer, FALSE);
 
@@ -371,6 +458,8 @@ quipu_timeline_dispose (GObject *object)
   g_clear_pointer (&self->bound, g_hash_table_unref);
   g_clear_handle_id (&self->repin_id, g_source_remove);
   g_clear_handle_id (&self->fill_id, g_source_remove);
+  g_clear_handle_id (&self->ahead_id, g_source_remove);
+  g_clear_object (&self->measurer);
   gtk_widget_dispose_template (GTK_WIDGET (self), QUIPU_TYPE_TIMELINE);
 
   G_OBJECT_CLASS (quipu_timeline_parent_class)->dispose (object);
@@ -448,6 +537,9 @@ quipu_timeline_init (QuipuTimeline *self)
 
   gtk_widget_init_template (GTK_WIDGET (self));
   self->bound = g_hash_table_new (NULL, NULL);
+  self->measurer = g_object_ref_sink (QUIPU_MESSAGE_ROW (quipu_message_row_new ()));
+  self->frontier = NO_FRONTIER;
+  self->direction = 1;
 
   g_signal_connect (factory, "setup", G_CALLBACK (setup_row), self);
   g_signal_connect (factory, "bind", G_CALLBACK (bind_row), self);
