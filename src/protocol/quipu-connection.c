@@ -20,6 +20,11 @@
 #define CLIENT_STREAM_WINDOW   (2 * 1024 * 1024)
 #define CLIENT_CONN_WINDOW     (4 * 1024 * 1024)
 #define HANDSHAKE_TIMEOUT      (10 * NGTCP2_SECONDS)
+/* A client acknowledges every this many packets (ngtcp2's default is 2),
+ * or after max_ack_delay: on a busy server, reading one ACK per two
+ * deliveries from every receiver cost as much as the deliveries. A gap in
+ * the packet numbers (a loss) is still acknowledged at once. */
+#define CLIENT_ACK_THRESH      10
 /* A peer that leaves this much queued and unacknowledged is not reading. */
 #define MAX_BACKLOG            (8 * 1024 * 1024)
 
@@ -556,6 +561,7 @@ quipu_connection_new_client (const QuipuConnectionSetup *setup,
   init_callbacks (&callbacks, FALSE);
   init_settings (&settings, quipu_transport_now ());
   settings.max_stream_window = 4 * CLIENT_STREAM_WINDOW;
+  settings.ack_thresh = CLIENT_ACK_THRESH;
   settings.max_window = 4 * CLIENT_CONN_WINDOW;
   ngtcp2_transport_params_default (&params);
   params.initial_max_stream_data_bidi_local = CLIENT_STREAM_WINDOW;
@@ -867,7 +873,10 @@ after_read (QuipuConnection *conn, guint64 acked_before)
       return;
     }
 
-  if (conn->send.acked != acked_before && conn->callbacks != NULL && conn->callbacks->acked != NULL)
+  /* A frame above may have ended the connection, and its owner with it:
+   * an ACK that came in the same packet is nobody's news any more. */
+  if (conn->send.acked != acked_before && !conn->closed_notified &&
+      conn->callbacks != NULL && conn->callbacks->acked != NULL)
     conn->callbacks->acked (conn, conn->send.acked, conn->user_data);
 }
 
