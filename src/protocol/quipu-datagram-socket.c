@@ -183,13 +183,6 @@ quipu_datagram_socket_get_stats (QuipuDatagramSocket *socket_,
   stats->gro = socket_->gro;
 }
 
-void
-quipu_datagram_socket_set_gso (QuipuDatagramSocket *socket_,
-                               gboolean             enabled)
-{
-  socket_->gso = enabled;
-}
-
 /* Message `i` becomes one datagram of `len` bytes at `data` for `remote`. */
 static void
 start_message (QuipuDatagramSocket   *socket_,
@@ -201,8 +194,7 @@ start_message (QuipuDatagramSocket   *socket_,
 {
   socket_->iovs[i].iov_base = data;
   socket_->iovs[i].iov_len = len;
-  if ((const void *) remote != (const void *) &socket_->addrs[i])
-    memcpy (&socket_->addrs[i], remote, remote_len);
+  memcpy (&socket_->addrs[i], remote, remote_len);
   socket_->msgs[i].msg_hdr.msg_namelen = remote_len;
   socket_->seg_size[i] = len;
   socket_->n_segs[i] = 1;

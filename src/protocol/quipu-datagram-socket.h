@@ -92,9 +92,6 @@ void        quipu_datagram_socket_read_errors   (QuipuDatagramSocket *socket,
 
 void        quipu_datagram_socket_get_stats     (QuipuDatagramSocket *socket,
                                                  QuipuDatagramStats  *stats);
-/* For tests and for kernels that take UDP_SEGMENT but fail it later. */
-void        quipu_datagram_socket_set_gso       (QuipuDatagramSocket *socket,
-                                                 gboolean             enabled);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (QuipuDatagramSocket, quipu_datagram_socket_free)
 
