@@ -948,22 +948,14 @@ quipu_connection_read_packet (QuipuConnection       *conn,
   quipu_connection_unref (conn);
 }
 
-void
-quipu_connection_write_packets (QuipuConnection *conn,
-                                ngtcp2_tstamp    ts)
+/* Writes what ngtcp2 has to send, queued stream data coalesced into full
+ * packets; FALSE if that ended the connection. */
+static gboolean
+write_stream_packets (QuipuConnection *conn,
+                      ngtcp2_tstamp    ts)
 {
   guint8 buf[QUIPU_MAX_PACKET];
   gboolean stream_blocked = FALSE;
-
-  if (conn->phase == CONN_LINGERING &&
-      (conn->send.acked == conn->send.queued || !conn->established ||
-       g_get_monotonic_time () >= conn->deadline_us))
-    {
-      send_app_close (conn, ts);
-      return;
-    }
-  if (conn->phase != CONN_ACTIVE && conn->phase != CONN_LINGERING)
-    return;
 
   for (;;)
     {
@@ -1001,7 +993,7 @@ quipu_connection_write_packets (QuipuConnection *conn,
               continue;
             default:
               close_with_liberr (conn, (int) n_write, ts);
-              return;
+              return FALSE;
             }
         }
 
@@ -1014,6 +1006,40 @@ quipu_connection_write_packets (QuipuConnection *conn,
     }
 
   ngtcp2_conn_update_pkt_tx_time (conn->conn, ts);
+  return TRUE;
+}
+
+/* ngtcp2 holds an ACK back for a while (max_ack_delay, or an eighth of the
+ * round trip if less), and a CONNECTION_CLOSE carries none: closing before
+ * its timer would leave the peer unsure of what arrived last (the server
+ * counts an inbox message delivered by its ACK). Any timer of ngtcp2's this
+ * close is waited for; the linger deadline still bounds the wait. */
+static gboolean
+ack_held_back (QuipuConnection *conn,
+               ngtcp2_tstamp    ts)
+{
+  ngtcp2_tstamp expiry = ngtcp2_conn_get_expiry (conn->conn);
+
+  return expiry != UINT64_MAX && expiry <= ts + NGTCP2_DEFAULT_MAX_ACK_DELAY;
+}
+
+void
+quipu_connection_write_packets (QuipuConnection *conn,
+                                ngtcp2_tstamp    ts)
+{
+  if (conn->phase == CONN_LINGERING &&
+      (!conn->established || g_get_monotonic_time () >= conn->deadline_us))
+    {
+      send_app_close (conn, ts);
+      return;
+    }
+  if (conn->phase != CONN_ACTIVE && conn->phase != CONN_LINGERING)
+    return;
+
+  if (!write_stream_packets (conn, ts))
+    return;
+  if (conn->phase == CONN_LINGERING && conn->send.acked == conn->send.queued && !ack_held_back (conn, ts))
+    send_app_close (conn, ts);
 }
 
 void
