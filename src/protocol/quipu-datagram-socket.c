@@ -115,12 +115,16 @@ quipu_datagram_socket_new (const struct sockaddr *local,
   getsockname (socket_->fd, (struct sockaddr *) &socket_->local, &socket_->local_len);
 
   /* Asking for the option tells whether the kernel knows it (4.18 on);
-   * whether a device takes it shows only when a send fails. */
+   * whether a device takes it shows only when a send fails. A key log is
+   * there to decrypt a capture, and a capture on loopback sees a GSO send
+   * as one datagram, in which QUIC packets with short headers cannot be
+   * told apart: with SSLKEYLOGFILE set, datagrams go one by one. */
   {
     int segment = 0;
     socklen_t segment_len = sizeof segment;
 
-    socket_->gso = getsockopt (socket_->fd, SOL_UDP, UDP_SEGMENT, &segment, &segment_len) == 0;
+    socket_->gso = getsockopt (socket_->fd, SOL_UDP, UDP_SEGMENT, &segment, &segment_len) == 0 &&
+                   g_getenv ("SSLKEYLOGFILE") == NULL;
   }
   socket_->gro = setsockopt (socket_->fd, SOL_UDP, UDP_GRO, &on, sizeof on) == 0;
   socket_->rslot = socket_->gro ? GRO_SLOT : RECV_SLOT;
