@@ -21,6 +21,11 @@
 #define CLIENT_STREAM_WINDOW   (2 * 1024 * 1024)
 #define CLIENT_CONN_WINDOW     (4 * 1024 * 1024)
 #define HANDSHAKE_TIMEOUT      (10 * NGTCP2_SECONDS)
+/* A client acknowledges every this many packets (ngtcp2's default is 2),
+ * or after max_ack_delay: on a busy server, reading one ACK per two
+ * deliveries from every receiver cost as much as the deliveries. A gap in
+ * the packet numbers (a loss) is still acknowledged at once. */
+#define CLIENT_ACK_THRESH      10
 /* A peer that leaves this much queued and unacknowledged is not reading. */
 #define MAX_BACKLOG            (8 * 1024 * 1024)
 
@@ -660,6 +665,7 @@ quipu_connection_new_client (const QuipuConnectionSetup *setup,
   init_callbacks (&callbacks, FALSE);
   init_settings (&settings, quipu_transport_now ());
   settings.max_stream_window = 4 * CLIENT_STREAM_WINDOW;
+  settings.ack_thresh = CLIENT_ACK_THRESH;
   settings.max_window = 4 * CLIENT_CONN_WINDOW;
   ngtcp2_transport_params_default (&params);
   params.initial_max_stream_data_bidi_local = CLIENT_STREAM_WINDOW;
@@ -1081,22 +1087,14 @@ quipu_connection_read_packet (QuipuConnection       *conn,
   quipu_connection_unref (conn);
 }
 
-void
-quipu_connection_write_packets (QuipuConnection *conn,
-                                ngtcp2_tstamp    ts)
+/* Writes what ngtcp2 has to send, queued stream data coalesced into full
+ * packets; FALSE if that ended the connection. */
+static gboolean
+write_stream_packets (QuipuConnection *conn,
+                      ngtcp2_tstamp    ts)
 {
   guint8 buf[QUIPU_MAX_PACKET];
   gboolean stream_blocked = FALSE;
-
-  if (conn->phase == CONN_LINGERING &&
-      (conn->send.acked == conn->send.queued || !conn->established ||
-       g_get_monotonic_time () >= conn->deadline_us))
-    {
-      send_app_close (conn, ts);
-      return;
-    }
-  if (conn->phase != CONN_ACTIVE && conn->phase != CONN_LINGERING)
-    return;
 
   for (;;)
     {
@@ -1134,7 +1132,7 @@ quipu_connection_write_packets (QuipuConnection *conn,
               continue;
             default:
               close_with_liberr (conn, (int) n_write, ts);
-              return;
+              return FALSE;
             }
         }
 
@@ -1147,6 +1145,40 @@ quipu_connection_write_packets (QuipuConnection *conn,
     }
 
   ngtcp2_conn_update_pkt_tx_time (conn->conn, ts);
+  return TRUE;
+}
+
+/* ngtcp2 holds an ACK back for a while (max_ack_delay, or an eighth of the
+ * round trip if less), and a CONNECTION_CLOSE carries none: closing before
+ * its timer would leave the peer unsure of what arrived last (the server
+ * counts an inbox message delivered by its ACK). Any timer of ngtcp2's this
+ * close is waited for; the linger deadline still bounds the wait. */
+static gboolean
+ack_held_back (QuipuConnection *conn,
+               ngtcp2_tstamp    ts)
+{
+  ngtcp2_tstamp expiry = ngtcp2_conn_get_expiry (conn->conn);
+
+  return expiry != UINT64_MAX && expiry <= ts + NGTCP2_DEFAULT_MAX_ACK_DELAY;
+}
+
+void
+quipu_connection_write_packets (QuipuConnection *conn,
+                                ngtcp2_tstamp    ts)
+{
+  if (conn->phase == CONN_LINGERING &&
+      (!conn->established || g_get_monotonic_time () >= conn->deadline_us))
+    {
+      send_app_close (conn, ts);
+      return;
+    }
+  if (conn->phase != CONN_ACTIVE && conn->phase != CONN_LINGERING)
+    return;
+
+  if (!write_stream_packets (conn, ts))
+    return;
+  if (conn->phase == CONN_LINGERING && conn->send.acked == conn->send.queued && !ack_held_back (conn, ts))
+    send_app_close (conn, ts);
 }
 
 void

@@ -6,6 +6,7 @@
 #include <time.h>               /* linux/errqueue.h needs struct timespec */
 #include <linux/errqueue.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -15,19 +16,45 @@
 #define SEND_BATCH       64
 #define RECV_BATCH       32
 #define RECV_SLOT        2048
+/* A GRO read may bring up to a whole 64 KiB UDP payload in one slot. */
+#define GRO_SLOT         65536
 #define SOCKET_BUFFER    (4 * 1024 * 1024)
+/* The kernel's limits on one GSO send (UDP_MAX_SEGMENTS, and what fits in
+ * one UDP length field with headers). */
+#define GSO_MAX_SEGMENTS 64
+#define GSO_MAX_BYTES    65000
+
+typedef union {
+  char           buf[CMSG_SPACE (sizeof (guint16))];
+  struct cmsghdr align;
+} SegmentControl;
+
+typedef union {
+  char           buf[CMSG_SPACE (sizeof (int))];
+  struct cmsghdr align;
+} GroControl;
 
 struct _QuipuDatagramSocket {
   int                     fd;
   struct sockaddr_storage local;
   socklen_t               local_len;
+  gboolean                gso;
+  gboolean                gro;
+  QuipuDatagramStats      stats;
 
-  /* Outgoing datagrams, sent with one sendmmsg per batch. */
+  /* Outgoing datagrams, end to end in `out`. A message (one entry of one
+   * sendmmsg) is one datagram, or with GSO a run of datagrams of
+   * `seg_size` bytes to one address, the last perhaps shorter. */
+  guint8                  out[SEND_BATCH * QUIPU_DATAGRAM_MAX];
+  gsize                   out_len;
+  guint                   n_datagrams;
+  guint                   n_msgs;
   struct mmsghdr          msgs[SEND_BATCH];
   struct iovec            iovs[SEND_BATCH];
   struct sockaddr_storage addrs[SEND_BATCH];
-  guint8                  bufs[SEND_BATCH][QUIPU_DATAGRAM_MAX];
-  guint                   n_batch;
+  guint16                 seg_size[SEND_BATCH];
+  guint16                 n_segs[SEND_BATCH];
+  SegmentControl          controls[SEND_BATCH];
   gboolean                blocked;
   gboolean                report_unreachable;
   GArray                 *unroutable;   /* struct sockaddr_storage */
@@ -36,7 +63,9 @@ struct _QuipuDatagramSocket {
   struct mmsghdr          rmsgs[RECV_BATCH];
   struct iovec            riovs[RECV_BATCH];
   struct sockaddr_storage raddrs[RECV_BATCH];
-  guint8                  rbufs[RECV_BATCH][RECV_SLOT];
+  GroControl              rcontrols[RECV_BATCH];
+  gsize                   rslot;
+  guint8                 *rbufs;        /* RECV_BATCH slots of `rslot` bytes */
 };
 
 QuipuDatagramSocket *
@@ -85,17 +114,33 @@ quipu_datagram_socket_new (const struct sockaddr *local,
   socket_->local_len = sizeof socket_->local;
   getsockname (socket_->fd, (struct sockaddr *) &socket_->local, &socket_->local_len);
 
+  /* Asking for the option tells whether the kernel knows it (4.18 on);
+   * whether a device takes it shows only when a send fails. A key log is
+   * there to decrypt a capture, and a capture on loopback sees a GSO send
+   * as one datagram, in which QUIC packets with short headers cannot be
+   * told apart: with SSLKEYLOGFILE set, datagrams go one by one. */
+  {
+    int segment = 0;
+    socklen_t segment_len = sizeof segment;
+
+    socket_->gso = getsockopt (socket_->fd, SOL_UDP, UDP_SEGMENT, &segment, &segment_len) == 0 &&
+                   g_getenv ("SSLKEYLOGFILE") == NULL;
+  }
+  socket_->gro = setsockopt (socket_->fd, SOL_UDP, UDP_GRO, &on, sizeof on) == 0;
+  socket_->rslot = socket_->gro ? GRO_SLOT : RECV_SLOT;
+  /* Only the pages a datagram lands on are ever touched. */
+  socket_->rbufs = g_malloc (RECV_BATCH * socket_->rslot);
+
   for (guint i = 0; i < SEND_BATCH; i++)
     {
-      socket_->iovs[i].iov_base = socket_->bufs[i];
       socket_->msgs[i].msg_hdr.msg_iov = &socket_->iovs[i];
       socket_->msgs[i].msg_hdr.msg_iovlen = 1;
       socket_->msgs[i].msg_hdr.msg_name = &socket_->addrs[i];
     }
   for (guint i = 0; i < RECV_BATCH; i++)
     {
-      socket_->riovs[i].iov_base = socket_->rbufs[i];
-      socket_->riovs[i].iov_len = RECV_SLOT;
+      socket_->riovs[i].iov_base = socket_->rbufs + i * socket_->rslot;
+      socket_->riovs[i].iov_len = socket_->rslot;
       socket_->rmsgs[i].msg_hdr.msg_iov = &socket_->riovs[i];
       socket_->rmsgs[i].msg_hdr.msg_iovlen = 1;
       socket_->rmsgs[i].msg_hdr.msg_name = &socket_->raddrs[i];
@@ -109,6 +154,7 @@ quipu_datagram_socket_free (QuipuDatagramSocket *socket_)
   if (socket_->fd >= 0)
     close (socket_->fd);
   g_array_unref (socket_->unroutable);
+  g_free (socket_->rbufs);
   g_free (socket_);
 }
 
@@ -133,16 +179,110 @@ quipu_datagram_socket_is_blocked (QuipuDatagramSocket *socket_)
 }
 
 void
+quipu_datagram_socket_get_stats (QuipuDatagramSocket *socket_,
+                                 QuipuDatagramStats  *stats)
+{
+  *stats = socket_->stats;
+  stats->gso = socket_->gso;
+  stats->gro = socket_->gro;
+}
+
+/* Message `i` becomes one datagram of `len` bytes at `data` for `remote`. */
+static void
+start_message (QuipuDatagramSocket   *socket_,
+               guint                  i,
+               const struct sockaddr *remote,
+               socklen_t              remote_len,
+               guint8                *data,
+               gsize                  len)
+{
+  socket_->iovs[i].iov_base = data;
+  socket_->iovs[i].iov_len = len;
+  memcpy (&socket_->addrs[i], remote, remote_len);
+  socket_->msgs[i].msg_hdr.msg_namelen = remote_len;
+  socket_->seg_size[i] = len;
+  socket_->n_segs[i] = 1;
+}
+
+/* The UDP_SEGMENT option of message `i`, which only a run needs. */
+static void
+set_control (QuipuDatagramSocket *socket_,
+             guint                i)
+{
+  struct msghdr *hdr = &socket_->msgs[i].msg_hdr;
+  struct cmsghdr *cmsg;
+  guint16 size = socket_->seg_size[i];
+
+  if (socket_->n_segs[i] == 1)
+    {
+      hdr->msg_control = NULL;
+      hdr->msg_controllen = 0;
+      return;
+    }
+  hdr->msg_control = socket_->controls[i].buf;
+  hdr->msg_controllen = sizeof socket_->controls[i].buf;
+  cmsg = CMSG_FIRSTHDR (hdr);
+  cmsg->cmsg_level = SOL_UDP;
+  cmsg->cmsg_type = UDP_SEGMENT;
+  cmsg->cmsg_len = CMSG_LEN (sizeof size);
+  memcpy (CMSG_DATA (cmsg), &size, sizeof size);
+}
+
+/* The kernel refused a GSO send (a device without checksum offload says
+ * EIO, some paths EINVAL): from message `first` on, one datagram each, and
+ * no more runs on this socket. There are never more datagrams than
+ * messages can hold. */
+static void
+split_runs (QuipuDatagramSocket *socket_,
+            guint                first)
+{
+  struct { guint8 *data; gsize len; guint16 seg; guint16 n; socklen_t addr_len; struct sockaddr_storage addr; } runs[SEND_BATCH];
+  guint n_runs = socket_->n_msgs - first;
+  guint m = first;
+
+  g_debug ("UDP GSO refused (%s): sending datagrams one by one", g_strerror (errno));
+  socket_->gso = FALSE;
+  for (guint i = 0; i < n_runs; i++)
+    {
+      guint k = first + i;
+
+      runs[i].data = socket_->iovs[k].iov_base;
+      runs[i].len = socket_->iovs[k].iov_len;
+      runs[i].seg = socket_->seg_size[k];
+      runs[i].n = socket_->n_segs[k];
+      runs[i].addr_len = socket_->msgs[k].msg_hdr.msg_namelen;
+      runs[i].addr = socket_->addrs[k];
+    }
+  for (guint i = 0; i < n_runs; i++)
+    for (guint j = 0; j < runs[i].n; j++)
+      {
+        gsize offset = (gsize) j * runs[i].seg;
+
+        start_message (socket_, m++, (const struct sockaddr *) &runs[i].addr, runs[i].addr_len,
+                       runs[i].data + offset, MIN (runs[i].seg, runs[i].len - offset));
+      }
+  socket_->n_msgs = m;
+}
+
+void
 quipu_datagram_socket_flush (QuipuDatagramSocket *socket_)
 {
   guint sent = 0;
+  gsize gone;
 
-  while (sent < socket_->n_batch)
+  for (guint i = 0; i < socket_->n_msgs; i++)
+    set_control (socket_, i);
+
+  while (sent < socket_->n_msgs)
     {
-      int rv = sendmmsg (socket_->fd, socket_->msgs + sent, socket_->n_batch - sent, 0);
+      int rv = sendmmsg (socket_->fd, socket_->msgs + sent, socket_->n_msgs - sent, 0);
 
+      socket_->stats.send_calls++;
       if (rv >= 0)
         {
+          for (int i = 0; i < rv; i++)
+            socket_->stats.datagrams_sent += socket_->n_segs[sent + i];
+          socket_->stats.sends += rv;
           sent += rv;
           continue;
         }
@@ -150,6 +290,13 @@ quipu_datagram_socket_flush (QuipuDatagramSocket *socket_)
         continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
         break;
+      if ((errno == EIO || errno == EINVAL) && socket_->n_segs[sent] > 1)
+        {
+          split_runs (socket_, sent);
+          for (guint i = sent; i < socket_->n_msgs; i++)
+            set_control (socket_, i);
+          continue;
+        }
       /* This datagram cannot go (unreachable, too big): QUIC recovers from
        * its loss like any other. No route at all is worth telling: only
        * that errno surely concerns this datagram's own address. */
@@ -159,25 +306,54 @@ quipu_datagram_socket_flush (QuipuDatagramSocket *socket_)
       sent++;
     }
 
-  if (sent == socket_->n_batch)
+  if (sent == socket_->n_msgs)
     {
-      socket_->n_batch = 0;
+      socket_->n_msgs = 0;
+      socket_->n_datagrams = 0;
+      socket_->out_len = 0;
       socket_->blocked = FALSE;
       return;
     }
 
   /* Keep what is left at the front and wait for G_IO_OUT. */
-  for (guint i = sent; i < socket_->n_batch; i++)
+  gone = (guint8 *) socket_->iovs[sent].iov_base - socket_->out;
+  memmove (socket_->out, socket_->out + gone, socket_->out_len - gone);
+  socket_->out_len -= gone;
+  socket_->n_datagrams = 0;
+  for (guint i = sent; i < socket_->n_msgs; i++)
     {
       guint j = i - sent;
 
-      memmove (socket_->bufs[j], socket_->bufs[i], socket_->iovs[i].iov_len);
+      socket_->iovs[j].iov_base = (guint8 *) socket_->iovs[i].iov_base - gone;
       socket_->iovs[j].iov_len = socket_->iovs[i].iov_len;
       socket_->addrs[j] = socket_->addrs[i];
       socket_->msgs[j].msg_hdr.msg_namelen = socket_->msgs[i].msg_hdr.msg_namelen;
+      socket_->seg_size[j] = socket_->seg_size[i];
+      socket_->n_segs[j] = socket_->n_segs[i];
+      socket_->n_datagrams += socket_->n_segs[j];
     }
-  socket_->n_batch -= sent;
+  socket_->n_msgs -= sent;
   socket_->blocked = TRUE;
+}
+
+/* Whether a datagram of `len` bytes for `remote` may join the last
+ * message's run: the same address, no longer than the run's datagrams and
+ * the run not ended by a shorter one yet, within the kernel's limits. */
+static gboolean
+extends_run (QuipuDatagramSocket   *socket_,
+             const struct sockaddr *remote,
+             socklen_t              remote_len,
+             gsize                  len)
+{
+  guint last = socket_->n_msgs - 1;
+
+  return socket_->gso && socket_->n_msgs > 0 &&
+         len <= socket_->seg_size[last] &&
+         socket_->iovs[last].iov_len == (gsize) socket_->seg_size[last] * socket_->n_segs[last] &&
+         socket_->n_segs[last] < GSO_MAX_SEGMENTS &&
+         socket_->iovs[last].iov_len + len <= GSO_MAX_BYTES &&
+         socket_->msgs[last].msg_hdr.msg_namelen == remote_len &&
+         memcmp (&socket_->addrs[last], remote, remote_len) == 0;
 }
 
 gboolean
@@ -187,22 +363,30 @@ quipu_datagram_socket_queue (QuipuDatagramSocket   *socket_,
                              const guint8          *data,
                              gsize                  len)
 {
-  guint slot;
+  guint8 *dest;
 
-  if (len > QUIPU_DATAGRAM_MAX || remote_len > sizeof (struct sockaddr_storage))
+  if (len == 0 || len > QUIPU_DATAGRAM_MAX || remote_len > sizeof (struct sockaddr_storage))
     return FALSE;
-  if (socket_->n_batch == SEND_BATCH)
+  if (socket_->n_datagrams == SEND_BATCH)
     {
       quipu_datagram_socket_flush (socket_);
-      if (socket_->n_batch == SEND_BATCH)
+      if (socket_->n_datagrams == SEND_BATCH)
         return FALSE;
     }
 
-  slot = socket_->n_batch++;
-  memcpy (socket_->bufs[slot], data, len);
-  socket_->iovs[slot].iov_len = len;
-  memcpy (&socket_->addrs[slot], remote, remote_len);
-  socket_->msgs[slot].msg_hdr.msg_namelen = remote_len;
+  dest = socket_->out + socket_->out_len;
+  memcpy (dest, data, len);
+  socket_->out_len += len;
+  socket_->n_datagrams++;
+  if (extends_run (socket_, remote, remote_len, len))
+    {
+      guint last = socket_->n_msgs - 1;
+
+      socket_->iovs[last].iov_len += len;
+      socket_->n_segs[last]++;
+    }
+  else
+    start_message (socket_, socket_->n_msgs++, remote, remote_len, dest, len);
   return TRUE;
 }
 
@@ -270,6 +454,21 @@ quipu_datagram_socket_read_errors (QuipuDatagramSocket *socket_,
     }
 }
 
+/* The size of the datagrams GRO joined in a message, 0 if not joined. */
+static gsize
+gro_size (struct msghdr *hdr)
+{
+  for (struct cmsghdr *cmsg = CMSG_FIRSTHDR (hdr); cmsg != NULL; cmsg = CMSG_NXTHDR (hdr, cmsg))
+    if (cmsg->cmsg_level == SOL_UDP && cmsg->cmsg_type == UDP_GRO)
+      {
+        int size;
+
+        memcpy (&size, CMSG_DATA (cmsg), sizeof size);
+        return size > 0 ? size : 0;
+      }
+  return 0;
+}
+
 guint
 quipu_datagram_socket_receive (QuipuDatagramSocket *socket_,
                                guint                budget,
@@ -285,11 +484,16 @@ quipu_datagram_socket_receive (QuipuDatagramSocket *socket_,
 
       for (guint i = 0; i < RECV_BATCH; i++)
         {
-          socket_->rmsgs[i].msg_hdr.msg_namelen = sizeof socket_->raddrs[i];
-          socket_->rmsgs[i].msg_hdr.msg_flags = 0;
+          struct msghdr *hdr = &socket_->rmsgs[i].msg_hdr;
+
+          hdr->msg_namelen = sizeof socket_->raddrs[i];
+          hdr->msg_flags = 0;
+          hdr->msg_control = socket_->gro ? socket_->rcontrols[i].buf : NULL;
+          hdr->msg_controllen = socket_->gro ? sizeof socket_->rcontrols[i].buf : 0;
         }
 
       n = recvmmsg (socket_->fd, socket_->rmsgs, RECV_BATCH, MSG_DONTWAIT, NULL);
+      socket_->stats.receive_calls++;
       if (n < 0)
         {
           if (errno == EINTR)
@@ -304,16 +508,27 @@ quipu_datagram_socket_receive (QuipuDatagramSocket *socket_,
           break;
         }
 
-      total += n;
+      socket_->stats.receives += n;
       for (int i = 0; i < n; i++)
         {
           struct msghdr *hdr = &socket_->rmsgs[i].msg_hdr;
+          const guint8 *data = socket_->riovs[i].iov_base;
+          gsize len = socket_->rmsgs[i].msg_len;
+          gsize size = socket_->gro ? gro_size (hdr) : 0;
 
           if (hdr->msg_flags & MSG_TRUNC)
             continue;
-          if (!func (socket_->rbufs[i], socket_->rmsgs[i].msg_len,
-                     (const struct sockaddr *) &socket_->raddrs[i], hdr->msg_namelen, user_data))
-            return total;
+          if (size == 0)
+            size = len;
+          /* GRO joined datagrams of `size` bytes, the last perhaps shorter. */
+          for (gsize offset = 0; offset < len; offset += size)
+            {
+              total++;
+              socket_->stats.datagrams_received++;
+              if (!func (data + offset, MIN (size, len - offset),
+                         (const struct sockaddr *) &socket_->raddrs[i], hdr->msg_namelen, user_data))
+                return total;
+            }
         }
       if (n < RECV_BATCH)
         break;

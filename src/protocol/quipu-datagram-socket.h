@@ -8,9 +8,25 @@ G_BEGIN_DECLS
 
 /* A non-blocking UDP socket with batched I/O: datagrams queued for one
  * sendmmsg, read with recvmmsg, and (on request) ICMP "port unreachable"
- * picked up from the error queue with the address it concerns. It knows
- * nothing of QUIC; the endpoint polls its fd. */
+ * picked up from the error queue with the address it concerns. Datagrams
+ * queued one after another to the same address with the same size (the
+ * last may be shorter) leave in one UDP GSO send, and the kernel may hand
+ * several received from one sender over at once (GRO): callers see single
+ * datagrams either way. It knows nothing of QUIC; the endpoint polls its fd. */
 typedef struct _QuipuDatagramSocket QuipuDatagramSocket;
+
+/* What went through the socket, for measurements: a datagram is one UDP
+ * payload (one QUIC packet), a call one system call. */
+typedef struct {
+  guint64  datagrams_sent;
+  guint64  sends;             /* kernel messages: a GSO send carries several datagrams */
+  guint64  send_calls;        /* sendmmsg calls */
+  guint64  datagrams_received;
+  guint64  receives;          /* kernel messages: a GRO one carries several datagrams */
+  guint64  receive_calls;     /* recvmmsg calls */
+  gboolean gso;               /* UDP_SEGMENT in use (FALSE once the kernel refused it) */
+  gboolean gro;               /* UDP_GRO in use */
+} QuipuDatagramStats;
 
 #define QUIPU_DATAGRAM_MAX 1452
 
@@ -73,6 +89,9 @@ guint       quipu_datagram_socket_receive       (QuipuDatagramSocket *socket,
 void        quipu_datagram_socket_read_errors   (QuipuDatagramSocket *socket,
                                                  QuipuRefusedFunc     refused,
                                                  gpointer             user_data);
+
+void        quipu_datagram_socket_get_stats     (QuipuDatagramSocket *socket,
+                                                 QuipuDatagramStats  *stats);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (QuipuDatagramSocket, quipu_datagram_socket_free)
 

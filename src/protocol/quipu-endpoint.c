@@ -541,6 +541,16 @@ static void
 endpoint_finalize (GSource *source)
 {
   QuipuEndpoint *endpoint = (QuipuEndpoint *) source;
+  QuipuDatagramStats stats;
+
+  /* For measurements (G_MESSAGES_DEBUG): packets against system calls. */
+  quipu_datagram_socket_get_stats (endpoint->socket, &stats);
+  g_debug ("io: sent %" G_GUINT64_FORMAT " datagrams in %" G_GUINT64_FORMAT " sends (%" G_GUINT64_FORMAT
+           " calls), received %" G_GUINT64_FORMAT " in %" G_GUINT64_FORMAT " receives (%" G_GUINT64_FORMAT
+           " calls); GSO %s, GRO %s",
+           stats.datagrams_sent, stats.sends, stats.send_calls,
+           stats.datagrams_received, stats.receives, stats.receive_calls,
+           stats.gso ? "on" : "off", stats.gro ? "on" : "off");
 
   /* Connections still here die with the socket; owners holding refs keep
    * harmless husks that refuse to send. */

@@ -118,7 +118,9 @@ quipu_outbox_close (QuipuOutbox *self)
     g_source_destroy (self->save_idle);
   g_clear_pointer (&self->save_idle, g_source_unref);
   self->closed = TRUE;
-  if (!self->dirty || self->path == NULL || self->restoring)
+  /* A save still on its way would land after this returns, and whoever
+   * reads the file next could find the old one: write it now too. */
+  if ((!self->dirty && !self->saving) || self->path == NULL || self->restoring)
     return;
 
   {

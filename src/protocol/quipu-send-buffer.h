@@ -10,6 +10,7 @@ G_BEGIN_DECLS
  * until the peer acknowledges them. Offsets count from the stream start. */
 typedef struct {
   GQueue  blocks;      /* of SendBlock, oldest first */
+  GList  *unsent;      /* a block at or before the first with unsent bytes, or NULL */
   guint64 queued;      /* just past everything queued */
   guint64 sent;        /* just past what QUIC has taken */
   guint64 acked;       /* everything below is acknowledged and freed */
