@@ -648,6 +648,39 @@ test_outbox_persists (Fixture       *fx,
   session_free (s);
 }
 
+/* Closed while a save is still being written in GIO's worker: the older
+ * copy must never land over what the close wrote. */
+static void
+test_outbox_close_during_save (Fixture       *fx,
+                               gconstpointer  data)
+{
+  g_autofree char *path = g_build_filename (fx->dir, "outbox", "wren", NULL);
+  Session *s = session_new (fx, "wren", 0x66, 0);
+  g_autoptr(QuipuMessage) first = NULL;
+  g_autoptr(QuipuMessage) second = NULL;
+
+  quipu_client_set_outbox_path (s->client, path);
+  /* The file is read first; wait until that is over and a save can start. */
+  quipu_test_spin (50);
+  first = quipu_client_send_to_room (s->client, "porch", "one", NULL);
+  /* One pass: the idle save runs and hands the write to a worker. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  second = quipu_client_send_to_room (s->client, "porch", "two", NULL);
+  g_assert_nonnull (first);
+  g_assert_nonnull (second);
+  session_free (s);
+  /* Let the worker finish and its callback run. */
+  quipu_test_spin (300);
+
+  s = session_new (fx, "wren", 0x66, 0);
+  quipu_client_set_outbox_path (s->client, path);
+  QUIPU_TEST_WAIT_FOR (quipu_client_get_n_pending (s->client) > 0);
+  quipu_test_spin (50);
+  g_assert_cmpuint (quipu_client_get_n_pending (s->client), ==, 2);
+  session_free (s);
+}
+
 /* Loading the system CAs takes ~20-30 ms here: a server pinned by
  * fingerprint or already in known-servers never waits for it. In a child
  * process, so that nothing earlier in this one has loaded them. */
@@ -892,6 +925,7 @@ main (int argc, char **argv)
   ADD ("/quipu/client/unknown-server", test_unknown_server);
   ADD ("/quipu/client/changed-certificate", test_changed_certificate);
   ADD ("/quipu/client/outbox-persists", test_outbox_persists);
+  ADD ("/quipu/client/outbox-close-during-save", test_outbox_close_during_save);
   ADD ("/quipu/client/ca-loaded-only-when-needed", test_ca_loaded_only_when_needed);
   ADD ("/quipu/client/thread-default-context", test_thread_default_context);
   ADD ("/quipu/client/outbox-backpressure", test_outbox_backpressure);

@@ -118,8 +118,8 @@ quipu_outbox_close (QuipuOutbox *self)
     g_source_destroy (self->save_idle);
   g_clear_pointer (&self->save_idle, g_source_unref);
   self->closed = TRUE;
-  /* A save still on its way would land after this returns, and whoever
-   * reads the file next could find the old one: write it now too. */
+  /* A save still on its way is dropped when it ends (saved_cb): what it
+   * held is written now, with whatever changed since. */
   if ((!self->dirty && !self->saving) || self->path == NULL || self->restoring)
     return;
 
@@ -163,9 +163,18 @@ saved_cb (GObject      *object,
   g_autoptr(QuipuOutbox) self = user_data;
   g_autoptr(GError) error = NULL;
 
+  g_autofree char *written = g_file_get_path (G_FILE (object));
+
   self->saving = FALSE;
   if (!g_file_replace_contents_finish (G_FILE (object), result, NULL, &error))
     g_warning ("cannot save unsent messages: %s", error->message);
+  /* Closed meanwhile: the file was written at the close, and this older
+   * copy must not replace it. Only this thread ever renames onto the path,
+   * so the newest state always lands last. */
+  else if (self->closed)
+    g_unlink (written);
+  else if (g_rename (written, self->path) != 0)
+    g_warning ("cannot save unsent messages to %s: %s", self->path, g_strerror (errno));
   /* Changed while it was being written: write again. */
   if (self->dirty)
     schedule_save (self);
@@ -178,6 +187,7 @@ save_cb (gpointer user_data)
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) bytes = NULL;
   g_autoptr(GFile) file = NULL;
+  g_autofree char *saving_path = NULL;
 
   g_clear_pointer (&self->save_idle, g_source_unref);
   if (self->restoring || self->closed)
@@ -188,10 +198,11 @@ save_cb (gpointer user_data)
       return G_SOURCE_REMOVE;
     }
   bytes = serialize (self);
-  file = g_file_new_for_path (self->path);
+  /* Written beside it in a worker thread, renamed over it here (saved_cb). */
+  saving_path = g_strconcat (self->path, ".saving", NULL);
+  file = g_file_new_for_path (saving_path);
   self->dirty = FALSE;
   self->saving = TRUE;
-  /* GIO writes a temporary file and renames it over the old one. */
   g_file_replace_contents_bytes_async (file, bytes, NULL, FALSE,
                                        G_FILE_CREATE_PRIVATE | G_FILE_CREATE_REPLACE_DESTINATION,
                                        NULL, saved_cb, quipu_outbox_ref (self));
