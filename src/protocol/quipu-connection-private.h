@@ -21,6 +21,8 @@ G_BEGIN_DECLS
  *   ├ quipu-deadline-heap   the earliest connection expiry
  *   ├ quipu-stateless       Version Negotiation, Retry, stateless reset
  *   └ quipu-connection      one QUIC connection, stream 0, its close phases
+ *     ├ quipu-connection-tls  its GnuTLS session
+ *     ├ quipu-connection-io   reading, writing, timers
  *     ├ quipu-send-buffer   queued bytes kept until acknowledged
  *     └ quipu-transport-error  QUIC/TLS failures as GErrors
  *   quipu-address           addresses as text, for all of them */
