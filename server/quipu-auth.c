@@ -9,9 +9,8 @@
 #include "quipu-event.h"
 #include "quipu-history.h"
 #include "quipu-identity.h"
+#include "quipu-signing.h"
 
-#define EXPORTER_LABEL "EXPORTER-quipu-login"
-#define EXPORTER_LEN   32
 
 static const char * const supported_features[] = { "history", "presence", NULL };
 
@@ -68,9 +67,9 @@ check_proof (QuipuRequest     *request,
   QuipuSession *session = request->session;
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) input = NULL;
-  guint8 exporter[EXPORTER_LEN];
+  guint8 exporter[QUIPU_LOGIN_EXPORTER_LEN];
 
-  if (!quipu_connection_export_keying_material (session->conn, EXPORTER_LABEL, exporter, sizeof exporter,
+  if (!quipu_connection_export_keying_material (session->conn, QUIPU_LOGIN_EXPORTER_LABEL, exporter, sizeof exporter,
                                                 &error))
     {
       quipu_session_refuse (session, request->batch, QUIPU_PROTOCOL_ERROR_SERVER, error->message);

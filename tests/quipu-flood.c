@@ -11,7 +11,9 @@
 #include "quipu-endpoint.h"
 #include "quipu-error.h"
 #include "quipu-identity.h"
+#include "quipu-signing.h"
 #include "quipu-wire.h"
+#include "quipu-test-peer.h"
 
 /* An abusive client for the integration tests: what quipu-cli never does,
  * done on purpose, over real QUIC against a real quipu-server. It prints
@@ -24,9 +26,6 @@
  *   --seed TEXT                                         flood as the same key each run (a reconnect)
  *
  * Every mode ends when stdin closes (or, for idle, when all are closed). */
-
-#define EXPORTER_LABEL "EXPORTER-quipu-login"
-#define EXPORTER_LEN   32
 
 typedef struct {
   QuipuEndpoint   *endpoint;
@@ -171,22 +170,10 @@ static void
 login (Peer          *peer,
        QuipuIdentity *identity)
 {
-  g_autoptr(QuipuFrame) frame = quipu_frame_new (QUIPU_FRAME_CONNECT);
-  g_autoptr(GBytes) input = NULL;
-  guint8 exporter[EXPORTER_LEN];
-  guint8 proof[QUIPU_SIGNATURE_SIZE];
-  const guint8 *key = quipu_identity_get_public_key (identity);
+  const guint64 version = QUIPU_PROTOCOL_VERSION;
+  g_autoptr(QuipuFrame) frame = quipu_test_login_frame (peer->conn, identity, username, &version, 1,
+                                                        "quipu-flood");
 
-  if (!quipu_connection_export_keying_material (peer->conn, EXPORTER_LABEL, exporter, sizeof exporter, NULL))
-    g_error ("no exporter");
-  input = quipu_login_proof_input (exporter, sizeof exporter, username, key);
-  if (!quipu_identity_sign (identity, g_bytes_get_data (input, NULL), g_bytes_get_size (input), proof, NULL))
-    g_error ("cannot sign");
-  quipu_frame_add_uint (frame, QUIPU_FIELD_VERSION, QUIPU_PROTOCOL_VERSION);
-  quipu_frame_set_string (frame, QUIPU_FIELD_USERNAME, username);
-  quipu_frame_set_bytes (frame, QUIPU_FIELD_KEY, key, QUIPU_KEY_SIZE);
-  quipu_frame_set_bytes (frame, QUIPU_FIELD_PROOF, proof, sizeof proof);
-  quipu_frame_set_string (frame, QUIPU_FIELD_CLIENT, "quipu-flood");
   quipu_connection_queue_frame (peer->conn, frame);
   spin_until (has_welcome, peer, 30);
   if (peer->closed)
@@ -387,17 +374,14 @@ mode_flood (guint n)
     {
       g_autoptr(QuipuFrame) msg = quipu_frame_new (QUIPU_FRAME_MESSAGE);
       g_autofree char *body = g_strdup_printf ("flood %05u", i);
-      g_autoptr(GBytes) input = NULL;
-      guint8 signature[QUIPU_SIGNATURE_SIZE];
 
       quipu_frame_set_string (msg, QUIPU_FIELD_SENDER, username);
       quipu_frame_set_string (msg, QUIPU_FIELD_ROOM, room_name);
       quipu_frame_set_uint (msg, QUIPU_FIELD_CLIENT_MSG_ID, i);
       quipu_frame_set_uint (msg, QUIPU_FIELD_TIMESTAMP, g_get_real_time () / 1000);
       quipu_frame_set_string (msg, QUIPU_FIELD_BODY, body);
-      input = quipu_message_signing_input (msg);
-      quipu_identity_sign (identity, g_bytes_get_data (input, NULL), g_bytes_get_size (input), signature, NULL);
-      quipu_frame_set_bytes (msg, QUIPU_FIELD_SIGNATURE, signature, sizeof signature);
+      if (!quipu_identity_sign_message (identity, msg, NULL))
+        g_error ("cannot sign");
       quipu_connection_queue_frame (peer->conn, msg);
       if (i % 500 == 0)
         g_main_context_iteration (NULL, FALSE);

@@ -2,11 +2,8 @@
 
 #include "config.h"
 
-#include "quipu-signing-input.h"
+#include "quipu-signing.h"
 #include "quipu-test-peer.h"
-
-#define EXPORTER_LABEL "EXPORTER-quipu-login"
-#define EXPORTER_LEN   32
 
 static void
 peer_established (QuipuConnection *conn,
@@ -98,28 +95,43 @@ quipu_test_peer_connect (QuipuEndpoint *endpoint,
   return peer;
 }
 
+QuipuFrame *
+quipu_test_login_frame (QuipuConnection *conn,
+                        QuipuIdentity   *identity,
+                        const char      *username,
+                        const guint64   *versions,
+                        guint            n_versions,
+                        const char      *client)
+{
+  QuipuFrame *frame = quipu_frame_new (QUIPU_FRAME_CONNECT);
+  g_autoptr(GError) error = NULL;
+  guint8 exporter[QUIPU_LOGIN_EXPORTER_LEN];
+  guint8 proof[QUIPU_SIGNATURE_SIZE];
+
+  g_assert_true (quipu_connection_export_keying_material (conn, QUIPU_LOGIN_EXPORTER_LABEL, exporter,
+                                                          sizeof exporter, &error));
+  g_assert_no_error (error);
+  g_assert_true (quipu_identity_sign_login_proof (identity, exporter, sizeof exporter, username, proof, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < n_versions; i++)
+    quipu_frame_add_uint (frame, QUIPU_FIELD_VERSION, versions[i]);
+  quipu_frame_set_string (frame, QUIPU_FIELD_USERNAME, username);
+  quipu_frame_set_bytes (frame, QUIPU_FIELD_KEY, quipu_identity_get_public_key (identity), QUIPU_KEY_SIZE);
+  quipu_frame_set_bytes (frame, QUIPU_FIELD_PROOF, proof, sizeof proof);
+  if (client != NULL)
+    quipu_frame_set_string (frame, QUIPU_FIELD_CLIENT, client);
+  return frame;
+}
+
 void
 quipu_test_peer_queue_login (QuipuTestPeer *peer,
                              QuipuIdentity *identity,
                              const char    *username)
 {
-  g_autoptr(QuipuFrame) frame = quipu_frame_new (QUIPU_FRAME_CONNECT);
-  g_autoptr(GBytes) input = NULL;
-  g_autoptr(GError) error = NULL;
-  guint8 exporter[EXPORTER_LEN];
-  guint8 proof[QUIPU_SIGNATURE_SIZE];
-  const guint8 *key = quipu_identity_get_public_key (identity);
+  const guint64 version = QUIPU_PROTOCOL_VERSION;
+  g_autoptr(QuipuFrame) frame = quipu_test_login_frame (peer->conn, identity, username, &version, 1,
+                                                        "quipu-test-peer");
 
-  g_assert_true (quipu_connection_export_keying_material (peer->conn, EXPORTER_LABEL, exporter,
-                                                          sizeof exporter, &error));
-  input = quipu_login_proof_input (exporter, sizeof exporter, username, key);
-  g_assert_true (quipu_identity_sign (identity, g_bytes_get_data (input, NULL), g_bytes_get_size (input),
-                                      proof, &error));
-  quipu_frame_add_uint (frame, QUIPU_FIELD_VERSION, QUIPU_PROTOCOL_VERSION);
-  quipu_frame_set_string (frame, QUIPU_FIELD_USERNAME, username);
-  quipu_frame_set_bytes (frame, QUIPU_FIELD_KEY, key, QUIPU_KEY_SIZE);
-  quipu_frame_set_bytes (frame, QUIPU_FIELD_PROOF, proof, sizeof proof);
-  quipu_frame_set_string (frame, QUIPU_FIELD_CLIENT, "quipu-test-peer");
   g_assert_true (quipu_connection_queue_frame (peer->conn, frame));
 }
 

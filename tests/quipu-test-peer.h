@@ -29,6 +29,15 @@ QuipuTestPeer *quipu_test_peer_connect (QuipuEndpoint *endpoint,
 void           quipu_test_peer_queue_login (QuipuTestPeer *peer,
                                             QuipuIdentity *identity,
                                             const char    *username);
+/* The CONNECT an honest client sends once the handshake of `conn` is done,
+ * offering `versions` and signing the connection's exporter with `identity`
+ * (`client` may be NULL). Shared by every test that logs in by hand. */
+QuipuFrame    *quipu_test_login_frame  (QuipuConnection *conn,
+                                        QuipuIdentity   *identity,
+                                        const char      *username,
+                                        const guint64   *versions,
+                                        guint            n_versions,
+                                        const char      *client);
 /* The frames received of `type`. */
 guint          quipu_test_peer_count   (QuipuTestPeer *peer,
                                         QuipuFrameType type);

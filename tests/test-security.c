@@ -11,6 +11,7 @@
 #include "quipu-error.h"
 #include "quipu-identity.h"
 #include "quipu-server.h"
+#include "quipu-signing.h"
 #include "quipu-wire.h"
 #include "quipu-test-peer.h"
 #include "quipu-test-util.h"
@@ -19,8 +20,6 @@
  * process and this main loop: QuipuClient sessions for the honest users,
  * raw QuipuConnections with hand-made frames for the attacker. */
 
-#define EXPORTER_LABEL    "EXPORTER-quipu-login"
-#define EXPORTER_LEN      32
 #define ANY_MSG_ID        G_MAXUINT64
 
 /* ---- the server's security log ---- */
@@ -355,30 +354,11 @@ raw_login_as (RawPeer       *peer,
               guint          n_versions,
               const char    *client)
 {
-  g_autoptr(QuipuFrame) frame = quipu_frame_new (QUIPU_FRAME_CONNECT);
-  g_autoptr(GBytes) input = NULL;
+  g_autoptr(QuipuFrame) frame = quipu_test_login_frame (peer->conn, identity, username, versions, n_versions,
+                                                        client);
   g_autoptr(GError) error = NULL;
-  const guint8 *key = quipu_identity_get_public_key (identity);
-  guint8 exporter[EXPORTER_LEN];
-  guint8 proof[QUIPU_SIGNATURE_SIZE];
-  GBytes *bytes;
+  GBytes *bytes = quipu_frame_encode (frame, &error);
 
-  g_assert_true (quipu_connection_export_keying_material (peer->conn, EXPORTER_LABEL, exporter,
-                                                          sizeof exporter, &error));
-  g_assert_no_error (error);
-  input = quipu_login_proof_input (exporter, sizeof exporter, username, key);
-  g_assert_true (quipu_identity_sign (identity, g_bytes_get_data (input, NULL), g_bytes_get_size (input),
-                                      proof, &error));
-  g_assert_no_error (error);
-
-  for (guint i = 0; i < n_versions; i++)
-    quipu_frame_add_uint (frame, QUIPU_FIELD_VERSION, versions[i]);
-  quipu_frame_set_string (frame, QUIPU_FIELD_USERNAME, username);
-  quipu_frame_set_bytes (frame, QUIPU_FIELD_KEY, key, QUIPU_KEY_SIZE);
-  quipu_frame_set_bytes (frame, QUIPU_FIELD_PROOF, proof, sizeof proof);
-  if (client != NULL)
-    quipu_frame_set_string (frame, QUIPU_FIELD_CLIENT, client);
-  bytes = quipu_frame_encode (frame, &error);
   g_assert_no_error (error);
   g_assert_true (quipu_connection_queue_bytes (peer->conn, bytes));
   return bytes;
@@ -437,14 +417,10 @@ static void
 sign_message (QuipuFrame    *frame,
               QuipuIdentity *identity)
 {
-  g_autoptr(GBytes) input = quipu_message_signing_input (frame);
   g_autoptr(GError) error = NULL;
-  guint8 signature[QUIPU_SIGNATURE_SIZE];
 
-  g_assert_true (quipu_identity_sign (identity, g_bytes_get_data (input, NULL), g_bytes_get_size (input),
-                                      signature, &error));
+  g_assert_true (quipu_identity_sign_message (identity, frame, &error));
   g_assert_no_error (error);
-  quipu_frame_set_bytes (frame, QUIPU_FIELD_SIGNATURE, signature, sizeof signature);
 }
 
 static QuipuFrame *

@@ -7,7 +7,7 @@
 
 #include "quipu-connection.h"
 #include "quipu-server.h"
-#include "quipu-signing-input.h"
+#include "quipu-signing.h"
 #include "quipu-test-peer.h"
 #include "quipu-test-util.h"
 #include "quipu-wire.h"
@@ -226,14 +226,8 @@ send_input (Peer          *peer,
         }
       if (result == QUIPU_DECODE_OK && frame->type == QUIPU_FRAME_MESSAGE)
         {
-          g_autoptr(GBytes) input = NULL;
-          guint8 signature[QUIPU_SIGNATURE_SIZE];
-
           quipu_frame_set_string (frame, QUIPU_FIELD_SENDER, peer->username);
-          input = quipu_message_signing_input (frame);
-          if (quipu_identity_sign (peer->identity, g_bytes_get_data (input, NULL), g_bytes_get_size (input),
-                                   signature, NULL))
-            quipu_frame_set_bytes (frame, QUIPU_FIELD_SIGNATURE, signature, sizeof signature);
+          quipu_identity_sign_message (peer->identity, frame, NULL);
           if (!quipu_frame_encode_to (frame, out, NULL))
             g_byte_array_append (out, data + pos, consumed);
         }
