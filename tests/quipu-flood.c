@@ -27,15 +27,6 @@
  *
  * Every mode ends when stdin closes (or, for idle, when all are closed). */
 
-typedef struct {
-  QuipuEndpoint   *endpoint;
-  QuipuConnection *conn;
-  gboolean         established;
-  gboolean         closed;
-  char            *close_reason;
-  GPtrArray       *frames;        /* QuipuFrame *, copies */
-} Peer;
-
 /* --no-keep-alive: connections silent once idle, so that only the
  * server's own keep-alive could hold them open. */
 static gboolean no_keep_alive;
@@ -44,46 +35,6 @@ static char *trust_path;
 static char *username;
 static char *room_name;
 static char *seed_text;
-
-static void
-on_established (QuipuConnection *conn,
-                gpointer         data)
-{
-  ((Peer *) data)->established = TRUE;
-}
-
-static void
-on_frame (QuipuConnection *conn,
-          QuipuFrame      *frame,
-          gpointer         data)
-{
-  Peer *peer = data;
-  g_autoptr(GBytes) bytes = quipu_frame_encode (frame, NULL);
-  QuipuFrame *copy = NULL;
-  gsize consumed = 0;
-
-  if (bytes != NULL &&
-      quipu_frame_decode (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), &consumed, &copy,
-                          NULL) == QUIPU_DECODE_OK)
-    g_ptr_array_add (peer->frames, copy);
-}
-
-static void
-on_closed (QuipuConnection *conn,
-           const GError    *error,
-           gpointer         data)
-{
-  Peer *peer = data;
-
-  peer->closed = TRUE;
-  peer->close_reason = g_strdup (error ? error->message : "closed");
-}
-
-static const QuipuConnectionCallbacks callbacks = {
-  .established = on_established,
-  .frame = on_frame,
-  .closed = on_closed,
-};
 
 static void
 spin_until (gboolean (*done) (gpointer), gpointer data, guint seconds)
@@ -97,7 +48,7 @@ spin_until (gboolean (*done) (gpointer), gpointer data, guint seconds)
 static gboolean
 peer_settled (gpointer data)
 {
-  Peer *peer = data;
+  QuipuTestPeer *peer = data;
 
   return peer->established || peer->closed;
 }
@@ -105,69 +56,36 @@ peer_settled (gpointer data)
 static gboolean
 peer_closed (gpointer data)
 {
-  return ((Peer *) data)->closed;
+  return ((QuipuTestPeer *) data)->closed;
 }
 
-static Peer *
+/* A socket of its own, as each of many separate clients would have. */
+static QuipuTestPeer *
 peer_new (void)
 {
-  g_autoptr(GSocketConnectable) connectable = g_network_address_parse (server_address, 0, NULL);
-  const char *host = g_network_address_get_hostname (G_NETWORK_ADDRESS (connectable));
-  guint16 port = g_network_address_get_port (G_NETWORK_ADDRESS (connectable));
-  g_autoptr(GSocketAddress) address = g_inet_socket_address_new_from_string (host, port);
-  g_autoptr(QuipuTrustStore) store = quipu_trust_store_new (trust_path);
-  g_autoptr(GError) error = NULL;
-  QuipuTrustPolicy policy = { .hostname = host, .host_port = server_address, .store = store };
-  Peer *peer = g_new0 (Peer, 1);
+  QuipuTestPeer *peer = quipu_test_peer_connect (NULL, server_address, trust_path);
 
-  /* A socket of its own, as each of many separate clients would have. */
-  peer->endpoint = quipu_endpoint_new_client (&error);
-  if (peer->endpoint == NULL)
-    g_error ("cannot open a socket: %s", error->message);
-  peer->frames = g_ptr_array_new_with_free_func ((GDestroyNotify) quipu_frame_free);
-  peer->conn = quipu_endpoint_connect (peer->endpoint, G_INET_SOCKET_ADDRESS (address), &policy, 0, &error);
-  if (peer->conn == NULL)
-    g_error ("cannot connect: %s", error->message);
-  quipu_connection_set_callbacks (peer->conn, &callbacks, peer);
   if (no_keep_alive)
     quipu_connection_set_keep_alive (peer->conn, FALSE);
   return peer;
 }
 
-static void
-peer_free (Peer *peer)
+static const char *
+close_reason (QuipuTestPeer *peer)
 {
-  quipu_connection_set_callbacks (peer->conn, NULL, NULL);
-  quipu_connection_abort (peer->conn);
-  quipu_connection_unref (peer->conn);
-  quipu_endpoint_release (peer->endpoint);
-  g_ptr_array_unref (peer->frames);
-  g_free (peer->close_reason);
-  g_free (peer);
-}
-
-static guint
-count_frames (Peer           *peer,
-              QuipuFrameType  type)
-{
-  guint n = 0;
-
-  for (guint i = 0; i < peer->frames->len; i++)
-    if (((QuipuFrame *) g_ptr_array_index (peer->frames, i))->type == type)
-      n++;
-  return n;
+  return peer->close_error != NULL ? peer->close_error->message : "closed";
 }
 
 static gboolean
 has_welcome (gpointer data)
 {
-  Peer *peer = data;
+  QuipuTestPeer *peer = data;
 
-  return peer->closed || count_frames (peer, QUIPU_FRAME_WELCOME) > 0;
+  return peer->closed || quipu_test_peer_count (peer, QUIPU_FRAME_WELCOME) > 0;
 }
 
 static void
-login (Peer          *peer,
+login (QuipuTestPeer          *peer,
        QuipuIdentity *identity)
 {
   const guint64 version = QUIPU_PROTOCOL_VERSION;
@@ -177,17 +95,17 @@ login (Peer          *peer,
   quipu_connection_queue_frame (peer->conn, frame);
   spin_until (has_welcome, peer, 30);
   if (peer->closed)
-    g_error ("login refused: %s", peer->close_reason);
+    g_error ("login refused: %s", close_reason (peer));
 }
 
-static Peer *
+static QuipuTestPeer *
 logged_in_peer (QuipuIdentity *identity)
 {
-  Peer *peer = peer_new ();
+  QuipuTestPeer *peer = peer_new ();
 
   spin_until (peer_settled, peer, 30);
   if (!peer->established)
-    g_error ("no handshake: %s", peer->close_reason ? peer->close_reason : "timed out");
+    g_error ("no handshake: %s", peer->closed ? close_reason (peer) : "timed out");
   login (peer, identity);
   return peer;
 }
@@ -195,7 +113,7 @@ logged_in_peer (QuipuIdentity *identity)
 /* ---- what a mode waits for ---- */
 
 typedef struct {
-  Peer           *peer;
+  QuipuTestPeer           *peer;
   QuipuFrameType  type;
   guint           count;       /* replies of `type` plus ERRORs to wait for */
 } Awaited;
@@ -206,13 +124,13 @@ answered (gpointer data)
   Awaited *awaited = data;
 
   return awaited->peer->closed ||
-         count_frames (awaited->peer, awaited->type) + count_frames (awaited->peer, QUIPU_FRAME_ERROR) >=
+         quipu_test_peer_count (awaited->peer, awaited->type) + quipu_test_peer_count (awaited->peer, QUIPU_FRAME_ERROR) >=
          awaited->count;
 }
 
 /* {"code": count} of the ERRORs received, and how many named a message id. */
 static char *
-error_summary (Peer  *peer,
+error_summary (QuipuTestPeer  *peer,
                guint *with_id)
 {
   g_autoptr(GHashTable) codes = g_hash_table_new (g_str_hash, g_str_equal);
@@ -264,17 +182,17 @@ wait_for_test (char   *buf,
 
 /* Closes the connection cleanly, so the server sees it go at once. */
 static void
-peer_close (Peer *peer)
+peer_close (QuipuTestPeer *peer)
 {
   quipu_connection_close (peer->conn, 0, "bye", 0);
   spin_until (peer_closed, peer, 2);
-  peer_free (peer);
+  quipu_test_peer_free (peer);
 }
 
 /* The end of the modes that log in: hold the connection until the test
  * says, then close it. */
 static void
-peer_finish (Peer *peer)
+peer_finish (QuipuTestPeer *peer)
 {
   char line[64];
 
@@ -286,7 +204,7 @@ static void
 mode_joins (guint n)
 {
   g_autoptr(QuipuIdentity) identity = quipu_identity_new_random (NULL);
-  Peer *peer = logged_in_peer (identity);
+  QuipuTestPeer *peer = logged_in_peer (identity);
   g_autofree char *codes = NULL;
   Awaited awaited = { peer, QUIPU_FRAME_JOIN, n };
   guint with_id;
@@ -312,13 +230,13 @@ mode_joins (guint n)
   spin_until (answered, &awaited, 120);
   codes = error_summary (peer, &with_id);
   printf ("{\"event\": \"joined\", \"ok\": %u, \"errors\": %s, \"closed\": %s}\n",
-          count_frames (peer, QUIPU_FRAME_JOIN), codes, peer->closed ? "true" : "false");
+          quipu_test_peer_count (peer, QUIPU_FRAME_JOIN), codes, peer->closed ? "true" : "false");
   fflush (stdout);
 
   wait_for_test (line, sizeof line);
   if (g_str_has_prefix (line, "leave"))
     {
-      guint joined = count_frames (peer, QUIPU_FRAME_JOIN);
+      guint joined = quipu_test_peer_count (peer, QUIPU_FRAME_JOIN);
       Awaited left = { peer, QUIPU_FRAME_LEAVE, joined };
 
       g_ptr_array_set_size (peer->frames, 0);
@@ -331,7 +249,7 @@ mode_joins (guint n)
           quipu_connection_queue_frame (peer->conn, leave);
         }
       spin_until (answered, &left, 120);
-      printf ("{\"event\": \"left\", \"ok\": %u}\n", count_frames (peer, QUIPU_FRAME_LEAVE));
+      printf ("{\"event\": \"left\", \"ok\": %u}\n", quipu_test_peer_count (peer, QUIPU_FRAME_LEAVE));
       fflush (stdout);
       wait_for_test (line, sizeof line);
     }
@@ -358,7 +276,7 @@ static void
 mode_flood (guint n)
 {
   g_autoptr(QuipuIdentity) identity = flood_identity ();
-  Peer *peer = logged_in_peer (identity);
+  QuipuTestPeer *peer = logged_in_peer (identity);
   g_autoptr(QuipuFrame) join = quipu_frame_new (QUIPU_FRAME_JOIN);
   g_autofree char *codes = NULL;
   Awaited joined = { peer, QUIPU_FRAME_JOIN, 1 };
@@ -389,7 +307,7 @@ mode_flood (guint n)
   spin_until (answered, &awaited, 120);
   codes = error_summary (peer, &with_id);
   printf ("{\"event\": \"flood\", \"acked\": %u, \"errors\": %s, \"errors_with_id\": %u, \"closed\": %s}\n",
-          count_frames (peer, QUIPU_FRAME_ACK), codes, with_id, peer->closed ? "true" : "false");
+          quipu_test_peer_count (peer, QUIPU_FRAME_ACK), codes, with_id, peer->closed ? "true" : "false");
   fflush (stdout);
   peer_finish (peer);
 }
@@ -399,7 +317,7 @@ static void
 mode_churn (guint n)
 {
   g_autoptr(QuipuIdentity) identity = quipu_identity_new_random (NULL);
-  Peer *peer = logged_in_peer (identity);
+  QuipuTestPeer *peer = logged_in_peer (identity);
   Awaited awaited = { peer, QUIPU_FRAME_LEAVE, n };
   g_autofree char *codes = NULL;
   guint with_id;
@@ -417,7 +335,7 @@ mode_churn (guint n)
     }
   spin_until (answered, &awaited, 120);
   codes = error_summary (peer, &with_id);
-  printf ("{\"event\": \"churned\", \"left\": %u, \"errors\": %s}\n", count_frames (peer, QUIPU_FRAME_LEAVE), codes);
+  printf ("{\"event\": \"churned\", \"left\": %u, \"errors\": %s}\n", quipu_test_peer_count (peer, QUIPU_FRAME_LEAVE), codes);
   fflush (stdout);
   peer_finish (peer);
 }
@@ -427,7 +345,7 @@ static void
 mode_errors (guint n)
 {
   g_autoptr(QuipuIdentity) identity = quipu_identity_new_random (NULL);
-  Peer *peer = logged_in_peer (identity);
+  QuipuTestPeer *peer = logged_in_peer (identity);
   g_autofree char *text = g_strnfill (1000, 'e');
 
   for (guint i = 0; i < n && !peer->closed; i++)
@@ -442,14 +360,14 @@ mode_errors (guint n)
     }
   spin_until (peer_closed, peer, 10);
   printf ("{\"event\": \"errors\", \"closed\": %s, \"reason\": \"%s\"}\n", peer->closed ? "true" : "false",
-          peer->close_reason ? peer->close_reason : "");
+          peer->closed ? close_reason (peer) : "");
   fflush (stdout);
-  peer_free (peer);
+  quipu_test_peer_free (peer);
 }
 
 typedef struct {
   GPtrArray *peers;
-  gboolean   (*test) (Peer *peer);
+  gboolean   (*test) (QuipuTestPeer *peer);
 } AllOf;
 
 static gboolean
@@ -464,13 +382,13 @@ all_of (gpointer data)
 }
 
 static gboolean
-is_settled (Peer *peer)
+is_settled (QuipuTestPeer *peer)
 {
   return peer_settled (peer);
 }
 
 static gboolean
-is_closed (Peer *peer)
+is_closed (QuipuTestPeer *peer)
 {
   return peer->closed;
 }
@@ -479,7 +397,7 @@ static void
 mode_idle (guint n,
            guint wait_s)
 {
-  g_autoptr(GPtrArray) peers = g_ptr_array_new_with_free_func ((GDestroyNotify) peer_free);
+  g_autoptr(GPtrArray) peers = g_ptr_array_new_with_free_func ((GDestroyNotify) quipu_test_peer_free);
   g_autoptr(GHashTable) reasons = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr(GString) summary = g_string_new ("{");
   AllOf settled = { peers, is_settled };
@@ -494,7 +412,7 @@ mode_idle (guint n,
   spin_until (all_of, &settled, 60);
   opened_at = g_get_monotonic_time ();
   for (guint i = 0; i < peers->len; i++)
-    if (((Peer *) g_ptr_array_index (peers, i))->established)
+    if (((QuipuTestPeer *) g_ptr_array_index (peers, i))->established)
       established++;
   printf ("{\"event\": \"opened\", \"established\": %u}\n", established);
   fflush (stdout);
@@ -502,13 +420,13 @@ mode_idle (guint n,
   spin_until (all_of, &closed, wait_s);
   for (guint i = 0; i < peers->len; i++)
     {
-      Peer *peer = g_ptr_array_index (peers, i);
+      QuipuTestPeer *peer = g_ptr_array_index (peers, i);
 
       if (!peer->closed)
         continue;
       n_closed++;
-      g_hash_table_insert (reasons, g_strdup (peer->close_reason),
-                           GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (reasons, peer->close_reason)) + 1));
+      g_hash_table_insert (reasons, g_strdup (close_reason (peer)),
+                           GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (reasons, close_reason (peer))) + 1));
     }
   g_hash_table_iter_init (&iter, reasons);
   while (g_hash_table_iter_next (&iter, &key, &value))
@@ -533,16 +451,12 @@ mode_halfopen (guint n)
 {
   for (guint i = 0; i < n; i++)
     {
-      Peer *peer = peer_new ();
+      QuipuTestPeer *peer = peer_new ();
 
       /* The endpoint writes the Initial in its next dispatch, and reads
        * nothing before the next one. */
       g_main_context_iteration (NULL, FALSE);
-      quipu_connection_set_callbacks (peer->conn, NULL, NULL);
-      g_clear_pointer (&peer->conn, quipu_connection_unref);
-      quipu_endpoint_free (peer->endpoint);
-      g_ptr_array_unref (peer->frames);
-      g_free (peer);
+      quipu_test_peer_free (peer);
     }
   printf ("{\"event\": \"halfopen\", \"sent\": %u}\n", n);
   fflush (stdout);
